@@ -1,0 +1,1 @@
+"""Types shared by every module: configuration, errors, principals, commands and events."""

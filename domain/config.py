@@ -1,0 +1,296 @@
+"""Typed configuration: ``config.ini`` defaults, then ``CONFAB_<SECTION>_<KEY>`` env vars, then CLI flags.
+
+Every key is declared once, as a dataclass field with its type and bounds; loading validates
+every value before anything starts and reports the first bad one as ``section.key: reason``.
+"""
+from __future__ import annotations
+
+import argparse
+import configparser
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or invalid; the message names the key."""
+
+
+def setting(default: Any, doc: str, *, minimum: float | None = None, maximum: float | None = None,
+            choices: Sequence[str] | None = None) -> Any:
+    """Declare one configuration key with its default, documentation and bounds."""
+    return field(default=default, metadata={"doc": doc, "min": minimum, "max": maximum, "choices": choices})
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = setting("127.0.0.1", "Address to bind")
+    port: int = setting(8080, "TCP port for HTTP, WebSockets, UI and health", minimum=0, maximum=65535)
+    data_dir: str = setting("data", "Folder for the database, secrets, broker log and files")
+    shutdown_grace_s: float = setting(10.0, "Seconds a graceful shutdown may take before exiting", minimum=0.1)
+    ws_max_message_bytes: int = setting(1_048_576, "Largest WebSocket message accepted; bigger closes with 1009",
+                                        minimum=1024)
+    ws_ping_interval_s: float = setting(25.0, "Seconds between WebSocket pings; a peer that misses one is closed",
+                                        minimum=0)
+    cors_origins: str = setting("", "Comma-separated origins allowed by CORS; empty disables CORS, * allows any")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = setting("", "sqlite:///path or postgresql://...; empty means SQLite at <data_dir>/confab.db")
+    pool_size: int = setting(16, "Largest number of pooled connections", minimum=1, maximum=1000)
+    busy_timeout_ms: int = setting(5000, "SQLite busy timeout in milliseconds", minimum=0)
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    backend: str = setting("memory", "Broker backend", choices=("memory", "redis"))
+    redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis URL when backend = redis")
+    topics: str = setting("doc.commands:8,doc.updates:8,chat.commands:8,chat.events:8,presence:4,audit:2",
+                          "Topics created at start-up as name:partitions, comma-separated")
+    queue_size: int = setting(10_000, "Records a partition holds before publish waits", minimum=1)
+    publish_timeout_s: float = setting(5.0, "Seconds a publish waits on a full partition before UNAVAILABLE",
+                                       minimum=0)
+    log: str = setting("off", "Keep an append-only segment log per partition", choices=("on", "off"))
+    log_dir: str = setting("", "Folder for segment logs; empty means <data_dir>/broker")
+    fsync: str = setting("batch", "When the log is synced to disk", choices=("always", "batch", "off"))
+    fsync_batch_records: int = setting(256, "Group commit: sync after this many records", minimum=1)
+    fsync_batch_ms: float = setting(5.0, "Group commit: sync at least this often (milliseconds)", minimum=0)
+    segment_bytes: int = setting(16 * 1024 * 1024, "Roll to a new segment file past this size", minimum=1024)
+    retention_bytes: int = setting(1024 * 1024 * 1024, "Keep at most this many bytes per partition (0 = no limit)",
+                                   minimum=0)
+    retention_hours: float = setting(168.0, "Delete segments older than this (0 = keep forever)", minimum=0)
+
+
+@dataclass(frozen=True)
+class CollabConfig:
+    max_document_bytes: int = setting(10 * 1024 * 1024, "Largest document state; bigger updates are refused",
+                                      minimum=1024)
+    snapshot_every_updates: int = setting(200, "Snapshot a document after this many updates", minimum=1)
+    snapshot_every_s: float = setting(60.0, "Snapshot a changed document at least this often", minimum=0.1)
+    idle_evict_s: float = setting(300.0, "Unload a document this long after its last client left", minimum=0.1)
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    max_message_chars: int = setting(4000, "Longest message content in characters", minimum=1)
+    send_rate: int = setting(10, "Messages a user may send per window", minimum=1)
+    send_window_s: float = setting(10.0, "Send rate limit window in seconds", minimum=0.1)
+    rate_limit_close_after: int = setting(20, "Rejected sends in a row before the socket closes with 4429",
+                                          minimum=1)
+    typing_ttl_s: float = setting(5.0, "A typing indicator expires after this many seconds", minimum=0.1)
+    group_commit_max: int = setting(256, "Most messages written in one storage transaction", minimum=1)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    jwt_secret: str = setting("", "HS256 secret; empty generates one kept in <data_dir>/jwt_secret (0600)")
+    access_token_ttl_s: int = setting(900, "Access token lifetime in seconds", minimum=10)
+    refresh_token_ttl_s: int = setting(30 * 24 * 3600, "Refresh token lifetime in seconds", minimum=60)
+    password_min_length: int = setting(8, "Shortest password accepted at registration", minimum=1)
+    argon2_time_cost: int = setting(2, "Argon2id passes", minimum=1)
+    argon2_memory_kib: int = setting(19456, "Argon2id memory in KiB", minimum=1024)
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    enabled: bool = setting(True, "Apply HTTP rate limits")
+    ip_rate_per_s: float = setting(50.0, "Requests per second refilled per client IP", minimum=0.001)
+    ip_burst: int = setting(200, "Bucket size per client IP", minimum=1)
+    user_rate_per_s: float = setting(20.0, "Requests per second refilled per user", minimum=0.001)
+    user_burst: int = setting(100, "Bucket size per user", minimum=1)
+    auth_rate_per_s: float = setting(1.0, "Login/register attempts per second refilled per IP", minimum=0.001)
+    auth_burst: int = setting(20, "Login/register bucket size per IP", minimum=1)
+
+
+@dataclass(frozen=True)
+class StatsdConfig:
+    enabled: bool = setting(True, "Send metrics over UDP")
+    host: str = setting("127.0.0.1", "statsd host")
+    port: int = setting(8125, "statsd UDP port", minimum=1, maximum=65535)
+    prefix: str = setting("confab", "Prefix of every metric name")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = setting("INFO", "Lowest level written", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    format: str = setting("text", "Line format", choices=("text", "json"))
+
+
+@dataclass(frozen=True)
+class FilesConfig:
+    dir: str = setting("", "Folder for uploaded files; empty means <data_dir>/files")
+    max_upload_bytes: int = setting(25 * 1024 * 1024, "Largest upload accepted", minimum=1)
+    allowed_types: str = setting("image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
+                                 "Comma-separated content types accepted for upload")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    broker: BrokerConfig = field(default_factory=BrokerConfig)
+    collab: CollabConfig = field(default_factory=CollabConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    statsd: StatsdConfig = field(default_factory=StatsdConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.server.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_path / 'confab.db'}"
+
+    @property
+    def broker_log_path(self) -> Path:
+        return Path(self.broker.log_dir) if self.broker.log_dir else self.data_path / "broker"
+
+    @property
+    def files_path(self) -> Path:
+        return Path(self.files.dir) if self.files.dir else self.data_path / "files"
+
+    def topic_partitions(self) -> dict[str, int]:
+        return parse_topics(self.broker.topics)
+
+
+def parse_topics(spec: str) -> dict[str, int]:
+    topics: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, count = item.partition(":")
+        if not name or not count.isdigit() or int(count) < 1:
+            raise ConfigError(f"broker.topics: '{item}' is not name:partitions with partitions >= 1")
+        topics[name.strip()] = int(count)
+    return topics
+
+
+def sections() -> dict[str, type]:
+    """Section name → dataclass, in declaration order."""
+    return {f.name: f.default_factory for f in dataclasses.fields(AppConfig)}  # type: ignore[misc]
+
+
+def describe() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, doc) for every key — the README table is checked against this."""
+    return [(name, f.name, f.default, f.metadata["doc"])
+            for name, cls in sections().items() for f in dataclasses.fields(cls)]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _convert(section: str, f: dataclasses.Field, raw: str) -> Any:
+    key = f"{section}.{f.name}"
+    text = raw.strip()
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "bool":
+            if text.lower() not in _TRUE | _FALSE:
+                raise ConfigError(f"{key}: expected true or false, got {raw!r}")
+            value: Any = text.lower() in _TRUE
+        elif kind == "int":
+            value = int(text.replace("_", ""))
+        elif kind == "float":
+            value = float(text)
+        else:
+            value = text
+    except ValueError:
+        raise ConfigError(f"{key}: expected {'an integer' if kind == 'int' else 'a number'}, got {raw!r}") from None
+    meta = f.metadata
+    if meta["choices"] and value not in meta["choices"]:
+        if isinstance(value, str) and value.upper() in meta["choices"]:
+            return value.upper()
+        raise ConfigError(f"{key}: must be one of {', '.join(meta['choices'])}, got {raw!r}")
+    if meta["min"] is not None and value < meta["min"]:
+        raise ConfigError(f"{key}: must be >= {meta['min']}, got {raw!r}")
+    if meta["max"] is not None and value > meta["max"]:
+        raise ConfigError(f"{key}: must be <= {meta['max']}, got {raw!r}")
+    return value
+
+
+def build_config(values: Mapping[str, Mapping[str, str]]) -> AppConfig:
+    """Build and validate an AppConfig from raw strings; unknown sections or keys are errors."""
+    known = sections()
+    for section, keys in values.items():
+        if section not in known:
+            raise ConfigError(f"{section}: unknown section (known: {', '.join(known)})")
+        names = {f.name for f in dataclasses.fields(known[section])}
+        for key in keys:
+            if key not in names:
+                raise ConfigError(f"{section}.{key}: unknown key")
+    built = {}
+    for section, cls in known.items():
+        raw = values.get(section, {})
+        built[section] = cls(**{f.name: _convert(section, f, raw[f.name])
+                                for f in dataclasses.fields(cls) if f.name in raw})
+    config = AppConfig(**built)
+    config.topic_partitions()
+    if not config.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(f"database.url: must start with sqlite:/// or postgresql://, got {config.database.url!r}")
+    return config
+
+
+def _read_ini(path: Path, values: dict[str, dict[str, str]]) -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from None
+    except configparser.Error as exc:
+        raise ConfigError(f"config: {path} is not a valid ini file: {exc.message.splitlines()[0]}") from None
+    for section in parser.sections():
+        values.setdefault(section, {}).update(parser[section])
+
+
+def _read_env(env: Mapping[str, str], values: dict[str, dict[str, str]]) -> None:
+    for section, cls in sections().items():
+        for f in dataclasses.fields(cls):
+            name = f"CONFAB_{section.upper()}_{f.name.upper()}"
+            if name in env:
+                values.setdefault(section, {})[f.name] = env[name]
+
+
+CLI_FLAGS = {  # flag → (section, key)
+    "host": ("server", "host"), "port": ("server", "port"), "data_dir": ("server", "data_dir"),
+    "database_url": ("database", "url"), "log_level": ("logging", "level"), "log_format": ("logging", "format"),
+    "broker_backend": ("broker", "backend"),
+}
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="Confab real-time collaboration and chat server")
+    parser.add_argument("--config", default=None, help="ini file (default: config.ini beside app.py)")
+    for flag, (section, key) in CLI_FLAGS.items():
+        parser.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None, help=f"overrides {section}.{key}")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override any key; may repeat")
+    return parser
+
+
+def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+                default_path: Path | None = None) -> AppConfig:
+    """ini file, then environment, then CLI flags; raises ConfigError naming the first bad key."""
+    args = cli_parser().parse_args(argv)
+    env = os.environ if env is None else env
+    values: dict[str, dict[str, str]] = {}
+    path = Path(args.config) if args.config else default_path
+    if path is not None:
+        _read_ini(path, values)
+    _read_env(env, values)
+    for flag, (section, key) in CLI_FLAGS.items():
+        if getattr(args, flag) is not None:
+            values.setdefault(section, {})[key] = getattr(args, flag)
+    for item in args.set:
+        target, sep, value = item.partition("=")
+        section, dot, key = target.partition(".")
+        if not sep or not dot:
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        values.setdefault(section, {})[key] = value
+    return build_config(values)

@@ -1,0 +1,69 @@
+"""Domain errors: each carries an API.md error code; the gateway maps them to HTTP and WS bodies."""
+from __future__ import annotations
+
+from typing import Any
+
+HTTP_STATUS = {
+    "BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
+    "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429, "UNAVAILABLE": 503, "INTERNAL": 500,
+}
+
+
+class DomainError(Exception):
+    code = "INTERNAL"
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.details = details or {}
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.code]
+
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message, "details": self.details}
+        if request_id is not None:
+            error["request_id"] = request_id
+        return {"error": error}
+
+
+class BadRequest(DomainError):
+    code, default_message = "BAD_REQUEST", "invalid request"
+
+
+class Unauthorized(DomainError):
+    code, default_message = "UNAUTHORIZED", "authentication required"
+
+
+class Forbidden(DomainError):
+    code, default_message = "FORBIDDEN", "not allowed"
+
+
+class NotFound(DomainError):
+    code, default_message = "NOT_FOUND", "not found"
+
+
+class Conflict(DomainError):
+    code, default_message = "CONFLICT", "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    code, default_message = "PAYLOAD_TOO_LARGE", "payload too large"
+
+
+class RateLimited(DomainError):
+    code, default_message = "RATE_LIMITED", "too many requests"
+
+    def __init__(self, retry_after_s: float, message: str | None = None) -> None:
+        self.retry_after_s = max(1, int(retry_after_s + 0.999))
+        super().__init__(message, {"retry_after_s": self.retry_after_s})
+
+
+class Unavailable(DomainError):
+    code, default_message = "UNAVAILABLE", "service unavailable"
+
+
+class Internal(DomainError):
+    code, default_message = "INTERNAL", "internal error"

@@ -1,0 +1,102 @@
+"""Structured logging: one line per event, with the correlation ids bound in contextvars.
+
+``bind(request_id=...)`` in a request, WebSocket session or actor message makes every line logged
+while it runs carry that id. ``event(log, "name", key=value)`` writes one structured line.
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("confab_log_context", default={})
+
+#: Fields never written to a log line, whatever the caller passes.
+SECRET_FIELDS = frozenset({"password", "token", "access_token", "refresh_token", "jwt_secret", "key", "secret"})
+
+
+def bind(**fields: Any) -> contextvars.Token:
+    """Add correlation fields to the current context; returns a token for ``unbind``."""
+    return _context.set({**_context.get(), **fields})
+
+
+def unbind(token: contextvars.Token) -> None:
+    _context.reset(token)
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    token = bind(**fields)
+    try:
+        yield
+    finally:
+        unbind(token)
+
+
+def current() -> dict[str, Any]:
+    return dict(_context.get())
+
+
+def event(log: logging.Logger, name: str, /, level: int = logging.INFO, exc_info: Any = None, **fields: Any) -> None:
+    """Log one structured event line."""
+    if log.isEnabledFor(level):
+        log.log(level, name, extra={"fields": fields}, exc_info=exc_info)
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("[redacted]" if k in SECRET_FIELDS else v) for k, v in fields.items()}
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.context = _context.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = {**getattr(record, "context", {}), **_clean(getattr(record, "fields", {}))}
+        extra = " ".join(f"{k}={v}" for k, v in fields.items())
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {record.getMessage()}"
+        if extra:
+            line += " " + extra
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body = {"ts": _timestamp(record), "level": record.levelname, "logger": record.name,
+                "event": record.getMessage(), **getattr(record, "context", {}),
+                **_clean(getattr(record, "fields", {}))}
+        if record.exc_info:
+            body["exception"] = self.formatException(record.exc_info)
+        return json.dumps(body, default=str, ensure_ascii=False)
+
+
+def configure(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:
+    """Route every logger through one handler with the chosen format."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_ContextFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("pykka", "urllib3", "werkzeug"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def flush() -> None:
+    for handler in logging.getLogger().handlers:
+        handler.flush()
