@@ -1,0 +1,1 @@
+"""Storage: peewee models and migrations, repositories, snapshot store, broker segment log, files."""

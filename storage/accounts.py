@@ -1,0 +1,133 @@
+"""Account repository: users, refresh-token families and API keys, each call one short unit of work."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee
+
+from domain.errors import Conflict, NotFound
+from storage.db import reading, unit_of_work
+from storage.models import ApiKey, RefreshToken, User, utcnow
+
+
+def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": user.id, "username": user.username, "display_name": user.display_name,
+                            "created_at": user.created_at, "last_seen": user.last_seen}
+    if private:
+        body["email"] = user.email
+    return body
+
+
+def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
+    try:
+        with unit_of_work():
+            return User.create(username=username, email=email, display_name=display_name,
+                               password_hash=password_hash)
+    except peewee.IntegrityError:
+        raise Conflict("username or email already registered", {"fields": ["username", "email"]}) from None
+
+
+def find_user_for_login(identifier: str) -> User | None:
+    field = User.email if "@" in identifier else User.username
+    with reading():
+        return User.get_or_none(peewee.fn.LOWER(field) == identifier.lower())
+
+
+def get_user(user_id: str) -> User:
+    with reading():
+        user = User.get_or_none(User.id == user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def update_user(user_id: str, **fields: Any) -> User:
+    with unit_of_work():
+        User.update(updated_at=utcnow(), **fields).where(User.id == user_id).execute()
+        return User.get_by_id(user_id)
+
+
+def search_users(query: str, limit: int, after_username: str | None) -> list[User]:
+    with reading():
+        select = User.select().order_by(User.username).limit(limit)
+        if query:
+            pattern = f"%{query.lower()}%"
+            select = select.where(peewee.fn.LOWER(User.username).contains(query.lower())
+                                  | peewee.fn.LOWER(User.display_name) ** pattern)
+        if after_username:
+            select = select.where(User.username > after_username)
+        return list(select)
+
+
+def store_refresh_token(user_id: str, family_id: str, token_hash: str, expires_at: datetime) -> None:
+    with unit_of_work():
+        RefreshToken.create(user=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at)
+
+
+def rotate_refresh_token(token_hash: str, new_hash: str, ttl: timedelta) -> tuple[str, str] | None:
+    """Mark ``token_hash`` used and store its successor in the same family.
+
+    Returns (user_id, family_id), or None when the token is unknown, expired, revoked or already
+    used — reuse of a used token revokes its whole family (it was stolen or replayed).
+    """
+    now = utcnow()
+    with unit_of_work():
+        token = RefreshToken.get_or_none(RefreshToken.token_hash == token_hash)
+        if token is None:
+            return None
+        if token.used_at is not None or token.revoked_at is not None:
+            (RefreshToken.update(revoked_at=now)
+             .where((RefreshToken.family_id == token.family_id) & RefreshToken.revoked_at.is_null()).execute())
+            return None
+        if token.expires_at <= now:
+            return None
+        claimed = (RefreshToken.update(used_at=now)
+                   .where((RefreshToken.id == token.id) & RefreshToken.used_at.is_null()).execute())
+        if claimed != 1:
+            return None
+        RefreshToken.create(user=token.user_id, family_id=token.family_id, token_hash=new_hash,
+                            expires_at=now + ttl)
+        return token.user_id, token.family_id
+
+
+def revoke_refresh_family(user_id: str, token_hash: str) -> bool:
+    with unit_of_work():
+        token = RefreshToken.get_or_none((RefreshToken.token_hash == token_hash) & (RefreshToken.user == user_id))
+        if token is None:
+            return False
+        (RefreshToken.update(revoked_at=utcnow())
+         .where((RefreshToken.family_id == token.family_id) & RefreshToken.revoked_at.is_null()).execute())
+        return True
+
+
+def revoke_all_refresh_tokens(user_id: str) -> int:
+    with unit_of_work():
+        return (RefreshToken.update(revoked_at=utcnow())
+                .where((RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()).execute())
+
+
+def create_api_key(user_id: str, name: str, key_hash: str) -> ApiKey:
+    with unit_of_work():
+        return ApiKey.create(user=user_id, name=name, key_hash=key_hash)
+
+
+def list_api_keys(user_id: str) -> list[ApiKey]:
+    with reading():
+        return list(ApiKey.select().where((ApiKey.user == user_id) & ApiKey.revoked_at.is_null())
+                    .order_by(ApiKey.created_at))
+
+
+def revoke_api_key(user_id: str, key_id: str) -> None:
+    with unit_of_work():
+        updated = (ApiKey.update(revoked_at=utcnow())
+                   .where((ApiKey.id == key_id) & (ApiKey.user == user_id) & ApiKey.revoked_at.is_null()).execute())
+    if updated != 1:
+        raise NotFound("api key not found")
+
+
+def find_api_key_owner(key_hash: str) -> tuple[ApiKey, User] | None:
+    with reading():
+        row = (ApiKey.select(ApiKey, User).join(User)
+               .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()).first())
+        return (row, row.user) if row is not None else None

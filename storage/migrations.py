@@ -1,0 +1,55 @@
+"""Versioned migrations, applied in order at start-up inside one transaction each.
+
+A migration is never edited once released: a change to the schema is a new, higher version.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+import peewee
+
+from domain import logs
+from storage import models
+
+log = logging.getLogger("confab.storage")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[peewee.Database], None]
+
+
+def _accounts(db: peewee.Database) -> None:
+    db.create_tables([models.User, models.RefreshToken, models.ApiKey])
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "accounts: users, refresh tokens, api keys", _accounts),
+]
+
+
+def current_version(db: peewee.Database) -> int:
+    if not db.table_exists(models.SchemaVersion._meta.table_name):
+        return 0
+    return models.SchemaVersion.select(peewee.fn.MAX(models.SchemaVersion.version)).scalar() or 0
+
+
+def migrate(db: peewee.Database, migrations: list[Migration] | None = None) -> int:
+    """Apply every migration newer than the stored version; returns the resulting version."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    with db.connection_context():
+        db.create_tables([models.SchemaVersion])
+        version = current_version(db)
+        for migration in sorted(migrations, key=lambda m: m.version):
+            if migration.version <= version:
+                continue
+            with db.atomic():
+                migration.apply(db)
+                models.SchemaVersion.create(version=migration.version, name=migration.name)
+            logs.event(log, "migration.applied", version=migration.version, name=migration.name)
+            version = migration.version
+    return version

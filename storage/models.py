@@ -1,0 +1,62 @@
+"""Account models: users, refresh-token families, API keys. Ids are UUID strings; times are UTC."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import peewee
+
+from storage.db import database
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=200)
+    applied_at = peewee.DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    username = peewee.CharField(max_length=32, unique=True)
+    email = peewee.CharField(max_length=254, unique=True)
+    display_name = peewee.CharField(max_length=64)
+    password_hash = peewee.CharField(max_length=255)
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+    last_seen = peewee.DateTimeField(null=True)
+
+
+class RefreshToken(BaseModel):
+    """One row per issued refresh token; rotation links a family so reuse can revoke all of it."""
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, backref="refresh_tokens", on_delete="CASCADE")
+    family_id = peewee.CharField(max_length=36, index=True)
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+class ApiKey(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    name = peewee.CharField(max_length=64)
+    key_hash = peewee.CharField(max_length=64, unique=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    last_used_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
