@@ -1,0 +1,101 @@
+"""The gateway component: the registry of live WebSocket sessions.
+
+It answers which sessions exist (for closing a user's sockets when a key is revoked, and every
+socket with 1001 at shutdown), publishes the ``ws.sessions`` and ``users.connected`` gauges, and
+reports the gateway's health. Sessions are told, never asked, so the registry never waits on one.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.component import ComponentActor, HealthSink
+from actors.session import Close
+from actors.supervisor import ChildHandle, ChildSpec, start_child
+from domain.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Register:
+    session_id: str
+    user_id: str
+    api_key_id: str | None
+    ref: pykka.ActorRef
+
+
+@dataclass(frozen=True)
+class Unregister:
+    session_id: str
+
+
+@dataclass(frozen=True)
+class CloseSessions:
+    """Close matching sessions (all when both filters are None); ``stop_accepting`` is for shutdown."""
+    code: int
+    reason: str
+    user_id: str | None = None
+    api_key_id: str | None = None
+    stop_accepting: bool = False
+
+
+@dataclass(frozen=True)
+class Stats:
+    pass
+
+
+class GatewayActor(ComponentActor):
+    def __init__(self, health_sink: HealthSink, metrics: Metrics) -> None:
+        super().__init__("gateway", health_sink)
+        self._metrics = metrics
+        self._sessions: dict[str, Register] = {}
+        self._users: Counter[str] = Counter()
+        self._accepting = True
+
+    def on_start(self) -> None:
+        self._publish()
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, Register):
+            if not self._accepting:
+                return False
+            self._sessions[message.session_id] = message
+            self._users[message.user_id] += 1
+            self._publish()
+            return True
+        if isinstance(message, Unregister):
+            entry = self._sessions.pop(message.session_id, None)
+            if entry is not None:
+                self._users[entry.user_id] -= 1
+                if self._users[entry.user_id] <= 0:
+                    del self._users[entry.user_id]
+                self._publish()
+            return None
+        if isinstance(message, CloseSessions):
+            if message.stop_accepting:
+                self._accepting = False
+            closed = 0
+            for entry in list(self._sessions.values()):
+                if message.user_id not in (None, entry.user_id):
+                    continue
+                if message.api_key_id not in (None, entry.api_key_id):
+                    continue
+                entry.ref.tell(Close(message.code, message.reason))
+                closed += 1
+            self._publish()
+            return closed
+        if isinstance(message, Stats):
+            return {"sessions": len(self._sessions), "users": len(self._users), "accepting": self._accepting}
+        return None
+
+    def _publish(self) -> None:
+        self._metrics.gauge("ws.sessions", len(self._sessions))
+        self._metrics.gauge("users.connected", len(self._users))
+        self.report_health("ok" if self._accepting else "degraded", self._accepting,
+                           sessions=len(self._sessions), users=len(self._users), accepting=self._accepting)
+
+
+def start_gateway(supervisor: pykka.ActorRef, metrics: Metrics) -> ChildHandle:
+    return start_child(supervisor, ChildSpec("gateway", "gateway", lambda sink: GatewayActor.start(sink, metrics)))

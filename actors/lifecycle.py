@@ -1,0 +1,31 @@
+"""Graceful shutdown, in ARCHITECTURE.md's order: sockets closed with 1001, queues drained,
+final snapshots written (by each component's ``on_stop``), actors stopped newest first, logs flushed."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pykka
+
+from actors import runtime
+from actors.gateway import CloseSessions, Stats
+from actors.session import CLOSE_GOING_AWAY
+from actors.supervisor import ChildHandle, StopChildren
+from domain import logs
+
+log = logging.getLogger("confab.lifecycle")
+
+
+def shutdown(supervisor: pykka.ActorRef, gateway: ChildHandle, grace_s: float,
+             on_stopped: list | None = None) -> None:
+    deadline = time.monotonic() + grace_s * 0.6
+    closed = gateway.ask(CloseSessions(CLOSE_GOING_AWAY, "server shutting down", stop_accepting=True))
+    logs.event(log, "shutdown.closing_sockets", sockets=closed)
+    while time.monotonic() < deadline and gateway.ask(Stats())["sessions"] > 0:
+        runtime.sleep(0.05)
+    supervisor.ask(StopChildren(), timeout=max(1.0, grace_s * 0.4))
+    supervisor.stop()
+    for callback in on_stopped or ():
+        callback()
+    logs.event(log, "shutdown.complete")
+    logs.flush()

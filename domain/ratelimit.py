@@ -1,0 +1,43 @@
+"""Token buckets keyed by caller: pure logic with an injected clock, bounded in memory."""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Callable
+
+
+class TokenBucket:
+    __slots__ = ("rate", "capacity", "tokens", "stamp")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate, self.capacity, self.tokens, self.stamp = rate, capacity, capacity, now
+
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Take ``cost`` tokens; returns 0 when allowed, else the seconds until it would be."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= cost:
+            self.tokens -= cost
+            return 0.0
+        return (cost - self.tokens) / self.rate
+
+
+class RateLimiter:
+    """One bucket per key; the least recently used keys are dropped past ``max_keys``."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self.max_keys, self.clock = rate, burst, max_keys, clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def check(self, key: str, cost: float = 1.0) -> float:
+        """0 when allowed; otherwise the seconds to wait (nothing is taken)."""
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, now)
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket.take(now, cost)

@@ -1,0 +1,50 @@
+"""The Flask app factory: blueprints per resource, extensions with ``init_app``, one error format."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Api
+
+from domain import jsonfmt
+from web import errors, middleware
+from web.routes import api_keys, auth, health, users
+from web.services import Services
+from web.ws import sock
+
+OPENAPI_SECURITY = {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                   "description": "access token (JWT) or API key (cfk_…)"}}
+
+
+class JsonProvider(DefaultJSONProvider):
+    compact = True
+    ensure_ascii = False
+    sort_keys = False
+
+    @staticmethod
+    def default(value: Any) -> Any:
+        return jsonfmt.default(value)
+
+
+def create_app(svc: Services) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.json = JsonProvider(app)
+    app.config.update(
+        MAX_CONTENT_LENGTH=svc.config.server.ws_max_message_bytes,
+        API_TITLE="Confab", API_VERSION="1", OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={"components": {"securitySchemes": OPENAPI_SECURITY},
+                          "security": [{"bearerAuth": []}]},
+        SOCK_SERVER_OPTIONS={"max_message_size": svc.config.server.ws_max_message_bytes,
+                             "ping_interval": svc.config.server.ws_ping_interval_s or None},
+    )
+    app.extensions["confab"] = svc
+    api = Api(app)
+    for module in (auth, api_keys, users):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(health.blp)
+    sock.init_app(app)
+    middleware.init_app(app, svc.config)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,112 @@
+"""Per-request plumbing: request id, CORS, rate limits, authentication, the ``http.request`` timer.
+
+Every route needs a bearer token unless its view is marked ``@public``. Limits are token buckets per
+client IP (every request), per user (authenticated requests) and a stricter one per IP for the
+login and registration routes.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any, Callable
+
+from flask import Flask, Response, current_app, g, request
+
+from domain import logs
+from domain.config import AppConfig
+from domain.errors import RateLimited
+from domain.ratelimit import RateLimiter
+from web.services import services
+from web.websocket import bearer_from
+
+log = logging.getLogger("confab.http")
+
+#: endpoints public as a whole: the OpenAPI document, like the contract it describes
+_PUBLIC_PREFIXES = ("api-docs.",)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as reachable without a token."""
+    view._confab_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def strict_limit(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as an account route with the stricter per-IP limit (brute-force protection)."""
+    view._confab_strict = True  # type: ignore[attr-defined]
+    return view
+
+
+class Limits:
+    def __init__(self, config: AppConfig) -> None:
+        limits = config.rate_limit
+        self.enabled = limits.enabled
+        self.ip = RateLimiter(limits.ip_rate_per_s, limits.ip_burst)
+        self.user = RateLimiter(limits.user_rate_per_s, limits.user_burst)
+        self.strict = RateLimiter(limits.auth_rate_per_s, limits.auth_burst)
+
+    def check(self, limiter: RateLimiter, key: str) -> None:
+        if self.enabled:
+            wait = limiter.check(key)
+            if wait:
+                raise RateLimited(wait)
+
+
+def _view_flag(name: str) -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, name, False))
+
+
+def init_app(app: Flask, config: AppConfig) -> None:
+    limits = Limits(config)
+    origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
+
+    @app.before_request
+    def _begin() -> Response | None:
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.log_token = logs.bind(request_id=g.request_id)
+        if request.method == "OPTIONS" and origins:
+            return Response(status=204)
+        client_ip = request.remote_addr or "unknown"
+        limits.check(limits.ip, client_ip)
+        if _view_flag("_confab_strict"):
+            limits.check(limits.strict, client_ip)
+        if request.endpoint is None or request.endpoint.startswith(_PUBLIC_PREFIXES) or _view_flag("_confab_public"):
+            return None
+        g.principal = services().auth.authenticate(bearer_from(request))
+        logs.bind(user_id=g.principal.user_id)
+        limits.check(limits.user, g.principal.user_id)
+        return None
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        origin = request.headers.get("Origin")
+        if origin and ("*" in origins or origin in origins):
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Request-ID"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+            response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
+            response.headers["Access-Control-Max-Age"] = "600"
+        if "started" in g:
+            elapsed_ms = (time.perf_counter() - g.started) * 1000
+            services().metrics.timing("http.request", elapsed_ms)
+            if elapsed_ms > 1000:
+                logs.event(log, "request.slow", logging.WARNING, method=request.method, path=request.path,
+                           status=response.status_code, ms=round(elapsed_ms, 1))
+        return response
+
+    @app.teardown_request
+    def _end(_error: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            try:
+                logs.unbind(token)
+            except ValueError:  # bound in another context (a WebSocket greenlet); nothing to undo here
+                pass

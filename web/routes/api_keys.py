@@ -1,0 +1,34 @@
+"""``/api/v1/api-keys``: keys for bots and services; the key itself is shown once."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from actors.gateway import CloseSessions
+from actors.session import CLOSE_POLICY
+from storage import accounts
+from web.schemas.accounts import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
+from web.services import principal, services
+
+blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys", description="API keys")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ApiKeyCreateSchema)
+@blp.response(201, ApiKeyCreatedSchema)
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    return services().auth.create_api_key(principal(), body["name"])
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, ApiKeySchema(many=True))
+def list_keys() -> list[Any]:
+    return accounts.list_api_keys(principal().user_id)
+
+
+@blp.route("/<key_id>", methods=["DELETE"])
+@blp.response(204)
+def delete(key_id: str) -> None:
+    accounts.revoke_api_key(principal().user_id, key_id)
+    services().gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_id=key_id))

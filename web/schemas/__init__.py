@@ -1,0 +1,1 @@
+"""marshmallow schemas: the same classes validate requests, shape responses and generate OpenAPI."""

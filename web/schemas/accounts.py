@@ -1,0 +1,77 @@
+"""Schemas of the Auth, API key and Users routes."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from web.schemas.common import PageQuery, UtcDateTime
+
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,32}$",
+                          error="3 to 32 letters, digits, dots, dashes or underscores")
+
+
+class UserSchema(Schema):
+    id = fields.String(required=True)
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+    email = fields.String()
+    created_at = UtcDateTime(required=True)
+    last_seen = UtcDateTime(allow_none=True)
+
+
+class RegisterSchema(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    display_name = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class LoginSchema(Schema):
+    username = fields.String(validate=validate.Length(min=1, max=254))
+    email = fields.String(validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+
+    @validates_schema
+    def _one_identifier(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("username") and not data.get("email"):
+            raise ValidationError("username or email is required", field_name="username")
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+
+
+class LogoutSchema(Schema):
+    refresh_token = fields.String(validate=validate.Length(min=1, max=512))
+
+
+class TokensSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    user = fields.Nested(UserSchema, required=True)
+
+
+class UpdateMeSchema(Schema):
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class UserSearchQuery(PageQuery):
+    q = fields.String(load_default="", validate=validate.Length(max=64))
+
+
+class ApiKeyCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ApiKeySchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    last_used_at = UtcDateTime(allow_none=True)
+
+
+class ApiKeyCreatedSchema(ApiKeySchema):
+    key = fields.String(required=True, metadata={"description": "shown once; store it now"})

@@ -1,0 +1,56 @@
+"""Shared fields and list envelopes."""
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from domain import jsonfmt
+from domain.errors import BadRequest
+
+MAX_PAGE = 200
+
+
+class UtcDateTime(fields.DateTime):
+    """RFC 3339 UTC with a ``Z``, as API.md says every time is."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else jsonfmt.rfc3339(value)
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(load_default=None)
+
+
+_page_schemas: dict[type, type] = {}
+
+
+def page_of(item: type[Schema]) -> type[Schema]:
+    """``{"items": [...], "next_cursor": …}`` around ``item`` (one class per item, for OpenAPI)."""
+    if item not in _page_schemas:
+        name = item.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item] = type(name, (Schema,), {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.String(allow_none=True, required=True),
+        })
+    return _page_schemas[item]
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(value, dict):
+            return value
+    except ValueError:
+        pass
+    raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})

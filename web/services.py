@@ -1,0 +1,32 @@
+"""The long-lived services a request needs, built by app.py and reached through ``current_app``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+from flask import current_app, g
+
+from actors.supervisor import ChildHandle
+from domain.auth import AuthService, Principal
+from domain.config import AppConfig
+from domain.metrics import Metrics
+
+
+@dataclass
+class Services:
+    config: AppConfig
+    metrics: Metrics
+    auth: AuthService
+    supervisor: pykka.ActorRef
+    gateway: ChildHandle
+    broker: Any = None
+
+
+def services() -> Services:
+    return current_app.extensions["confab"]
+
+
+def principal() -> Principal:
+    """The authenticated caller of the current request (set by the auth middleware)."""
+    return g.principal

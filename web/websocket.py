@@ -1,0 +1,79 @@
+"""Making simple-websocket safe on gevent: whole frames, one writer at a time, no stuck peers.
+
+simple-websocket's gevent ``send()`` is one ``socket.send`` that may write part of a frame, and its
+reader greenlet writes pongs and close frames while the session writes data. ``harden`` wraps the
+socket so every write is a complete ``sendall`` under a per-socket lock with a deadline; a peer that
+does not read within the deadline is cut off (a partial frame would corrupt the stream anyway).
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import Any
+
+from flask import Request
+
+from actors import runtime
+from domain import logs
+
+log = logging.getLogger("confab.ws")
+
+
+class SendTimeout(OSError):
+    """The peer did not accept a frame within the send deadline; the socket has been aborted."""
+
+
+class _WholeFrameSocket:
+    """Delegates to the real socket; ``send`` becomes a locked, deadline-bounded ``sendall``."""
+
+    def __init__(self, sock: socket.socket, send_timeout_s: float) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()  # gevent's lock under monkey patching
+        self._send_timeout_s = send_timeout_s
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            if not runtime.within(self._send_timeout_s, self._sock.sendall, data):
+                abort(self._sock)
+                raise SendTimeout("peer did not read within the send deadline")
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def harden(ws: Any, send_timeout_s: float) -> None:
+    """Apply the wrapper to a fresh simple-websocket connection (before its reader first runs)."""
+    raw = ws.sock
+    try:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
+    ws.sock = _WholeFrameSocket(raw, send_timeout_s)
+
+
+def abort(sock: Any) -> None:
+    """Cut a connection now: the reader wakes up with EOF and the session ends."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def close(ws: Any, code: int, reason: str, linger_s: float = 2.0) -> None:
+    """Send a close frame, then cut the socket if the peer does not answer within ``linger_s``."""
+    try:
+        if ws.connected:
+            ws.close(reason=code, message=reason[:120])
+    except Exception as exc:  # noqa: BLE001 — the peer is gone or stuck; abort below
+        logs.event(log, "ws.close_failed", logging.DEBUG, error=repr(exc))
+    runtime.call_later(linger_s, abort, ws.sock)
+
+
+def bearer_from(request: Request) -> str | None:
+    """``Authorization: Bearer …`` or, for browsers' WebSockets, ``?token=``."""
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.args.get("token") or None
