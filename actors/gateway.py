@@ -46,38 +46,51 @@ class Stats:
     pass
 
 
+@dataclass(frozen=True)
+class UserSessions:
+    """Ask: the session actor refs of one user (to reach every socket of that user)."""
+    user_id: str
+
+
+class SessionTable:
+    """The registry's state, kept outside the actor so a restarted gateway still knows every socket."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, Register] = {}
+        self.users: Counter[str] = Counter()
+        self.accepting = True
+
+
 class GatewayActor(ComponentActor):
-    def __init__(self, health_sink: HealthSink, metrics: Metrics) -> None:
+    def __init__(self, health_sink: HealthSink, metrics: Metrics, table: SessionTable) -> None:
         super().__init__("gateway", health_sink)
         self._metrics = metrics
-        self._sessions: dict[str, Register] = {}
-        self._users: Counter[str] = Counter()
-        self._accepting = True
+        self._table = table
 
     def on_start(self) -> None:
         self._publish()
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Register):
-            if not self._accepting:
+            if not self._table.accepting:
                 return False
-            self._sessions[message.session_id] = message
-            self._users[message.user_id] += 1
+            self._table.sessions[message.session_id] = message
+            self._table.users[message.user_id] += 1
             self._publish()
             return True
         if isinstance(message, Unregister):
-            entry = self._sessions.pop(message.session_id, None)
+            entry = self._table.sessions.pop(message.session_id, None)
             if entry is not None:
-                self._users[entry.user_id] -= 1
-                if self._users[entry.user_id] <= 0:
-                    del self._users[entry.user_id]
+                self._table.users[entry.user_id] -= 1
+                if self._table.users[entry.user_id] <= 0:
+                    del self._table.users[entry.user_id]
                 self._publish()
             return None
         if isinstance(message, CloseSessions):
             if message.stop_accepting:
-                self._accepting = False
+                self._table.accepting = False
             closed = 0
-            for entry in list(self._sessions.values()):
+            for entry in list(self._table.sessions.values()):
                 if message.user_id not in (None, entry.user_id):
                     continue
                 if message.api_key_id not in (None, entry.api_key_id):
@@ -87,15 +100,22 @@ class GatewayActor(ComponentActor):
             self._publish()
             return closed
         if isinstance(message, Stats):
-            return {"sessions": len(self._sessions), "users": len(self._users), "accepting": self._accepting}
+            return self._stats()
+        if isinstance(message, UserSessions):
+            return [entry.ref for entry in self._table.sessions.values() if entry.user_id == message.user_id]
         return None
 
+    def _stats(self) -> dict[str, Any]:
+        table = self._table
+        return {"sessions": len(table.sessions), "users": len(table.users), "accepting": table.accepting}
+
     def _publish(self) -> None:
-        self._metrics.gauge("ws.sessions", len(self._sessions))
-        self._metrics.gauge("users.connected", len(self._users))
-        self.report_health("ok" if self._accepting else "degraded", self._accepting,
-                           sessions=len(self._sessions), users=len(self._users), accepting=self._accepting)
+        stats = self._stats()
+        self._metrics.gauge("ws.sessions", stats["sessions"])
+        self._metrics.gauge("users.connected", stats["users"])
+        self.report_health("ok" if stats["accepting"] else "degraded", stats["accepting"], **stats)
 
 
 def start_gateway(supervisor: pykka.ActorRef, metrics: Metrics) -> ChildHandle:
-    return start_child(supervisor, ChildSpec("gateway", "gateway", lambda sink: GatewayActor.start(sink, metrics)))
+    table = SessionTable()
+    return start_child(supervisor, ChildSpec("gateway", "gateway", lambda sink: GatewayActor.start(sink, metrics, table)))

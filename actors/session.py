@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -21,7 +20,7 @@ from domain.metrics import Metrics
 
 log = logging.getLogger("confab.session")
 
-CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_RATE_LIMITED = 1000, 1001, 1008, 1009, 4429
+CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_INTERNAL = 1001, 1008, 1011
 
 
 @dataclass(frozen=True)
@@ -62,15 +61,15 @@ SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
 
 class SessionActor(ComponentActor):
-    def __init__(self, ws: Any, principal: Principal, request_id: str, metrics: Metrics,
+    def __init__(self, ws: Any, session_id: str, principal: Principal, request_id: str, metrics: Metrics,
                  close_socket: Callable[[Any, int, str], None]) -> None:
-        super().__init__(f"session.{request_id}")
+        super().__init__(f"session.{session_id}")
         self._ws = ws
         self._metrics = metrics
         self._close_socket = close_socket
         self._closed = False
         self._expiry: runtime.Timer | None = None
-        self.context = SessionContext(uuid.uuid4().hex, principal, request_id, self._send_later, self._close_later)
+        self.context = SessionContext(session_id, principal, request_id, self._send_later, self._close_later)
 
     def _send_later(self, frame: dict[str, Any] | str) -> None:
         self.actor_ref.tell(Send(frame))

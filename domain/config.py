@@ -189,10 +189,10 @@ def _convert(section: str, f: dataclasses.Field, raw: str) -> Any:
     key = f"{section}.{f.name}"
     text = raw.strip()
     kind = f.type if isinstance(f.type, str) else f.type.__name__
+    if kind == "bool" and text.lower() not in _TRUE | _FALSE:
+        raise ConfigError(f"{key}: expected true or false, got {raw!r}")
     try:
         if kind == "bool":
-            if text.lower() not in _TRUE | _FALSE:
-                raise ConfigError(f"{key}: expected true or false, got {raw!r}")
             value: Any = text.lower() in _TRUE
         elif kind == "int":
             value = int(text.replace("_", ""))

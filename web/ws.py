@@ -13,7 +13,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from actors.gateway import Register, Unregister
-from actors.session import CLOSE_GOING_AWAY, CLOSE_POLICY, Inbound, SessionActor
+from actors.session import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_POLICY, Inbound, SessionActor
 from domain import logs
 from domain.errors import Unauthorized
 from web import websocket
@@ -28,32 +28,39 @@ sock = Sock()
 @sock.route("/ws")
 @public
 def chat_socket(ws: Any) -> None:
-    svc = services()
-    websocket.harden(ws, send_timeout_s=svc.config.server.shutdown_grace_s)
     request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
     with logs.bound(request_id=request_id):
         try:
-            principal = svc.auth.authenticate(websocket.bearer_from(request))
-        except Unauthorized as exc:
-            logs.event(log, "ws.refused", logging.INFO, reason=exc.message)
-            websocket.close(ws, CLOSE_POLICY, exc.message)
-            return
-        session = SessionActor.start(ws, principal, request_id, svc.metrics, websocket.close)
-        session_id = session.proxy().context.session_id.get()
-        if not svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session)):
-            websocket.close(ws, CLOSE_GOING_AWAY, "server is shutting down")
-            session.stop()
-            return
-        logs.event(log, "ws.opened", user_id=principal.user_id, session_id=session_id)
-        try:
-            while True:
-                data = ws.receive()
-                if data is None:
-                    break
-                session.tell(Inbound(data))
+            _serve(ws, request_id)
         except ConnectionClosed:
             pass
-        finally:
-            svc.gateway.tell(Unregister(session_id))
-            session.stop()
-            logs.event(log, "ws.closed", session_id=session_id, close_code=int(ws.close_reason))
+        except Exception:  # noqa: BLE001 — never let Flask write an HTTP 500 onto an upgraded socket
+            logs.event(log, "ws.crashed", logging.ERROR, exc_info=True)
+            websocket.close(ws, CLOSE_INTERNAL, "internal error")
+
+
+def _serve(ws: Any, request_id: str) -> None:
+    svc = services()
+    websocket.harden(ws, send_timeout_s=svc.config.server.shutdown_grace_s)
+    try:
+        principal = svc.auth.authenticate(websocket.bearer_from(request))
+    except Unauthorized as exc:
+        logs.event(log, "ws.refused", logging.INFO, reason=exc.message)
+        websocket.close(ws, CLOSE_POLICY, exc.message)
+        return
+    session_id = uuid.uuid4().hex
+    session = SessionActor.start(ws, session_id, principal, request_id, svc.metrics, websocket.close)
+    try:
+        if not svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session)):
+            websocket.close(ws, CLOSE_GOING_AWAY, "server is shutting down")
+            return
+        logs.event(log, "ws.opened", user_id=principal.user_id, session_id=session_id)
+        while True:
+            data = ws.receive()
+            if data is None:
+                break
+            session.tell(Inbound(data))
+    finally:
+        svc.gateway.tell(Unregister(session_id))
+        session.stop()
+        logs.event(log, "ws.closed", session_id=session_id, close_code=int(ws.close_reason))

@@ -1,0 +1,147 @@
+"""Real servers for tests: in-process (same bootstrap as app.py, on port 0) or as a child process."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+import websocket
+
+import app
+from domain.config import AppConfig, build_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_config(data_dir: Path, **sections: dict[str, Any]) -> AppConfig:
+    values: dict[str, dict[str, str]] = {
+        "server": {"port": "0", "data_dir": str(data_dir), "shutdown_grace_s": "5"},
+        "statsd": {"enabled": "false"},
+        "rate_limit": {"auth_rate_per_s": "1000", "auth_burst": "1000"},
+        "auth": {"argon2_time_cost": "1", "argon2_memory_kib": "1024"},
+        "logging": {"level": "WARNING"},
+    }
+    for section, keys in sections.items():
+        values.setdefault(section, {}).update({k: str(v) for k, v in keys.items()})
+    return build_config(values)
+
+
+@dataclass
+class Server:
+    confab: app.Confab
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def running_server(data_dir: Path, **sections: dict[str, Any]) -> Iterator[Server]:
+    confab = app.bootstrap(test_config(data_dir, **sections))
+    confab.server.start()
+    try:
+        yield Server(confab, confab.server.socket.getsockname()[1])
+    finally:
+        confab.server.close()
+        confab.stop()
+        confab.server.stop(timeout=1)
+
+
+def register(base: str, username: str | None = None, password: str = "correct horse") -> dict[str, Any]:
+    """Register and log in a fresh user; returns the login body (tokens and user)."""
+    username = username or "u" + uuid.uuid4().hex[:10]
+    response = requests.post(f"{base}/api/v1/auth/register",
+                             json={"username": username, "email": f"{username}@example.com", "password": password})
+    assert response.status_code == 201, response.text
+    response = requests.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def connect_ws(url: str, token: str | None = None, **options: Any) -> websocket.WebSocket:
+    header = [f"Authorization: Bearer {token}"] if token else []
+    return websocket.create_connection(url, header=header, timeout=5, **options)
+
+
+def ws_request(ws: websocket.WebSocket, frame: dict[str, Any]) -> dict[str, Any]:
+    ws.send(json.dumps(frame))
+    return json.loads(ws.recv())
+
+
+def close_code(ws: websocket.WebSocket, timeout: float = 5.0) -> int | None:
+    """Read until the server's close frame; its status code, or None if the socket just ended."""
+    ws.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketConnectionClosedException:
+            return None
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
+    raise AssertionError("no close frame in time")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServerProcess:
+    """``python app.py`` in a child process, as an operator would run it."""
+
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.log_path = data_dir / "server.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        full_env = {**os.environ, "CONFAB_STATSD_ENABLED": "false", "CONFAB_AUTH_ARGON2_TIME_COST": "1",
+                    "CONFAB_AUTH_ARGON2_MEMORY_KIB": "1024", **(env or {})}
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "--port", str(self.port), "--data-dir", str(data_dir), *args],
+            cwd=ROOT, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_base = f"ws://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited with {self.process.returncode}: {self.log()}")
+            try:
+                if requests.get(f"{self.base}/ready", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server not ready in {timeout}s: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._log.close()

@@ -1,0 +1,56 @@
+"""Pure pieces without sockets: token buckets and the /ws frame parser."""
+import pytest
+
+from domain import ws_protocol
+from domain.ratelimit import RateLimiter
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_token_bucket_allows_burst_then_reports_wait_then_refills():
+    clock = Clock()
+    limiter = RateLimiter(rate=2.0, burst=3, clock=clock)
+    assert [limiter.check("a") for _ in range(3)] == [0, 0, 0]
+    assert limiter.check("a") == pytest.approx(0.5)
+    assert limiter.check("b") == 0  # buckets are per key
+    clock.now = 0.5
+    assert limiter.check("a") == 0
+
+
+def test_rate_limiter_memory_is_bounded():
+    limiter = RateLimiter(rate=1, burst=1, max_keys=10, clock=Clock())
+    for i in range(100):
+        limiter.check(str(i))
+    assert len(limiter._buckets) == 10
+
+
+@pytest.mark.parametrize("text, message, ref", [
+    ("{not json", "frame is not valid JSON", None),
+    ("[1,2]", "frame must be a JSON object", None),
+    ('{"ref": "r1"}', "invalid frame", "r1"),
+    ('{"type": "launch_rockets", "ref": 7}', "unknown frame type 'launch_rockets'", "7"),
+    (b"\x00\x01", "binary frames are not accepted on /ws; send JSON text", None),
+])
+def test_bad_frames_become_bad_request_with_the_ref(text, message, ref):
+    with pytest.raises(ws_protocol.FrameError) as info:
+        ws_protocol.parse_frame(text)
+    assert info.value.error.code == "BAD_REQUEST"
+    assert info.value.error.message == message
+    assert info.value.ref == ref
+
+
+def test_ping_parses_and_replies_carry_the_ref():
+    frame = ws_protocol.parse_frame('{"type": "ping", "ref": "abc"}')
+    assert (frame.type, frame.ref) == ("ping", "abc")
+    assert ws_protocol.encode(ws_protocol.reply("pong", frame.ref)) == '{"type":"pong","ref":"abc"}'
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash():
+    with pytest.raises(ws_protocol.FrameError):
+        ws_protocol.parse_frame("[" * 100_000 + "]" * 100_000)
