@@ -1,0 +1,31 @@
+# Quick start: `make run` serves on http://127.0.0.1:8080; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+.PHONY: run test install bench-broker clean
+
+$(RUNTIME): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV): $(RUNTIME) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(DEV)
+
+run: $(RUNTIME)
+	$(PY) app.py $(ARGS)
+
+test: $(DEV)
+	$(PY) -m pytest
+
+bench-broker: $(DEV)
+	$(PY) bench/broker.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

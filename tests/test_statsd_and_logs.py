@@ -1,0 +1,55 @@
+"""Metrics arrive as real statsd UDP packets; every log line a request causes carries its request id."""
+import json
+import socket
+import time
+
+import requests
+
+from tests.harness import ServerProcess, bearer, connect_ws, register, running_server, ws_request
+
+
+def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.2)
+    port = receiver.getsockname()[1]
+    with running_server(tmp_path, statsd={"enabled": "true", "port": port, "prefix": "confab"}) as server:
+        token = register(server.base)["access_token"]
+        requests.get(f"{server.base}/api/v1/auth/me", headers=bearer("nope"))
+        ws = connect_ws(f"{server.ws_base}/ws", token)
+        ws_request(ws, {"type": "ping"})
+        packets: list[str] = []
+        deadline = time.monotonic() + 5
+        wanted = ("confab.http.request:", "confab.ws.sessions:1|g", "confab.errors.UNAUTHORIZED:1|c")
+        while time.monotonic() < deadline and not all(any(p.startswith(w) for p in packets) for w in wanted):
+            try:
+                packets.extend(receiver.recv(4096).decode().split("\n"))
+            except socket.timeout:
+                pass
+        ws.close()
+    receiver.close()
+    for prefix in wanted:
+        assert any(p.startswith(prefix) for p in packets), (prefix, packets[:20])
+    timer = next(p for p in packets if p.startswith("confab.http.request:"))
+    assert timer.endswith("|ms") and float(timer.split(":")[1].split("|")[0]) >= 0
+
+
+def test_every_line_of_a_request_carries_its_request_id_in_json(tmp_path):
+    server = ServerProcess(tmp_path, "--log-format", "json", "--log-level", "INFO")
+    try:
+        server.wait_ready()
+        register(server.base, "logcheck")
+        requests.post(f"{server.base}/api/v1/auth/login", json={"username": "logcheck", "password": "wrong"},
+                      headers={"X-Request-ID": "trace-login-1"})
+        requests.post(f"{server.base}/api/v1/auth/login", json={"username": "logcheck", "password": "correct horse"},
+                      headers={"X-Request-ID": "trace-login-2"})
+        time.sleep(0.3)
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    failed = [line for line in lines if line["event"] == "login.failed"]
+    ok = [line for line in lines if line["event"] == "login.ok"]
+    assert failed and all(line["request_id"] == "trace-login-1" for line in failed)
+    assert ok and ok[-1]["request_id"] == "trace-login-2"
+    text = server.log_path.read_text()
+    assert "correct horse" not in text and "jwt" not in text.lower().replace("jwt_secret", "")
