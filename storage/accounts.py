@@ -126,8 +126,18 @@ def revoke_api_key(user_id: str, key_id: str) -> None:
         raise NotFound("api key not found")
 
 
+#: ``last_used_at`` is refreshed at most this often, so a busy bot does not cost a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 def find_api_key_owner(key_hash: str) -> tuple[ApiKey, User] | None:
     with reading():
         row = (ApiKey.select(ApiKey, User).join(User)
                .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()).first())
-        return (row, row.user) if row is not None else None
+    if row is None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        with unit_of_work():
+            ApiKey.update(last_used_at=now).where(ApiKey.id == row.id).execute()
+    return row, row.user

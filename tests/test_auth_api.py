@@ -97,9 +97,11 @@ def test_api_key_shown_once_works_as_bearer_and_dies_when_deleted(server):
     key = created.json()["key"]
     assert key.startswith("cfk_")
     listed = requests.get(f"{server.base}/api/v1/api-keys", headers=bearer(body["access_token"])).json()
-    assert [k["name"] for k in listed] == ["bot"] and "key" not in listed[0]
+    assert [k["name"] for k in listed] == ["bot"] and "key" not in listed[0] and listed[0]["last_used_at"] is None
     me = requests.get(f"{server.base}/api/v1/auth/me", headers=bearer(key))
     assert me.json()["id"] == body["user"]["id"]
+    listed = requests.get(f"{server.base}/api/v1/api-keys", headers=bearer(body["access_token"])).json()
+    assert listed[0]["last_used_at"].endswith("Z")
     assert requests.delete(f"{server.base}/api/v1/api-keys/{created.json()['id']}",
                            headers=bearer(body["access_token"])).status_code == 204
     assert requests.get(f"{server.base}/api/v1/auth/me", headers=bearer(key)).status_code == 401
@@ -123,6 +125,7 @@ def test_passwords_are_hashed_and_the_secret_file_is_private(server):
     data_dir = server.confab.services.config.data_path
     with sqlite3.connect(data_dir / "confab.db") as db:
         (stored,) = db.execute("SELECT password_hash FROM user WHERE username = 'hashcheck'").fetchone()
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert stored.startswith("$argon2id$") and "plaintext-canary" not in stored
     mode = stat.S_IMODE((data_dir / "jwt_secret").stat().st_mode)
     assert mode == 0o600

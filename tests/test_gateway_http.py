@@ -78,3 +78,16 @@ def test_a_killed_child_comes_back_and_health_recovers(server):
     assert gateway.ref is not first and gateway.is_alive()
     body = requests.get(f"{server.base}/health").json()
     assert body["components"]["gateway"]["status"] == "ok"
+
+
+def test_ready_is_503_once_the_gateway_stops_accepting(tmp_path):
+    from actors.gateway import CloseSessions
+    with running_server(tmp_path) as fresh:
+        assert requests.get(f"{fresh.base}/ready").status_code == 200
+        fresh.confab.services.gateway.ask(CloseSessions(1001, "draining", stop_accepting=True))
+        deadline = time.monotonic() + 5
+        while requests.get(f"{fresh.base}/ready").status_code != 503 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        response = requests.get(f"{fresh.base}/ready")
+        assert response.status_code == 503 and response.json()["components"]["gateway"]["ready"] is False
+        assert requests.get(f"{fresh.base}/health").status_code == 200  # liveness stays up
