@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable, Sequence
 
 import pykka
 
@@ -17,15 +18,19 @@ log = logging.getLogger("confab.lifecycle")
 
 
 def shutdown(supervisor: pykka.ActorRef, gateway: ChildHandle, grace_s: float,
-             on_stopped: list | None = None) -> None:
+             drain: Sequence[Callable[[], None]] = (), release: Sequence[Callable[[], None]] = ()) -> None:
+    """``drain`` runs after the sockets are closed and before actors stop (the broker delivers what is
+    queued); ``release`` runs after every actor has stopped (the database pool)."""
     deadline = time.monotonic() + grace_s * 0.6
     closed = gateway.ask(CloseSessions(CLOSE_GOING_AWAY, "server shutting down", stop_accepting=True))
     logs.event(log, "shutdown.closing_sockets", sockets=closed)
     while time.monotonic() < deadline and gateway.ask(Stats())["sessions"] > 0:
         runtime.sleep(0.05)
+    for callback in drain:
+        callback()
     supervisor.ask(StopChildren(), timeout=max(1.0, grace_s * 0.4))
     supervisor.stop()
-    for callback in on_stopped or ():
+    for callback in release:
         callback()
     logs.event(log, "shutdown.complete")
     logs.flush()

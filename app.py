@@ -1,0 +1,80 @@
+from gevent import monkey
+
+monkey.patch_all()
+
+"""Confab's entry point: the bootstrap order of ARCHITECTURE.md and nothing else.
+
+config → logging → statsd → database → broker → gateway → HTTP server → signal handlers.
+"""
+import sys  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
+
+from gevent.pywsgi import WSGIServer  # noqa: E402
+
+from actors import runtime  # noqa: E402
+from actors.broker import start_broker  # noqa: E402
+from actors.gateway import start_gateway  # noqa: E402
+from actors.lifecycle import shutdown  # noqa: E402
+from actors.storage import start_storage  # noqa: E402
+from actors.supervisor import Supervisor  # noqa: E402
+from domain import logs  # noqa: E402
+from domain.auth import create_auth_service  # noqa: E402
+from domain.config import AppConfig, ConfigError, load_config  # noqa: E402
+from domain.metrics import create_metrics  # noqa: E402
+from storage.db import StorageUnavailable, close_database  # noqa: E402
+from web import create_app  # noqa: E402
+from web.server import create_server, serve_until_signalled  # noqa: E402
+from web.services import Services  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class Confab:
+    services: Services
+    server: WSGIServer
+    stop: Callable[[], None]
+
+
+def bootstrap(config: AppConfig) -> Confab:
+    """Start every component in order and bind the HTTP socket (not yet serving)."""
+    logs.configure(config.logging.level, config.logging.format)
+    metrics = create_metrics(config.statsd)
+    supervisor = Supervisor.start()
+    try:
+        start_storage(supervisor, config)
+        broker = start_broker(supervisor, config, metrics)
+        gateway = start_gateway(supervisor, metrics)
+        services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
+                            supervisor, gateway, broker)
+        server = create_server(create_app(services), config)
+    except BaseException:
+        supervisor.stop()
+        raise
+
+    def stop() -> None:
+        shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close], release=[close_database])
+
+    return Confab(services, server, stop)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        config = load_config(argv, default_path=ROOT / "config.ini")
+    except ConfigError as exc:
+        print(f"confab: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        confab = bootstrap(config)
+    except (StorageUnavailable, OSError, ValueError) as exc:
+        print(f"confab: cannot start: {exc}", file=sys.stderr)
+        return 1
+    runtime.tune_process()
+    serve_until_signalled(confab.server, confab.stop, config.server.shutdown_grace_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The broker interface every module uses; nothing above it knows which backend runs.
+
+The in-process backend is ``actors.broker``; a Redis Streams backend fits the same protocol (one stream
+per topic partition, consumer groups with acknowledged ids). Events are ``bytes``: callers serialize.
+
+Delivery contract (both backends): records of one partition reach a group's handler one at a time in
+offset order; a record is committed for the group after its handler returns; a handler that raises is
+retried with backoff, never skipped. Delivery is at-least-once: after a crash a group resumes at its
+last persisted commit, so handlers must be idempotent (dedupe by ``(topic, partition, offset)``).
+"""
+from __future__ import annotations
+
+import zlib
+from typing import Callable, NamedTuple, Protocol
+
+
+class Record(NamedTuple):
+    """One event as delivered to a handler."""
+    topic: str
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    timestamp: int  # milliseconds since the Unix epoch, set by the broker when it appended the record
+
+
+Handler = Callable[[Record], None]
+
+
+class Producer(Protocol):
+    def publish(self, topic: str, key: str, event: bytes) -> tuple[int, int]:
+        """Append ``event`` to the partition of ``key``; returns ``(partition, offset)`` once it is appended
+        (and, with a log, durable per its fsync policy). Raises ``domain.errors.Unavailable`` when the
+        partition stays full for ``publish_timeout_s`` or the broker is closing; ``ValueError`` for an
+        unknown topic."""
+        ...
+
+
+class Consumer(Protocol):
+    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
+        """Deliver every partition of ``topic`` to ``handler`` for consumer group ``group``, resuming after
+        the group's last committed offset. A group new to a partition starts at the oldest record still
+        held for delivery (in-process: the partition's last ``queue_size`` records). One handler per group
+        and topic in a process; a second raises ``ValueError``."""
+        ...
+
+
+class Broker(Producer, Consumer, Protocol):
+    def create_topic(self, name: str, partitions: int) -> None:
+        """Create ``name`` with ``partitions`` partitions; a no-op when it exists with that many."""
+        ...
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Graceful shutdown: refuse new publishes, deliver what is queued (up to ``timeout_s``), commit
+        the groups' offsets and sync the log."""
+        ...
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition of ``key``: CRC-32 of its UTF-8 bytes, stable across processes and restarts
+    (Python's ``hash()`` is salted per process)."""
+    return zlib.crc32(key.encode()) % partitions
