@@ -112,3 +112,23 @@ def test_slow_reader_receives_every_frame_whole(server, user):
         assert frame["i"] == i and frame["data"] == payload
     assert ws_request(ws, {"type": "ping", "ref": "after"}) == {"type": "pong", "ref": "after"}
     ws.close()
+
+
+def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
+    """A client that never answers pings (a dead peer) is closed with 1008 and its session released."""
+    with running_server(tmp_path, server={"ws_ping_interval_s": "0.3"}) as fast:
+        token = register(fast.base)["access_token"]
+        ws = connect_ws(f"{fast.ws_base}/ws", token)
+        assert ws_request(ws, {"type": "ping"}) == {"type": "pong"}
+        sessions = lambda: requests.get(f"{fast.base}/health").json()["components"]["gateway"]["sessions"]  # noqa: E731
+        assert sessions() == 1
+        deadline = time.monotonic() + 5  # read nothing, so no ping is ever answered
+        while sessions() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sessions() == 0
+        raw = b""
+        ws.sock.settimeout(2)
+        while chunk := ws.sock.recv(4096):
+            raw += chunk
+        assert raw.startswith(b"\x89\x00")  # pings went unanswered...
+        assert b"\x88" in raw and raw[raw.index(b"\x88") + 2:][:2] == (1008).to_bytes(2, "big")  # ...then 1008

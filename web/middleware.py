@@ -94,7 +94,7 @@ def init_app(app: Flask, config: AppConfig) -> None:
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
             response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
             response.headers["Access-Control-Max-Age"] = "600"
-        if "started" in g:
+        if "started" in g and request.headers.get("Upgrade", "").lower() != "websocket":
             elapsed_ms = (time.perf_counter() - g.started) * 1000
             services().metrics.timing("http.request", elapsed_ms)
             if elapsed_ms > 1000:

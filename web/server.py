@@ -31,6 +31,13 @@ class NoDelayHandler(WSGIHandler):
             pass
         super().handle()
 
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        if self.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            # The WebSocket is over (its route returned): close the connection instead of waiting
+            # for another HTTP request that a dead or departed peer will never send.
+            self.close_connection = True
+
     def log_request(self) -> None:  # requests are logged by the app with their request id
         pass
 
