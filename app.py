@@ -18,7 +18,7 @@ from actors.broker import start_broker  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
-from actors.supervisor import Supervisor  # noqa: E402
+from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
 from domain.auth import create_auth_service  # noqa: E402
 from domain.config import AppConfig, ConfigError, load_config  # noqa: E402
@@ -51,7 +51,7 @@ def bootstrap(config: AppConfig) -> Confab:
                             supervisor, gateway, broker)
         server = create_server(create_app(services), config)
     except BaseException:
-        supervisor.stop()
+        stop_supervision(supervisor)
         raise
 
     def stop() -> None:

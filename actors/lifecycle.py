@@ -11,7 +11,7 @@ import pykka
 from actors import runtime
 from actors.gateway import CloseSessions, Stats
 from actors.session import CLOSE_GOING_AWAY
-from actors.supervisor import ChildHandle, StopChildren
+from actors.supervisor import ChildHandle, stop_supervision
 from domain import logs
 
 log = logging.getLogger("confab.lifecycle")
@@ -28,8 +28,7 @@ def shutdown(supervisor: pykka.ActorRef, gateway: ChildHandle, grace_s: float,
         runtime.sleep(0.05)
     for callback in drain:
         callback()
-    supervisor.ask(StopChildren(), timeout=max(1.0, grace_s * 0.4))
-    supervisor.stop()
+    stop_supervision(supervisor, timeout=max(1.0, grace_s * 0.4))
     for callback in release:
         callback()
     logs.event(log, "shutdown.complete")

@@ -93,7 +93,10 @@ class Supervisor(pykka.ThreadingActor):
         self._timer = runtime.call_later(self._watch_interval_s, self.actor_ref.tell, _Watch())
 
     def _sink(self, message: Any) -> None:
-        self.actor_ref.tell(message)
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # the supervisor is gone (shutdown); nobody is left to hear about health
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, HealthReport):
@@ -185,6 +188,12 @@ class Supervisor(pykka.ThreadingActor):
 def start_child(supervisor: pykka.ActorRef, spec: ChildSpec) -> ChildHandle:
     """Start ``spec`` under ``supervisor`` and return its stable handle (call from outside the supervisor)."""
     return supervisor.ask(StartChild(spec))
+
+
+def stop_supervision(supervisor: pykka.ActorRef, timeout: float = 10.0) -> None:
+    """Stop every child, newest first, then the supervisor itself."""
+    supervisor.ask(StopChildren(), timeout=timeout)
+    supervisor.stop()
 
 
 def health(supervisor: pykka.ActorRef, timeout: float = 5.0) -> dict[str, Any]:

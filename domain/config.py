@@ -48,6 +48,8 @@ class DatabaseConfig:
 class BrokerConfig:
     backend: str = setting("memory", "Broker backend", choices=("memory", "redis"))
     redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis URL when backend = redis")
+    redis_stream_maxlen: int = setting(1_000_000, "Redis backend: entries kept per partition stream (approximate)",
+                                       minimum=1000)
     topics: str = setting("doc.commands:8,doc.updates:8,chat.commands:8,chat.events:8,presence:4,audit:2",
                           "Topics created at start-up as name:partitions, comma-separated")
     queue_size: int = setting(10_000, "Records a partition holds before publish waits", minimum=1)

@@ -52,3 +52,17 @@ def test_readme_table_lists_every_key_with_its_default():
     for section, key, default, _doc in describe():
         shown = ("true" if default else "false") if isinstance(default, bool) else str(default) or '""'
         assert f"| `{section}.{key}` | `{shown}` |" in readme, f"{section}.{key} missing from the README table"
+
+
+@pytest.mark.parametrize("flags, line", [
+    (["--database-url", "postgresql://nobody@127.0.0.1:1/none"],
+     "confab: cannot start: database: cannot connect to postgresql://nobody@127.0.0.1:1/none"),
+    (["--broker-backend", "redis", "--set", "broker.redis_url=redis://127.0.0.1:1/0"],
+     "confab: cannot start: broker: cannot reach Redis at redis://127.0.0.1:1/0"),
+])
+def test_unreachable_services_stop_start_up_with_one_clear_line(tmp_path, flags, line):
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", "0", "--data-dir", str(tmp_path),
+                             "--log-level", "ERROR", *flags], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(line)
+    assert "Traceback" not in result.stderr
