@@ -11,7 +11,7 @@ from typing import Callable
 import peewee
 
 from domain import logs
-from storage import models
+from storage import documents, models
 
 log = logging.getLogger("confab.storage")
 
@@ -27,8 +27,13 @@ def _accounts(db: peewee.Database) -> None:
     db.create_tables([models.User, models.RefreshToken, models.ApiKey])
 
 
+def _documents(db: peewee.Database) -> None:
+    db.create_tables(documents.MODELS)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "accounts: users, refresh tokens, api keys", _accounts),
+    Migration(2, "documents: documents, shares, update log, snapshots", _documents),
 ]
 
 

@@ -119,7 +119,7 @@ def test_a_dead_instances_pending_entries_are_taken_over(prefix, monkeypatch):
         time.sleep(0.5)
         # simulate a SIGKILL: its delivery greenlets vanish without releasing the lease or acking
         actor = doomed._actors[("t", 0)]
-        doomed.release = lambda key: None
+        monkeypatch.setattr(redis_streams.Lease, "release", lambda lease: None)
         with instance(prefix, topics="t:1") as survivor:
             survivor.subscribe("t", "commands", survivor_seen.append)
             actor.ref.stop()  # on_stop kills the greenlets; the lease is not released, it expires
@@ -181,3 +181,37 @@ def test_unreachable_redis_is_one_clear_error():
             RedisBroker(supervisor, config, NullMetrics())
     finally:
         supervisor.stop()
+
+
+def test_instances_register_and_a_singleton_job_moves_when_its_holder_dies(prefix, monkeypatch):
+    from actors import cluster
+    from actors.supervisor import health, stop_supervision
+
+    monkeypatch.setattr(cluster, "INSTANCE_TTL_MS", 900)
+    monkeypatch.setattr(cluster, "HEARTBEAT_S", 0.1)
+    client = redis.Redis.from_url(REDIS_URL)
+    runs = {"a": 0, "b": 0}
+
+    def job(name):
+        def run():
+            runs[name] += 1
+        return cluster.SingletonJob("demo", 0.05, run)
+
+    supervisors = {name: Supervisor.start(watch_interval_s=0.05) for name in ("a", "b")}
+    handles = {name: cluster.start_cluster(sup, client, prefix, name, [job(name)]) for name, sup in supervisors.items()}
+    try:
+        wait_for(lambda: health(supervisors["b"])["components"]["cluster"].get("instances") == ["a", "b"])
+        wait_for(lambda: runs["a"] + runs["b"] > 2)
+        holder, other = ("a", "b") if runs["a"] else ("b", "a")
+        assert runs[other] == 0  # only the lease holder runs it
+        monkeypatch.setattr(cluster.Lease, "release", lambda lease: None)  # a SIGKILL releases nothing...
+        monkeypatch.setattr(cluster.ClusterActor, "on_stop", lambda self: self._timer.cancel())  # ...and says nothing
+        supervisors[holder].stop()  # first, so nothing restarts the holder
+        handles[holder].ref.stop()
+        wait_for(lambda: runs[other] > 0, timeout=5)  # the job moved within the lease's life
+        wait_for(lambda: health(supervisors[other])["components"]["cluster"].get("instances") == [other], timeout=5)
+        assert health(supervisors[other])["components"]["cluster"]["singleton_jobs"] == ["demo"]
+    finally:
+        for supervisor in supervisors.values():
+            if supervisor.is_alive():
+                stop_supervision(supervisor)

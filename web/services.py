@@ -21,6 +21,7 @@ class Services:
     supervisor: pykka.ActorRef
     gateway: ChildHandle
     broker: Any = None
+    collab: Any = None
 
 
 def services() -> Services:

@@ -30,6 +30,7 @@ from domain.broker import Handler, Record, partition_for
 from domain.config import AppConfig
 from domain.errors import Unavailable
 from domain.metrics import Metrics
+from storage.redis_lease import Lease
 
 log = logging.getLogger("confab.broker")
 
@@ -67,6 +68,7 @@ class RedisPartitionActor(ComponentActor):
         self.broker, self.topic, self.index = broker, topic, index
         self.stream = broker.stream_key(topic, index)
         self._deliveries: dict[str, Any] = {}
+        self._leases: dict[str, Lease] = {}
         self._timer: runtime.Timer | None = None
 
     def on_start(self) -> None:
@@ -79,8 +81,8 @@ class RedisPartitionActor(ComponentActor):
             self._timer.cancel()
         for greenlet in self._deliveries.values():
             greenlet.kill(block=True, timeout=2.0)
-        for group in self._deliveries:
-            self.broker.release(self._lease_key(group))
+        for lease in self._leases.values():
+            lease.release()
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, str):
@@ -108,7 +110,7 @@ class RedisPartitionActor(ComponentActor):
     def _deliver(self, group: str) -> None:
         """Hold the lease, reclaim what a previous owner left pending, then read new entries."""
         client, handler = self.broker.client, self.broker.handler_of(self.topic, group)
-        lease = _Lease(self.broker, self._lease_key(group))
+        lease = self._leases[group] = self.broker.lease(self._lease_key(group))
         with logs.bound(topic=self.topic, partition=self.index, group=group):
             while True:
                 try:
@@ -133,7 +135,7 @@ class RedisPartitionActor(ComponentActor):
                     logs.event(log, "broker.redis_error", logging.WARNING, error=str(exc))
                     runtime.sleep(1.0)
 
-    def _handle_all(self, group: str, handler: Handler, entries: list, lease: "_Lease") -> None:
+    def _handle_all(self, group: str, handler: Handler, entries: list, lease: Lease) -> None:
         for entry_id, fields in entries:
             record = Record(self.topic, self.index, to_offset(entry_id), fields[b"k"].decode(), fields[b"v"],
                             int(entry_id.split(b"-")[0]))
@@ -142,7 +144,7 @@ class RedisPartitionActor(ComponentActor):
             self.broker.metrics.incr("broker.consumed")
             lease.keep()
 
-    def _run_handler(self, handler: Handler, record: Record, lease: "_Lease") -> None:
+    def _run_handler(self, handler: Handler, record: Record, lease: Lease) -> None:
         delay, attempt = RETRY_FIRST_S, 1
         while True:
             try:
@@ -155,24 +157,6 @@ class RedisPartitionActor(ComponentActor):
                 runtime.sleep(delay)
                 lease.keep()
                 delay, attempt = min(delay * 2, RETRY_MAX_S), attempt + 1
-
-
-class _Lease:
-    """This instance's hold on one (group, topic, partition); renewed at most every third of its life."""
-
-    def __init__(self, broker: "RedisBroker", key: str) -> None:
-        self.broker, self.key, self.renewed = broker, key, 0.0
-
-    def acquire(self) -> bool:
-        held = self.broker.acquire(self.key)
-        self.renewed = time.monotonic() if held else 0.0
-        return held
-
-    def keep(self) -> bool:
-        """True while the lease is still ours (renewing it when due)."""
-        if time.monotonic() - self.renewed < LEASE_MS / 3000:
-            return True
-        return self.acquire()
 
 
 class RedisBroker:
@@ -194,25 +178,12 @@ class RedisBroker:
         except redis.RedisError as exc:
             raise BrokerUnavailable(f"broker: cannot reach Redis at {config.broker.redis_url}: {exc}") from None
 
-    # -- naming and leases ----------------------------------------------------------------------
+    # -- naming and groups -----------------------------------------------------------------------
     def stream_key(self, topic: str, index: int) -> str:
         return f"{self.prefix}:stream:{topic}:{index}"
 
-    def acquire(self, key: str) -> bool:
-        return bool(self.client.set(key, self.consumer, nx=True, px=LEASE_MS)) or self.renew(key)
-
-    def renew(self, key: str) -> bool:
-        """Extend the lease only if this instance still holds it (compare-and-set in one script)."""
-        return bool(self.client.eval(
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
-            "return 0", 1, key, self.consumer, LEASE_MS))
-
-    def release(self, key: str) -> None:
-        try:
-            self.client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end "
-                             "return 0", 1, key, self.consumer)
-        except redis.RedisError:
-            pass  # it expires by itself
+    def lease(self, key: str) -> Lease:
+        return Lease(self.client, key, self.consumer, LEASE_MS)
 
     def ensure_group(self, stream: str, group: str) -> None:
         try:
@@ -292,6 +263,16 @@ class RedisBroker:
 
     def handler_of(self, topic: str, group: str) -> Handler:
         return self._handlers[(topic, group)]
+
+    def trim_by_age(self) -> None:
+        """Retention by age (a singleton job): drop entries older than ``retention_hours``."""
+        hours = self.config.broker.retention_hours
+        if not hours:
+            return
+        oldest_ms = int((time.time() - hours * 3600) * 1000)
+        for name, partitions in self._topics.items():
+            for index in range(partitions):
+                self.client.xtrim(self.stream_key(name, index), minid=f"{oldest_ms}-0", approximate=True)
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop consuming (the record in hand finishes) and release the leases; Redis keeps the rest."""

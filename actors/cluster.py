@@ -1,0 +1,113 @@
+"""Several instances on one Redis: a registry of live instances and singleton jobs.
+
+Each instance keeps ``<prefix>:instance:<id>`` alive with a heartbeat (a key with a TTL), so the
+registry is whatever keys exist; ``/health`` shows it under the ``cluster`` component. A singleton job
+(retention, compaction, webhook dispatch) runs on whichever instance holds its lease; when that
+instance dies the lease expires and another instance's next heartbeat takes the job over.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pykka
+import redis
+
+from actors import runtime
+from actors.component import ComponentActor, HealthSink
+from actors.supervisor import ChildHandle, ChildSpec, start_child
+from domain import logs
+from storage.redis_lease import Lease
+
+log = logging.getLogger("confab.cluster")
+
+HEARTBEAT_S = 1.0
+INSTANCE_TTL_MS = 5000
+
+
+@dataclass
+class SingletonJob:
+    """``run`` is called every ``interval_s`` on the one instance holding the job's lease."""
+    name: str
+    interval_s: float
+    run: Callable[[], None]
+    last_run: float = field(default=0.0)
+
+
+class _Beat:
+    pass
+
+
+class ClusterActor(ComponentActor):
+    def __init__(self, health_sink: HealthSink, client: redis.Redis, prefix: str, instance_id: str,
+                 jobs: list[SingletonJob]) -> None:
+        super().__init__("cluster", health_sink)
+        self.client, self.prefix, self.instance_id, self.jobs = client, prefix, instance_id, jobs
+        self.leases = {job.name: Lease(client, f"{prefix}:singleton:{job.name}", instance_id, INSTANCE_TTL_MS)
+                       for job in jobs}
+        self.info = {"id": instance_id, "host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+        self._running: dict[str, Any] = {}
+        self._timer: runtime.Timer | None = None
+
+    def on_start(self) -> None:
+        self._beat()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for greenlet in self._running.values():
+            greenlet.kill(block=True, timeout=2.0)
+        for lease in self.leases.values():
+            lease.release()
+        try:
+            self.client.delete(self._key(self.instance_id))
+        except redis.RedisError:
+            pass
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, _Beat):
+            self._beat()
+
+    def _key(self, instance_id: str) -> str:
+        return f"{self.prefix}:instance:{instance_id}"
+
+    def _beat(self) -> None:
+        try:
+            self.client.set(self._key(self.instance_id), json.dumps(self.info), px=INSTANCE_TTL_MS)
+            instances = sorted(key.decode().rsplit(":", 1)[1] for key in self.client.scan_iter(self._key("*")))
+            held = [job.name for job in self.jobs if self._drive(job)]
+            self.report_health("ok", True, instance_id=self.instance_id, instances=instances, singleton_jobs=held)
+        except redis.RedisError as exc:
+            logs.event(log, "cluster.heartbeat_failed", logging.WARNING, error=str(exc))
+            self.report_health("degraded", True, instance_id=self.instance_id, error=str(exc))
+        self._timer = runtime.call_later(HEARTBEAT_S, self.actor_ref.tell, _Beat())
+
+    def _drive(self, job: SingletonJob) -> bool:
+        """Start ``job`` when its lease is ours and it is due; True while this instance holds it."""
+        if not self.leases[job.name].acquire():
+            return False
+        running = self._running.get(job.name)
+        if (running is None or running.dead) and time.monotonic() - job.last_run >= job.interval_s:
+            job.last_run = time.monotonic()
+            self._running[job.name] = runtime.spawn(self._run, job)
+        return True
+
+    def _run(self, job: SingletonJob) -> None:
+        started = time.monotonic()
+        try:
+            job.run()
+        except Exception as exc:  # noqa: BLE001 — the next interval tries again
+            logs.event(log, "singleton.failed", logging.ERROR, exc_info=exc, job=job.name)
+            return
+        logs.event(log, "singleton.ran", logging.DEBUG, job=job.name, ms=round((time.monotonic() - started) * 1000))
+
+
+def start_cluster(supervisor: pykka.ActorRef, client: redis.Redis, prefix: str, instance_id: str,
+                  jobs: list[SingletonJob]) -> ChildHandle:
+    return start_child(supervisor, ChildSpec(
+        "cluster", "cluster", lambda sink: ClusterActor.start(sink, client, prefix, instance_id, jobs)))

@@ -1,0 +1,68 @@
+"""Collaborative documents: a registry of document actors on pycrdt, reached through ``Collab``.
+
+``start_collab`` is the bootstrap's entry point; routes and /ws frame handlers use ``Collab``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+
+from actors.documents import crdt
+from actors.documents import messages as doc_messages
+from actors.documents import ws_frames
+from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, Stats
+from actors.supervisor import ChildHandle, ChildSpec, start_child
+from domain.config import AppConfig
+from domain.metrics import Metrics
+from storage import documents as store
+
+
+class Collab:
+    """The documents component as the rest of the server sees it."""
+
+    def __init__(self, registry: ChildHandle, config: AppConfig) -> None:
+        self.registry = registry
+        self.config = config
+
+    def open(self, document_id: str) -> pykka.ActorRef:
+        """The document's actor, loaded if needed, with a lease the caller must ``release``."""
+        return self.registry.ask(Open(document_id))
+
+    def release(self, document_id: str, ref: pykka.ActorRef) -> None:
+        self.registry.tell(Release(document_id, ref.actor_urn))
+
+    def access_changed(self, document_id: str, user_id: str, role: str | None) -> None:
+        """A share changed: a user without a role any more loses their live sockets on the document."""
+        self.registry.tell(Notify(document_id, doc_messages.AccessChanged(user_id, role)))
+
+    def deleted(self, document_id: str) -> None:
+        self.registry.tell(Notify(document_id, doc_messages.Deleted()))
+
+    def content(self, document_id: str, version: int | None = None) -> tuple[int, str]:
+        """(version, text) from durable storage: every accepted update is there before anyone saw it."""
+        snapshot, base, updates = store.load(document_id, version)
+        doc = crdt.build(snapshot, updates)
+        return (updates[-1][0] if updates else base), str(crdt.text_of(doc))
+
+    def restore(self, document_id: str, version: int, user_id: str) -> dict[str, Any]:
+        """Bring the text back to ``version`` by applying the difference as a new update."""
+        _version, content = self.content(document_id, version)
+        ref = self.open(document_id)
+        try:
+            return ref.ask(doc_messages.Restore(user_id, content), timeout=10)
+        finally:
+            self.release(document_id, ref)
+
+    def stats(self) -> dict[str, Any]:
+        return self.registry.ask(Stats())
+
+
+def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Any = None) -> Collab:
+    """Start the registry under ``supervisor`` and install the /ws document frames."""
+    table = DocumentTable()
+    handle = start_child(supervisor, ChildSpec(
+        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table)))
+    collab = Collab(handle, config)
+    ws_frames.install(collab)
+    return collab

@@ -1,0 +1,66 @@
+"""Messages of the document actor, and the subscriber a socket registers with it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from domain import yjs_sync
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A socket following the document: ``send`` takes bytes (Yjs) or a frame (JSON)."""
+    peer_id: str
+    user_id: str
+    role: str
+    kind: str  # "yjs" | "json"
+    send: Callable[[Any], None]
+    close: Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Join:
+    subscriber: Subscriber
+
+
+@dataclass(frozen=True)
+class Leave:
+    peer_id: str
+
+
+@dataclass(frozen=True)
+class YjsIn:
+    peer_id: str
+    message: yjs_sync.Message
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Edit:
+    peer_id: str
+    ops: list
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Restore:
+    """Make the text equal ``content`` (an older version) by applying the difference as one new update."""
+    user_id: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Presence:
+    peer_id: str
+    state: dict | None
+
+
+@dataclass(frozen=True)
+class AccessChanged:
+    user_id: str
+    role: str | None  # None: no access any more
+
+
+@dataclass(frozen=True)
+class Deleted:
+    pass

@@ -1,0 +1,130 @@
+"""The JSON side of documents on ``/ws``: join_document, leave_document, edit_document, presence.
+
+Handlers run inside the session actor; they ask only the registry and the document actor, which
+never ask a session back (they ``ctx.send``), so no ask cycle is possible. Joined documents live
+in ``ctx.state["documents"]`` (document id → actor ref, holding one registry lease each).
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pykka
+from marshmallow import Schema, fields, validate
+
+from actors import session
+from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
+from domain import ws_protocol
+from domain.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
+from storage import documents as store
+
+MAX_PRESENCE_BYTES = 8192
+_collab: Any = None
+
+
+class _DocumentFrame(Schema):
+    type = fields.String()
+    ref = fields.Raw()
+    document_id = fields.UUID(required=True)
+
+
+class _EditFrame(_DocumentFrame):
+    ops = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
+
+
+class _PresenceFrame(_DocumentFrame):
+    state = fields.Dict(required=True, allow_none=True)
+
+
+def _joined(ctx: session.SessionContext) -> dict[str, Any]:
+    return ctx.state.setdefault("documents", {})
+
+
+def _document_ref(ctx: session.SessionContext, document_id: str) -> Any:
+    ref = _joined(ctx).get(document_id)
+    if ref is None:
+        raise BadRequest("join the document first", {"fields": {"document_id": ["not joined"]}})
+    return ref
+
+
+def _ask(ctx: session.SessionContext, document_id: str, ref: Any, message: Any) -> Any:
+    try:
+        return ref.ask(message, timeout=10)
+    except pykka.ActorDeadError:  # the document was reloaded after a failure: the client joins again
+        _joined(ctx).pop(document_id, None)
+        raise Unavailable("document was reloaded; join it again", {"document_id": document_id}) from None
+
+
+def _tell(ref: Any, message: Any) -> None:
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        pass
+
+
+def join_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+    document_id = str(frame.data["document_id"])
+    doc, role = store.access(document_id, ctx.principal.user_id)
+    joined = _joined(ctx)
+    ref = joined.get(document_id) or _collab.open(document_id)
+
+    def revoked(code: int, reason: str) -> None:
+        ctx.send(ws_protocol.error_frame(NotFound("document not found", {"document_id": document_id,
+                                                                          "reason": reason})))
+
+    sub = Subscriber(ctx.session_id, ctx.principal.user_id, role, "json", ctx.send, revoked)
+    try:
+        state = _ask(ctx, document_id, ref, Join(sub))
+    except Exception:
+        if document_id not in joined:
+            _collab.release(document_id, ref)
+        raise
+    joined[document_id] = ref
+    return ws_protocol.reply("ack", frame.ref, document_id=document_id, title=doc.title, role=role, **state)
+
+
+def leave_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+    document_id = str(frame.data["document_id"])
+    ref = _joined(ctx).pop(document_id, None)
+    if ref is not None:
+        _tell(ref, Leave(ctx.session_id))
+        _collab.release(document_id, ref)
+    return ws_protocol.reply("ack", frame.ref, document_id=document_id)
+
+
+def edit_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+    document_id = str(frame.data["document_id"])
+    ref = _document_ref(ctx, document_id)
+    result = _ask(ctx, document_id, ref, Edit(ctx.session_id, frame.data["ops"], time.perf_counter()))
+    return ws_protocol.reply("ack", frame.ref, **result)
+
+
+def presence(ctx: session.SessionContext, frame: ws_protocol.Frame) -> None:
+    document_id = str(frame.data["document_id"])
+    ref = _document_ref(ctx, document_id)
+    state = frame.data["state"]
+    if len(json.dumps(state)) > MAX_PRESENCE_BYTES:
+        raise PayloadTooLarge(f"presence state is over {MAX_PRESENCE_BYTES} bytes")
+    _tell(ref, Presence(ctx.session_id, state))
+    return None
+
+
+def _session_closed(ctx: session.SessionContext) -> None:
+    for document_id, ref in ctx.state.pop("documents", {}).items():
+        _tell(ref, Leave(ctx.session_id))
+        _collab.release(document_id, ref)
+
+
+def install(collab: Any) -> None:
+    """Bind the frame handlers to ``collab`` (the last bootstrap wins; tests start several servers)."""
+    global _collab
+    _collab = collab
+    for name, schema, handler in (("join_document", _DocumentFrame(), join_document),
+                                  ("leave_document", _DocumentFrame(), leave_document),
+                                  ("edit_document", _EditFrame(), edit_document),
+                                  ("presence", _PresenceFrame(), presence)):
+        ws_protocol.register_frame(name, schema)
+        session.FRAME_HANDLERS[name] = handler
+    if _session_closed not in session.SESSION_CLOSED_HOOKS:
+        session.SESSION_CLOSED_HOOKS.append(_session_closed)

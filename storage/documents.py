@@ -1,0 +1,211 @@
+"""Document storage: metadata, shares, the durable update log and snapshots; each call one unit of work.
+
+The update log is append-only: one row per accepted update, numbered by ``version``, so history and
+"content at version v" are always answerable. Snapshots (the full CRDT state at a version) bound the
+work of loading: a document is rebuilt from its latest snapshot plus the updates after it.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from domain.errors import BadRequest, NotFound
+from storage.db import reading, unit_of_work
+from storage.models import BaseModel, User, new_id, utcnow
+
+ROLES = ("viewer", "editor", "owner")
+
+
+def role_rank(role: str | None) -> int:
+    return ROLES.index(role) + 1 if role in ROLES else 0
+
+
+class Document(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    title = peewee.CharField(max_length=200)
+    owner = peewee.ForeignKeyField(User, backref="documents", on_delete="CASCADE")
+    version = peewee.BigIntegerField(default=0)
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class DocumentShare(BaseModel):
+    document = peewee.ForeignKeyField(Document, backref="shares", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, backref="document_shares", on_delete="CASCADE")
+    role = peewee.CharField(max_length=8)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("document", "user")
+
+
+class DocumentUpdate(BaseModel):
+    document = peewee.ForeignKeyField(Document, backref="updates", on_delete="CASCADE")
+    version = peewee.BigIntegerField()
+    author_id = peewee.CharField(max_length=36)
+    data = peewee.BlobField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("document", "version")
+
+
+class DocumentSnapshot(BaseModel):
+    document = peewee.ForeignKeyField(Document, backref="snapshots", on_delete="CASCADE")
+    version = peewee.BigIntegerField()
+    state = peewee.BlobField()
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("document", "version")
+
+
+MODELS = [Document, DocumentShare, DocumentUpdate, DocumentSnapshot]
+
+
+def document_dict(doc: Document, role: str | None = None) -> dict[str, Any]:
+    body = {"id": doc.id, "title": doc.title, "owner_id": doc.owner_id, "version": doc.version,
+            "created_at": doc.created_at, "updated_at": doc.updated_at}
+    if role is not None:
+        body["role"] = role
+    return body
+
+
+def create_document(owner_id: str, title: str) -> Document:
+    with unit_of_work():
+        return Document.create(owner=owner_id, title=title)
+
+
+def access(document_id: str, user_id: str) -> tuple[Document, str]:
+    """The document and the caller's role; NOT_FOUND for anyone without one (no existence leak)."""
+    with reading():
+        doc = Document.get_or_none(Document.id == document_id)
+        if doc is None:
+            raise NotFound("document not found")
+        if doc.owner_id == user_id:
+            return doc, "owner"
+        share = DocumentShare.get_or_none((DocumentShare.document == document_id) & (DocumentShare.user == user_id))
+    if share is None:
+        raise NotFound("document not found")
+    return doc, share.role
+
+
+def list_documents(user_id: str, limit: int, after: tuple[str, str] | None) -> list[tuple[Document, str]]:
+    """Owned and shared documents, newest first, keyset-paged on (created_at, id)."""
+    shared = DocumentShare.select(DocumentShare.document).where(DocumentShare.user == user_id)
+    with reading():
+        query = (Document.select(Document, DocumentShare.role)
+                 .join(DocumentShare, peewee.JOIN.LEFT_OUTER,
+                       on=(DocumentShare.document == Document.id) & (DocumentShare.user == user_id))
+                 .where((Document.owner == user_id) | (Document.id.in_(shared)))
+                 .order_by(Document.created_at.desc(), Document.id.desc()).limit(limit))
+        if after is not None:
+            created_at = datetime.fromisoformat(after[0])
+            query = query.where((Document.created_at < created_at)
+                                | ((Document.created_at == created_at) & (Document.id < after[1])))
+        rows = list(query.objects())
+    return [(row, "owner" if row.owner_id == user_id else row.role) for row in rows]
+
+
+def rename(document_id: str, title: str) -> Document:
+    with unit_of_work():
+        Document.update(title=title, updated_at=utcnow()).where(Document.id == document_id).execute()
+        doc = Document.get_or_none(Document.id == document_id)
+    if doc is None:
+        raise NotFound("document not found")
+    return doc
+
+
+def delete_document(document_id: str) -> None:
+    with unit_of_work():
+        for model in (DocumentUpdate, DocumentSnapshot, DocumentShare):
+            model.delete().where(model.document == document_id).execute()
+        Document.delete().where(Document.id == document_id).execute()
+
+
+def find_user(user_id: str | None, username: str | None) -> User:
+    with reading():
+        user = (User.get_or_none(User.id == user_id) if user_id
+                else User.get_or_none(peewee.fn.LOWER(User.username) == (username or "").lower()))
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def upsert_share(document_id: str, user_id: str, role: str) -> DocumentShare:
+    if role not in ("editor", "viewer"):
+        raise BadRequest("role must be editor or viewer", {"fields": {"role": ["editor or viewer"]}})
+    with unit_of_work():
+        (DocumentShare.insert(document=document_id, user=user_id, role=role, created_at=utcnow())
+         .on_conflict(conflict_target=[DocumentShare.document, DocumentShare.user],
+                      update={DocumentShare.role: role}).execute())
+        return DocumentShare.get((DocumentShare.document == document_id) & (DocumentShare.user == user_id))
+
+
+def remove_share(document_id: str, user_id: str) -> bool:
+    with unit_of_work():
+        return bool(DocumentShare.delete().where((DocumentShare.document == document_id)
+                                                 & (DocumentShare.user == user_id)).execute())
+
+
+def list_shares(document_id: str) -> list[DocumentShare]:
+    with reading():
+        return list(DocumentShare.select(DocumentShare, User).join(User)
+                    .where(DocumentShare.document == document_id).order_by(DocumentShare.created_at))
+
+
+_APPEND_SQL = "INSERT INTO document_update (document_id, version, author_id, data, created_at) VALUES ({p}, {p}, {p}, {p}, {p})"
+_MOVE_SQL = "UPDATE document SET version = {p}, updated_at = {p} WHERE id = {p} AND version = {p}"
+
+
+def append_updates(document_id: str, updates: list[tuple[int, str, bytes]]) -> None:
+    """Durably append consecutive accepted updates ``(version, author_id, data)`` and move the
+    document's version, in one transaction (a group commit).
+
+    This is the hot path of every edit: plain SQL, because building the same two statements with
+    peewee's query builder cost more CPU than SQLite's commit itself (measured: ~1.3 ms per call).
+    """
+    now = DocumentUpdate.created_at.db_value(utcnow())
+    first, last = updates[0][0], updates[-1][0]
+    with unit_of_work() as db:
+        db.cursor().executemany(_APPEND_SQL.format(p=db.param),
+                                [(document_id, version, author, data, now) for version, author, data in updates])
+        changed = db.execute_sql(_MOVE_SQL.format(p=db.param), (last, now, document_id, first - 1)).rowcount
+        if changed != 1:  # deleted, or another writer moved the version: roll back
+            raise NotFound("document not found or version moved")
+
+
+def write_snapshot(document_id: str, version: int, state: bytes) -> None:
+    with unit_of_work():
+        (DocumentSnapshot.insert(document=document_id, version=version, state=state, created_at=utcnow())
+         .on_conflict_ignore().execute())
+
+
+def load(document_id: str, up_to: int | None = None) -> tuple[bytes | None, int, list[tuple[int, bytes]]]:
+    """(latest snapshot state ≤ ``up_to``, its version, the updates after it up to ``up_to``) in order."""
+    with reading():
+        snaps = DocumentSnapshot.select().where(DocumentSnapshot.document == document_id)
+        if up_to is not None:
+            snaps = snaps.where(DocumentSnapshot.version <= up_to)
+        snapshot = snaps.order_by(DocumentSnapshot.version.desc()).first()
+        base = snapshot.version if snapshot else 0
+        updates = (DocumentUpdate.select(DocumentUpdate.version, DocumentUpdate.data)
+                   .where((DocumentUpdate.document == document_id) & (DocumentUpdate.version > base)))
+        if up_to is not None:
+            updates = updates.where(DocumentUpdate.version <= up_to)
+        rows = [(row.version, bytes(row.data)) for row in updates.order_by(DocumentUpdate.version)]
+    return (bytes(snapshot.state) if snapshot else None), base, rows
+
+
+def history(document_id: str, before: int | None, limit: int) -> list[dict[str, Any]]:
+    with reading():
+        query = (DocumentUpdate.select(DocumentUpdate.version, DocumentUpdate.author_id, DocumentUpdate.created_at,
+                                       peewee.fn.LENGTH(DocumentUpdate.data).alias("size"))
+                 .where(DocumentUpdate.document == document_id)
+                 .order_by(DocumentUpdate.version.desc()).limit(limit))
+        if before is not None:
+            query = query.where(DocumentUpdate.version < before)
+        return [{"version": r.version, "author_id": r.author_id, "created_at": r.created_at, "size": r.size}
+                for r in query]

@@ -1,0 +1,156 @@
+"""``/api/v1/documents``: documents, their history and versions, and shares.
+
+Anyone without a role on a document gets NOT_FOUND (no existence leak); a role too low for the
+action gets FORBIDDEN. Live sockets follow share changes and deletion through ``Collab``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from domain.errors import BadRequest, Forbidden, NotFound
+from storage import documents as store
+from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.schemas.documents import (DocumentCreateSchema, DocumentDetailSchema, DocumentSchema, HistoryItemSchema,
+                                   HistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
+from web.services import principal, services
+
+blp = Blueprint("documents", __name__, url_prefix="/api/v1/documents", description="Collaborative documents")
+
+
+def _access(document_id: str, minimum: str) -> tuple[store.Document, str]:
+    doc, role = store.access(document_id, principal().user_id)
+    if store.role_rank(role) < store.role_rank(minimum):
+        raise Forbidden(f"this needs the {minimum} role")
+    return doc, role
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(DocumentCreateSchema)
+@blp.response(201, DocumentSchema)
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    return store.document_dict(store.create_document(principal().user_id, body["title"].strip() or body["title"]),
+                               "owner")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(DocumentSchema))
+def list_documents(query: dict[str, Any]) -> dict[str, Any]:
+    position = decode_cursor(query["cursor"])
+    after = None
+    if position is not None:
+        try:
+            after = (str(position["created_at"]), str(position["id"]))
+        except KeyError:
+            raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    try:
+        rows = store.list_documents(principal().user_id, query["limit"] + 1, after)
+    except ValueError:
+        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    more = len(rows) > query["limit"]
+    rows = rows[:query["limit"]]
+    cursor = None
+    if more:
+        last = rows[-1][0]
+        cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": last.id})
+    return {"items": [store.document_dict(doc, role) for doc, role in rows], "next_cursor": cursor}
+
+
+@blp.route("/<document_id>", methods=["GET"])
+@blp.response(200, DocumentDetailSchema)
+def get(document_id: str) -> dict[str, Any]:
+    doc, role = _access(document_id, "viewer")
+    return _detail(doc, role)
+
+
+def _detail(doc: store.Document, role: str) -> dict[str, Any]:
+    version, content = services().collab.content(doc.id)
+    return {**store.document_dict(doc, role), "version": version, "content": content}
+
+
+@blp.route("/<document_id>", methods=["PATCH"])
+@blp.arguments(DocumentCreateSchema)
+@blp.response(200, DocumentSchema)
+def rename(body: dict[str, Any], document_id: str) -> dict[str, Any]:
+    _doc, role = _access(document_id, "editor")
+    return store.document_dict(store.rename(document_id, body["title"]), role)
+
+
+@blp.route("/<document_id>", methods=["DELETE"])
+@blp.response(204)
+def delete(document_id: str) -> None:
+    _access(document_id, "owner")
+    store.delete_document(document_id)
+    services().collab.deleted(document_id)
+
+
+@blp.route("/<document_id>/history", methods=["GET"])
+@blp.arguments(HistoryQuery, location="query")
+@blp.response(200, page_of(HistoryItemSchema))
+def history(query: dict[str, Any], document_id: str) -> dict[str, Any]:
+    _access(document_id, "viewer")
+    items = store.history(document_id, query["before"], query["limit"] + 1)
+    more = len(items) > query["limit"]
+    items = items[:query["limit"]]
+    return {"items": items, "next_cursor": str(items[-1]["version"]) if more else None}
+
+
+@blp.route("/<document_id>/versions/<int:version>", methods=["GET"])
+@blp.response(200, VersionSchema)
+def version_content(document_id: str, version: int) -> dict[str, Any]:
+    doc, _role = _access(document_id, "viewer")
+    if version > doc.version:
+        raise NotFound("no such version")
+    _version, content = services().collab.content(document_id, version)
+    return {"document_id": document_id, "version": version, "content": content}
+
+
+@blp.route("/<document_id>/versions/<int:version>/restore", methods=["POST"])
+@blp.response(200, DocumentDetailSchema)
+def restore(document_id: str, version: int) -> dict[str, Any]:
+    """Beyond API.md: the old text comes back as one new update (a diff), never a rebuilt CRDT."""
+    doc, role = _access(document_id, "editor")
+    if version > doc.version:
+        raise NotFound("no such version")
+    services().collab.restore(document_id, version, principal().user_id)
+    return _detail(doc, role)
+
+
+@blp.route("/<document_id>/shares", methods=["GET"])
+@blp.response(200, ShareSchema(many=True))
+def list_shares(document_id: str) -> list[dict[str, Any]]:
+    _access(document_id, "viewer")
+    return [_share_dict(share, share.user.username) for share in store.list_shares(document_id)]
+
+
+@blp.route("/<document_id>/shares", methods=["POST"])
+@blp.arguments(ShareCreateSchema)
+@blp.response(201, ShareSchema)
+def share(body: dict[str, Any], document_id: str) -> dict[str, Any]:
+    doc, _role = _access(document_id, "owner")
+    user_id = str(body["user_id"]) if "user_id" in body else None
+    target = store.find_user(user_id, body.get("username"))
+    if target.id == doc.owner_id:
+        raise BadRequest("the owner already has every right", {"fields": {"user_id": ["is the owner"]}})
+    created = store.upsert_share(document_id, target.id, body["role"])
+    services().collab.access_changed(document_id, target.id, body["role"])
+    return _share_dict(created, target.username)
+
+
+@blp.route("/<document_id>/shares/<user_id>", methods=["DELETE"])
+@blp.response(204)
+def unshare(document_id: str, user_id: str) -> None:
+    if user_id != principal().user_id:  # anyone may leave; only the owner removes others
+        _access(document_id, "owner")
+    else:
+        _access(document_id, "viewer")
+    if not store.remove_share(document_id, user_id):
+        raise NotFound("share not found")
+    services().collab.access_changed(document_id, user_id, None)
+
+
+def _share_dict(share: store.DocumentShare, username: str) -> dict[str, Any]:
+    return {"document_id": share.document_id, "user_id": share.user_id, "username": username,
+            "role": share.role, "created_at": share.created_at}
