@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from typing import Any
+import uuid
+from typing import Any, Callable
 
-from flask import Request
+from flask import Request, request
+from simple_websocket import ConnectionClosed
 
 from actors import runtime
+from actors.session import CLOSE_INTERNAL
 from domain import logs
 
 log = logging.getLogger("confab.ws")
@@ -69,6 +72,22 @@ def close(ws: Any, code: int, reason: str, linger_s: float = 2.0) -> None:
     except Exception as exc:  # noqa: BLE001 — the peer is gone or stuck; abort below
         logs.event(log, "ws.close_failed", logging.DEBUG, error=repr(exc))
     runtime.call_later(linger_s, abort, ws.sock)
+
+
+def serve_guarded(ws: Any, serve: Callable[[str], None], **ids: str) -> None:
+    """Run a WebSocket route's body with its request id bound; a crash closes with 1011.
+
+    Flask would otherwise write an HTTP 500 response onto the upgraded socket.
+    """
+    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    with logs.bound(request_id=request_id, **ids):
+        try:
+            serve(request_id)
+        except ConnectionClosed:
+            pass
+        except Exception:  # noqa: BLE001 — see the docstring
+            logs.event(log, "ws.crashed", logging.ERROR, exc_info=True, path=request.path)
+            close(ws, CLOSE_INTERNAL, "internal error")
 
 
 def bearer_from(request: Request) -> str | None:

@@ -10,10 +10,9 @@ from typing import Any
 
 from flask import request
 from flask_sock import Sock
-from simple_websocket import ConnectionClosed
 
 from actors.gateway import Register, Unregister
-from actors.session import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_POLICY, Inbound, SessionActor
+from actors.session import CLOSE_GOING_AWAY, CLOSE_POLICY, Inbound, SessionActor
 from domain import logs
 from domain.errors import Unauthorized
 from web import websocket
@@ -28,15 +27,7 @@ sock = Sock()
 @sock.route("/ws")
 @public
 def chat_socket(ws: Any) -> None:
-    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-    with logs.bound(request_id=request_id):
-        try:
-            _serve(ws, request_id)
-        except ConnectionClosed:
-            pass
-        except Exception:  # noqa: BLE001 — never let Flask write an HTTP 500 onto an upgraded socket
-            logs.event(log, "ws.crashed", logging.ERROR, exc_info=True)
-            websocket.close(ws, CLOSE_INTERNAL, "internal error")
+    websocket.serve_guarded(ws, lambda request_id: _serve(ws, request_id))
 
 
 def _serve(ws: Any, request_id: str) -> None:

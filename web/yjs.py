@@ -14,7 +14,6 @@ from typing import Any
 
 import pykka
 from flask import request
-from simple_websocket import ConnectionClosed
 
 from actors.documents.messages import Join, Leave, Subscriber, YjsIn
 from actors.documents.peer import Outbound, YjsPeerActor
@@ -34,15 +33,7 @@ log = logging.getLogger("confab.yjs")
 @sock.route("/yjs/<document_id>")
 @public
 def yjs_socket(ws: Any, document_id: str) -> None:
-    request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-    with logs.bound(request_id=request_id, document_id=document_id):
-        try:
-            _serve(ws, document_id)
-        except ConnectionClosed:
-            pass
-        except Exception:  # noqa: BLE001 — never let Flask write an HTTP 500 onto an upgraded socket
-            logs.event(log, "yjs.crashed", logging.ERROR, exc_info=True)
-            websocket.close(ws, CLOSE_INTERNAL, "internal error")
+    websocket.serve_guarded(ws, lambda _request_id: _serve(ws, document_id), document_id=document_id)
 
 
 def _serve(ws: Any, document_id: str) -> None:
