@@ -21,19 +21,10 @@ from domain.broker import partition_for
 from domain.config import AppConfig, BrokerConfig, ServerConfig
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
+from tests.waiting import wait_for
 
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError("condition not reached in time")
 
 
 class RecordingMetrics:

@@ -17,6 +17,7 @@ from domain.broker import partition_for
 from domain.config import build_config
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
+from tests.waiting import wait_for
 
 REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -32,15 +33,6 @@ if not _reachable():
     if os.environ.get("CI"):
         raise RuntimeError(f"Redis is required in CI and is not reachable at {REDIS_URL}")
     pytest.skip(f"Redis not reachable at {REDIS_URL}", allow_module_level=True)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ def test_in_order_delivery_per_partition_with_partition_and_offset(prefix):
     with instance(prefix) as broker:
         broker.subscribe("t", "g", seen.append)
         published = [broker.publish("t", f"key-{i % 5}", str(i).encode()) for i in range(200)]
-        wait_for(lambda: len(seen) == 200)
+        wait_for(lambda: len(seen) == 200, timeout=10)
     for record in seen:
         assert record.partition == partition_for(record.key, 2)
     assert [(r.partition, r.offset) for r in seen if r.partition == 0] == sorted(p for p in published if p[0] == 0)
@@ -97,7 +89,7 @@ def test_two_instances_share_a_group_once_and_each_own_group_sees_everything(pre
         b.subscribe("t", "fanout-b", fanout_b.append)
         for i in range(100):
             (a if i % 2 else b).publish("t", f"k{i}", str(i).encode())
-        wait_for(lambda: len(commands) >= 100 and len(fanout_a) == 100 and len(fanout_b) == 100)
+        wait_for(lambda: len(commands) >= 100 and len(fanout_a) == 100 and len(fanout_b) == 100, timeout=10)
         time.sleep(0.3)
     assert sorted(int(r.value) for r in commands) == list(range(100))  # once each, none twice
     assert sorted(int(r.value) for r in fanout_a) == sorted(int(r.value) for r in fanout_b) == list(range(100))
@@ -134,11 +126,11 @@ def test_restart_resumes_after_the_last_acknowledged_entry(prefix):
         broker.subscribe("t", "g", first.append)
         for i in range(10):
             broker.publish("t", "k", str(i).encode())
-        wait_for(lambda: len(first) == 10)
+        wait_for(lambda: len(first) == 10, timeout=10)
     with instance(prefix, topics="t:1") as broker:
         broker.publish("t", "k", b"10")
         broker.subscribe("t", "g", second.append)
-        wait_for(lambda: len(second) == 1)
+        wait_for(lambda: len(second) == 1, timeout=10)
         time.sleep(0.3)
     assert [int(r.value) for r in second] == [10]
 
@@ -156,7 +148,7 @@ def test_a_failing_handler_is_retried_not_skipped(prefix):
         broker.subscribe("t", "g", flaky)
         broker.publish("t", "k", b"x")
         broker.publish("t", "k", b"y")
-        wait_for(lambda: done == [b"x", b"y"])
+        wait_for(lambda: done == [b"x", b"y"], timeout=10)
     assert attempts[0] == attempts[1] == attempts[2]
 
 
@@ -200,8 +192,8 @@ def test_instances_register_and_a_singleton_job_moves_when_its_holder_dies(prefi
     supervisors = {name: Supervisor.start(watch_interval_s=0.05) for name in ("a", "b")}
     handles = {name: cluster.start_cluster(sup, client, prefix, name, [job(name)]) for name, sup in supervisors.items()}
     try:
-        wait_for(lambda: health(supervisors["b"])["components"]["cluster"].get("instances") == ["a", "b"])
-        wait_for(lambda: runs["a"] + runs["b"] > 2)
+        wait_for(lambda: health(supervisors["b"])["components"]["cluster"].get("instances") == ["a", "b"], timeout=10)
+        wait_for(lambda: runs["a"] + runs["b"] > 2, timeout=10)
         holder, other = ("a", "b") if runs["a"] else ("b", "a")
         assert runs[other] == 0  # only the lease holder runs it
         monkeypatch.setattr(cluster.Lease, "release", lambda lease: None)  # a SIGKILL releases nothing...

@@ -1,11 +1,11 @@
 """The supervisor restarts a crashed child and reports it healthy again; health aggregates per component."""
-import time
 
 import pykka
 import pytest
 
 from actors.component import ComponentActor
 from actors.supervisor import ChildSpec, Supervisor, health, start_child
+from tests.waiting import wait_for
 
 
 class Crash:
@@ -29,16 +29,6 @@ class Echo(ComponentActor):
         if message == "panic":
             raise Panic("pyo3 panic")
         return ("echo", message)
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
