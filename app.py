@@ -4,7 +4,7 @@ monkey.patch_all()
 
 """Confab's entry point: the bootstrap order of ARCHITECTURE.md and nothing else.
 
-config → logging → statsd → database → broker → collab → gateway → HTTP server → signal handlers.
+config → logging → statsd → database → broker → collab → chat → gateway → HTTP server → signal handlers.
 """
 import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -16,6 +16,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_collab  # noqa: E402
+from actors.chat import start_chat  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
@@ -48,9 +49,10 @@ def bootstrap(config: AppConfig) -> Confab:
         start_storage(supervisor, config)
         broker = start_broker(supervisor, config, metrics)
         collab = start_collab(supervisor, config, metrics, broker)
+        chat = start_chat(supervisor, config, metrics, broker)
         gateway = start_gateway(supervisor, metrics)
         services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
-                            supervisor, gateway, broker, collab=collab)
+                            supervisor, gateway, broker, chat=chat, collab=collab)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

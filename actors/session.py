@@ -56,6 +56,8 @@ FrameHandler = Callable[[SessionContext, ws_protocol.Frame], "dict[str, Any] | N
 FRAME_HANDLERS: dict[str, FrameHandler] = {
     "ping": lambda ctx, frame: ws_protocol.reply("pong", frame.ref),
 }
+#: called with the context when a session starts (presence: the user is online).
+SESSION_OPENED_HOOKS: list[Callable[[SessionContext], None]] = []
 #: called with the context when a session ends, so modules can drop what the session joined.
 SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
@@ -82,15 +84,19 @@ class SessionActor(ComponentActor):
         if expires_at is not None:
             self._expiry = runtime.call_later(expires_at - time.time(), self._close_later, CLOSE_POLICY,
                                               "access token expired")
+        self._run_hooks(SESSION_OPENED_HOOKS)
 
     def on_stop(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
-        for hook in SESSION_CLOSED_HOOKS:
+        self._run_hooks(SESSION_CLOSED_HOOKS)
+
+    def _run_hooks(self, hooks: list[Callable[[SessionContext], None]]) -> None:
+        for hook in hooks:
             try:
                 hook(self.context)
-            except Exception:  # noqa: BLE001 — one module's cleanup must not skip the others'
-                logs.event(log, "session.close_hook_failed", logging.ERROR, exc_info=True,
+            except Exception:  # noqa: BLE001 — one module's hook must not skip the others'
+                logs.event(log, "session.hook_failed", logging.ERROR, exc_info=True,
                            request_id=self.context.request_id)
 
     def handle(self, message: Any) -> Any:

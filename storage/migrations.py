@@ -12,6 +12,7 @@ import peewee
 
 from domain import logs
 from storage import documents, models
+from storage.chat_models import CHAT_TABLES
 
 log = logging.getLogger("confab.storage")
 
@@ -31,9 +32,14 @@ def _documents(db: peewee.Database) -> None:
     db.create_tables(documents.MODELS)
 
 
+def _chat(db: peewee.Database) -> None:
+    db.create_tables(CHAT_TABLES)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "accounts: users, refresh tokens, api keys", _accounts),
     Migration(2, "documents: documents, shares, update log, snapshots", _documents),
+    Migration(3, "chat: rooms, members, messages, reactions", _chat),
 ]
 
 

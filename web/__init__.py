@@ -10,7 +10,7 @@ from flask_smorest import Api
 from domain import jsonfmt
 from web import errors, middleware
 from web import yjs  # noqa: F401 — registers the /yjs route on ``sock``
-from web.routes import api_keys, auth, documents, health, users
+from web.routes import api_keys, auth, dms, documents, health, messages, rooms, users
 from web.services import Services
 from web.ws import sock
 
@@ -42,7 +42,7 @@ def create_app(svc: Services) -> Flask:
     )
     app.extensions["confab"] = svc
     api = Api(app)
-    for module in (auth, api_keys, users, documents):
+    for module in (auth, api_keys, users, documents, rooms, dms, messages):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.blp)
     sock.init_app(app)

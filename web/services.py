@@ -21,6 +21,7 @@ class Services:
     supervisor: pykka.ActorRef
     gateway: ChildHandle
     broker: Any = None
+    chat: Any = None
     collab: Any = None
 
 

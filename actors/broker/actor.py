@@ -60,9 +60,11 @@ class PartitionActor(ComponentActor):
         self._health: dict[str, Any] | None = None
 
     def on_start(self) -> None:
+        self.partition.tenancy.acquire()  # the predecessor, if any, has finished closing
         try:
             self.partition.recover()
         except Exception as exc:
+            self.partition.tenancy.release()
             logs.event(log, "broker.recovery_failed", logging.ERROR, exc_info=exc, topic=self.partition.topic,
                        partition=self.partition.index)
             self.partition.failure = repr(exc)
@@ -87,14 +89,20 @@ class PartitionActor(ComponentActor):
         return None
 
     def on_stop(self) -> None:
-        self._halt()
-        self.partition.shutdown()
-        self._flush_counts()
-        self.report_health("down", False, reason="stopped")
+        try:
+            self._halt()
+            self.partition.shutdown()
+            self._flush_counts()
+            self.report_health("down", False, reason="stopped")
+        finally:
+            self.partition.tenancy.release()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        self._halt()
-        self.partition.suspend(repr(exception_value))
+        try:
+            self._halt()
+            self.partition.suspend(repr(exception_value))
+        finally:
+            self.partition.tenancy.release()
         super().on_failure(exception_type, exception_value, traceback)
 
     def _halt(self) -> None:

@@ -83,6 +83,10 @@ class Partition:
         self.groups: dict[str, Group] = {}
         self.mailbox: Callable[[Any], None] = lambda message: None  # the actor's tell, set by the broker
         self.ready = threading.Event()  # set while the actor is up and the records are recovered
+        # Held from an actor's start to the end of its stop/failure: Pykka marks an actor dead *before*
+        # its on_stop runs, so the supervisor may start the successor while the old one still closes
+        # the log; the successor waits here instead of having its fresh log closed under it.
+        self.tenancy = threading.Semaphore(1)
         self.failure: str | None = None  # why the last recovery failed
         self.closed = False
         self.published = self.consumed = 0  # since the actor last reported them

@@ -7,8 +7,9 @@ from flask_smorest import Blueprint
 
 from storage import accounts
 from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
-from web.schemas.common import decode_cursor, encode_cursor, page_of
-from web.services import principal
+from web.schemas.chat import OnlineUserSchema
+from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.services import principal, services
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
 
@@ -30,6 +31,19 @@ def search(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, UserSchema)
 def update_me(body: dict[str, Any]) -> dict[str, Any]:
     return accounts.user_dict(accounts.update_user(principal().user_id, **body), private=True)
+
+
+@blp.route("/online", methods=["GET"])
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(OnlineUserSchema))
+def online(query: dict[str, Any]) -> dict[str, Any]:
+    """Users with at least one open WebSocket on this instance, by id."""
+    after = (decode_cursor(query["cursor"]) or {}).get("after", "")
+    ids = [uid for uid in services().chat.presence.online() if uid > after][:query["limit"] + 1]
+    more = len(ids) > query["limit"]
+    users = [accounts.get_user(uid) for uid in ids[:query["limit"]]]
+    return {"items": [{**accounts.user_dict(u), "status": "online"} for u in users],
+            "next_cursor": encode_cursor({"after": users[-1].id}) if more else None}
 
 
 @blp.route("/<user_id>", methods=["GET"])

@@ -1,0 +1,140 @@
+"""One group commit: many chat commands applied in one storage transaction.
+
+Edits, deletes, reactions and reads apply in arrival order, then the sends (in arrival order too): no
+command can refer to a message of its own batch, since its id is only known from the ack.
+
+Sends get their seqs in one counter update per room; a command that is refused (not a member, no such
+message) is answered with its error and leaves nothing in the transaction, because every check runs
+before its writes. Results are computed inside the transaction and released only after it commits.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee
+
+from domain.chat_events import Event, frame_event
+from domain.errors import DomainError
+from storage import chat as rooms
+from storage import chat_messages as messages
+from storage.db import unit_of_work
+
+
+@dataclass
+class Outcome:
+    """What one command produced: the sender's reply body (or error) and the events to publish."""
+    reply: dict[str, Any] | None = None
+    error: DomainError | None = None
+    events: list[Event] = field(default_factory=list)
+    created: bool = False
+
+
+def apply_batch(commands: list[dict[str, Any]]) -> list[Outcome]:
+    """Apply ``commands`` in one transaction; retried once if a concurrent instance won a unique key."""
+    try:
+        return _apply(commands)
+    except peewee.IntegrityError:
+        return _apply(commands)
+
+
+def _apply(commands: list[dict[str, Any]]) -> list[Outcome]:
+    outcomes = [Outcome() for _ in commands]
+    with unit_of_work():
+        sends: list[int] = []
+        for index, command in enumerate(commands):
+            if command["op"] == "send":
+                sends.append(index)
+                continue
+            try:
+                outcomes[index] = _OPS[command["op"]](command)
+            except DomainError as exc:
+                outcomes[index] = Outcome(error=exc)
+        if sends:
+            _append(commands, sends, outcomes)
+    return outcomes
+
+
+def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[Outcome]) -> None:
+    """Sends: access and duplicates checked for the whole batch in a query each, then one counter
+    update per room and one insert per 200 messages."""
+    keys = {(commands[i]["room_id"], commands[i]["user_id"], commands[i]["client_msg_id"]) for i in indexes}
+    access = rooms.send_access({(room, user) for room, user, _ in keys})
+    stored = messages.find_duplicates(keys)
+    rows: list[dict[str, Any]] = []
+    row_of: dict[int, int] = {}  # command index → its new row
+    existing: dict[int, Any] = {}  # command index → the stored message it duplicates
+    seen: dict[tuple[str, str, str], int] = {}  # key → first command index in this batch
+    dup_of: dict[int, int] = {}  # a repeat inside this batch → the first command index
+    counts: dict[str, int] = {}
+    for index in indexes:
+        c = commands[index]
+        key = (c["room_id"], c["user_id"], c["client_msg_id"])
+        if key in seen:
+            dup_of[index] = seen[key]
+            continue
+        try:
+            denied = access[key[:2]]
+            if denied is not None:
+                raise denied
+            duplicate = stored.get(key)
+            root = None if duplicate else messages.thread_root_of(c["room_id"], c.get("reply_to_id"))
+        except DomainError as exc:
+            outcomes[index] = Outcome(error=exc)
+            continue
+        seen[key] = index
+        if duplicate is not None:
+            existing[index] = duplicate
+            continue
+        counts[c["room_id"]] = counts.get(c["room_id"], 0) + 1
+        row_of[index] = len(rows)
+        rows.append({"room": c["room_id"], "user": c["user_id"], "content": c["content"],
+                     "client_msg_id": c["client_msg_id"], "reply_to_id": c.get("reply_to_id"),
+                     "thread_root_id": root, "attachments": json.dumps(c.get("attachments") or [])})
+    first = messages.reserve_seqs(counts)
+    for row in rows:
+        row["seq"] = first[row["room"]]
+        first[row["room"]] += 1
+    created = messages.insert_messages(rows)
+    by_id = {d["id"]: d for d in messages.message_dicts(created, new=True) + messages.message_dicts(
+        list(existing.values()))}
+    for index, row in row_of.items():
+        message = by_id[created[row].id]
+        event = frame_event(message["room_id"], {"type": "new_message", "message": message}, message["seq"])
+        outcomes[index] = Outcome(reply={"message": message}, events=[event], created=True)
+    for index, duplicate in existing.items():
+        outcomes[index] = Outcome(reply={"message": by_id[duplicate.id]})
+    for index, original in dup_of.items():
+        outcomes[index] = Outcome(reply=outcomes[original].reply, error=outcomes[original].error)
+
+
+def _edit(c: dict[str, Any]) -> Outcome:
+    message = messages.message_dicts([messages.edit_message(c["user_id"], c["message_id"], c["content"])])[0]
+    frame = {"type": "message_edited", "room_id": message["room_id"], "message_id": message["id"],
+             "new_content": message["content"], "edited_at": message["updated_at"], "message": message}
+    return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame)])
+
+
+def _delete(c: dict[str, Any]) -> Outcome:
+    message = messages.message_dicts([messages.delete_message(c["user_id"], c["message_id"])])[0]
+    frame = {"type": "message_deleted", "room_id": message["room_id"], "message_id": message["id"],
+             "message": message}
+    return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame)])
+
+
+def _react(c: dict[str, Any]) -> Outcome:
+    row, changed = messages.set_reaction(c["user_id"], c["message_id"], c["emoji"], c["present"])
+    message = messages.message_dicts([row])[0]
+    frame = {"type": "reaction_added" if c["present"] else "reaction_removed", "room_id": message["room_id"],
+             "message_id": message["id"], "user_id": c["user_id"], "emoji": c["emoji"]}
+    return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame)] if changed else [])
+
+
+def _read(c: dict[str, Any]) -> Outcome:
+    seq = rooms.mark_read(c["user_id"], c["room_id"], c["seq"])
+    frame = {"type": "read_receipt", "room_id": c["room_id"], "user_id": c["user_id"], "seq": seq}
+    return Outcome(reply={"room_id": c["room_id"], "seq": seq}, events=[frame_event(c["room_id"], frame)])
+
+
+_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read}

@@ -1,0 +1,142 @@
+"""The chat frame handlers of /ws: they run inside the session actor, validate, and hand commands on.
+
+Writes never block the session: the command is published and the ``ack`` (or error) arrives later,
+after the group commit, through ``ctx.send``. Only ``join_room`` reads storage in the session, to
+replay what the client missed before live delivery resumes (see ``actors.chat.hub`` for the seam).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pykka
+
+from actors.chat.batch import Outcome
+from actors.chat.service import ChatService
+from actors.session import SessionContext
+from domain import ws_protocol
+from domain.errors import BadRequest, Forbidden, RateLimited
+from domain.ws_protocol import Frame
+from storage import chat as rooms
+from storage.chat_messages import messages_between
+from storage.db import reading
+
+CLOSE_RATE_LIMITED = 4429
+REPLAY_PAGE = 200
+
+
+def _tolerant(send: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``ctx.send`` that ignores a session which closed meanwhile (its close hook unsubscribes it)."""
+    def deliver(frame: Any) -> None:
+        try:
+            send(frame)
+        except pykka.ActorDeadError:
+            pass
+    return deliver
+
+
+def _user(ctx: SessionContext) -> dict[str, str]:
+    return {"id": ctx.principal.user_id, "username": ctx.principal.username}
+
+
+class ChatFrames:
+    def __init__(self, service: ChatService) -> None:
+        self.chat = service
+
+    def handlers(self) -> dict[str, Callable[[SessionContext, Frame], dict[str, Any] | None]]:
+        return {"join_room": self.join_room, "leave_room": self.leave_room, "send_message": self.send_message,
+                "edit_message": self.edit_message, "delete_message": self.delete_message,
+                "add_reaction": self.add_reaction, "remove_reaction": self.remove_reaction,
+                "typing": self.typing, "read": self.read}
+
+    def join_room(self, ctx: SessionContext, frame: Frame) -> None:
+        room_id, since = frame.data["room_id"], frame.data["since_seq"]
+        room, newly = rooms.join_room(ctx.principal.user_id, room_id)
+        if newly:
+            self.chat.member_joined(room_id, _user(ctx))
+        self.chat.presence.add_room(ctx.principal.user_id, room_id)
+        hub = self.chat.hub
+        hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, _tolerant(ctx.send), buffering=since is not None)
+        try:
+            if since is not None:
+                hub.go_live(room_id, ctx.session_id, self._replay(ctx, room_id, since))
+        except BaseException:
+            hub.unsubscribe(room_id, ctx.session_id)
+            raise
+        ctx.send(ws_protocol.reply("user_joined", frame.ref, room_id=room_id, user=_user(ctx), room=room))
+        return None
+
+    def _replay(self, ctx: SessionContext, room_id: str, since: int) -> int:
+        """Send every stored message above ``since``; returns the last seq sent."""
+        last = since
+        while True:
+            with reading():
+                page = messages_between(room_id, after_seq=last, limit=REPLAY_PAGE)
+            for message in page:
+                ctx.send(ws_protocol.encode({"type": "new_message", "message": message}))
+            if page:
+                last = page[-1]["seq"]
+            if len(page) < REPLAY_PAGE:
+                return last
+
+    def leave_room(self, ctx: SessionContext, frame: Frame) -> dict[str, Any]:
+        """Stop live delivery of the room to this socket (membership is left over REST)."""
+        self.chat.hub.unsubscribe(frame.data["room_id"], ctx.session_id)
+        return ws_protocol.reply("user_left", frame.ref, room_id=frame.data["room_id"], user_id=ctx.principal.user_id)
+
+    def send_message(self, ctx: SessionContext, frame: Frame) -> None:
+        data = frame.data
+        if len(data["content"]) > self.chat.config.max_message_chars:
+            raise BadRequest("message too long", {"fields": {"content": [
+                f"longer than {self.chat.config.max_message_chars} characters"]}})
+        self._rate_limit(ctx)
+        self._submit(ctx, frame, {"op": "send", "room_id": data["room_id"], "content": data["content"],
+                                  "client_msg_id": data["client_msg_id"], "reply_to_id": data["reply_to_id"],
+                                  "attachments": data["attachments"]})
+
+    def _rate_limit(self, ctx: SessionContext) -> None:
+        """Per user across sockets; a socket that keeps sending over the limit is closed with 4429."""
+        wait = self.chat.limiter.check(ctx.principal.user_id)
+        if not wait:
+            ctx.state["chat.rejected"] = 0
+            return
+        rejected = ctx.state["chat.rejected"] = ctx.state.get("chat.rejected", 0) + 1
+        if rejected >= self.chat.config.rate_limit_close_after:
+            ctx.close(CLOSE_RATE_LIMITED, "rate limit exceeded")
+        raise RateLimited(wait, "sending too fast")
+
+    def edit_message(self, ctx: SessionContext, frame: Frame) -> None:
+        if len(frame.data["new_content"]) > self.chat.config.max_message_chars:
+            raise BadRequest("message too long", {"fields": {"new_content": ["too long"]}})
+        self._submit(ctx, frame, {"op": "edit", "message_id": frame.data["message_id"],
+                                  "content": frame.data["new_content"]})
+
+    def delete_message(self, ctx: SessionContext, frame: Frame) -> None:
+        self._submit(ctx, frame, {"op": "delete", "message_id": frame.data["message_id"]})
+
+    def add_reaction(self, ctx: SessionContext, frame: Frame) -> None:
+        self._submit(ctx, frame, {"op": "react", "present": True, **frame.data})
+
+    def remove_reaction(self, ctx: SessionContext, frame: Frame) -> None:
+        self._submit(ctx, frame, {"op": "react", "present": False, **frame.data})
+
+    def read(self, ctx: SessionContext, frame: Frame) -> None:
+        self._submit(ctx, frame, {"op": "read", "room_id": frame.data["room_id"], "seq": frame.data["seq"]})
+
+    def typing(self, ctx: SessionContext, frame: Frame) -> None:
+        room_id = frame.data["room_id"]
+        if not self.chat.hub.is_subscribed(room_id, ctx.session_id):
+            raise Forbidden("join the room on this socket first")
+        self.chat.typing.update(room_id, _user(ctx), frame.data["is_typing"])
+        return None
+
+    def _submit(self, ctx: SessionContext, frame: Frame, command: dict[str, Any]) -> None:
+        command.update(user_id=ctx.principal.user_id, rid=ctx.request_id)
+        ref, send = frame.ref, _tolerant(ctx.send)
+
+        def reply(outcome: Outcome) -> None:
+            if outcome.error is not None:
+                send(ws_protocol.error_frame(outcome.error, ref))
+            else:
+                send(ws_protocol.reply("ack", ref, **(outcome.reply or {})))
+
+        self.chat.submit(command, reply)

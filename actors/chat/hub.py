@@ -1,0 +1,104 @@
+"""The local fan-out: which sessions joined which room, and delivery of encoded frames to them.
+
+Runs in whichever greenlet calls it and never yields, so under gevent each method is atomic.
+
+The join seam: a session joining with ``since_seq`` is subscribed *before* its history is read, in
+buffering mode. Live frames that arrive while the history is replayed are held; ``go_live`` then sends
+the held frames and switches to direct delivery. The subscription remembers the last replayed seq and
+drops any ``new_message`` at or below it: a message committed before the read but still on its way
+through ``chat.events`` is in the history already. A message is committed before its event is
+published, and events of a room arrive in seq order, so every message reaches the session exactly once.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+Send = Callable[[str], None]
+
+
+class _Subscription:
+    __slots__ = ("user_id", "send", "held", "floor")
+
+    def __init__(self, user_id: str, send: Send, buffering: bool) -> None:
+        self.user_id, self.send = user_id, send
+        self.held: list[tuple[int | None, str]] | None = [] if buffering else None
+        self.floor = 0  # messages at or below this seq were replayed from storage
+
+    def deliver(self, seq: int | None, text: str) -> None:
+        if seq is not None and seq <= self.floor:
+            return
+        if self.held is not None:
+            self.held.append((seq, text))
+        else:
+            self.send(text)
+
+
+class RoomHub:
+    def __init__(self) -> None:
+        self._rooms: dict[str, dict[str, _Subscription]] = {}  # room → session → subscription
+        self._joined: dict[str, set[str]] = {}  # session → rooms
+
+    def subscribe(self, room_id: str, session_id: str, user_id: str, send: Send, *, buffering: bool) -> None:
+        self._rooms.setdefault(room_id, {})[session_id] = _Subscription(user_id, send, buffering)
+        self._joined.setdefault(session_id, set()).add(room_id)
+
+    def go_live(self, room_id: str, session_id: str, replayed_up_to: int) -> None:
+        """Send what was held during the replay (above ``replayed_up_to``) and deliver directly from now on."""
+        sub = self._rooms.get(room_id, {}).get(session_id)
+        if sub is None or sub.held is None:
+            return
+        held, sub.held, sub.floor = sub.held, None, replayed_up_to
+        for seq, text in held:
+            sub.deliver(seq, text)
+
+    def unsubscribe(self, room_id: str, session_id: str) -> None:
+        subs = self._rooms.get(room_id)
+        if subs is not None:
+            subs.pop(session_id, None)
+            if not subs:
+                del self._rooms[room_id]
+        rooms = self._joined.get(session_id)
+        if rooms is not None:
+            rooms.discard(room_id)
+
+    def unsubscribe_user(self, room_id: str, user_id: str, farewell: str | None = None) -> None:
+        """Stop delivering ``room_id`` to every session of ``user_id``, after ``farewell`` if given."""
+        for session_id, sub in list(self._rooms.get(room_id, {}).items()):
+            if sub.user_id == user_id:
+                if farewell is not None:
+                    sub.send(farewell)
+                self.unsubscribe(room_id, session_id)
+
+    def drop_room(self, room_id: str) -> None:
+        for session_id in list(self._rooms.get(room_id, {})):
+            self.unsubscribe(room_id, session_id)
+
+    def drop_session(self, session_id: str) -> None:
+        for room_id in list(self._joined.pop(session_id, ())):
+            subs = self._rooms.get(room_id)
+            if subs is not None:
+                subs.pop(session_id, None)
+                if not subs:
+                    del self._rooms[room_id]
+
+    def is_subscribed(self, room_id: str, session_id: str) -> bool:
+        return session_id in self._rooms.get(room_id, {})
+
+    def deliver(self, room_id: str, seq: int | None, text: str, skip_user: str | None = None) -> int:
+        """Send the same encoded ``text`` to every session in the room; returns how many got it."""
+        count = 0
+        for sub in list(self._rooms.get(room_id, {}).values()):
+            if sub.user_id != skip_user:
+                sub.deliver(seq, text)
+                count += 1
+        return count
+
+    def deliver_to_rooms(self, room_ids: set[str], text: str, skip_user: str | None = None) -> int:
+        """Send ``text`` once to each session subscribed to any of ``room_ids`` (presence)."""
+        seen: set[str] = set()
+        for room_id in room_ids:
+            for session_id, sub in self._rooms.get(room_id, {}).items():
+                if session_id not in seen and sub.user_id != skip_user:
+                    seen.add(session_id)
+                    sub.send(text)
+        return len(seen)

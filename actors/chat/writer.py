@@ -1,0 +1,83 @@
+"""The chat writer actor: drains the command queue in group commits, one transaction per batch.
+
+A ``_Flush`` is told when commands arrive; the actor then applies batches of up to
+``group_commit_max`` until the queue is empty, so everything that arrived while the previous batch
+was committing goes into the next one: one fsync for many messages. The queue belongs to the
+service, so a restarted writer picks up where the crashed one stopped.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import peewee
+import pykka
+
+from actors.chat.batch import Outcome, apply_batch
+from actors.chat.service import ChatService
+from actors.component import ComponentActor, HealthSink
+from domain import logs
+from domain.errors import Internal, Unavailable
+
+log = logging.getLogger("confab.chat")
+
+
+class _Flush:
+    pass
+
+
+_FLUSH = _Flush()
+
+
+class ChatWriter(ComponentActor):
+    def __init__(self, health_sink: HealthSink, service: ChatService, batch_max: int) -> None:
+        super().__init__("chat", health_sink)
+        self._service = service
+        self._batch_max = batch_max
+        self._kicked = False
+        self._failing = False
+
+    def on_start(self) -> None:
+        self._service.kick = self._kick
+        self.report_health("ok", True, queued=len(self._service.queue))
+        self._kick()
+
+    def _kick(self) -> None:
+        if not self._kicked:
+            self._kicked = True
+            try:
+                self.actor_ref.tell(_FLUSH)
+            except pykka.ActorDeadError:  # being restarted: the new writer drains the queue on start
+                pass
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, _Flush):
+            self._kicked = False
+            queue = self._service.queue
+            while queue:
+                batch = [queue.popleft() for _ in range(min(self._batch_max, len(queue)))]
+                self._commit(batch)
+        return None
+
+    def _commit(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            outcomes = apply_batch(batch)
+        except (peewee.PeeweeException, OSError) as exc:
+            logs.event(log, "chat.batch_failed", logging.ERROR, commands=len(batch), error=str(exc).splitlines()[0],
+                       request_ids=[c.get("rid") for c in batch][:20])
+            self._health(False, str(exc).splitlines()[0])
+            outcomes = [Outcome(error=Unavailable("storage unavailable; retry with the same client_msg_id"))
+                        for _ in batch]
+        except Exception as exc:  # noqa: BLE001 — a bug answers INTERNAL; the writer and the queue go on
+            logs.event(log, "chat.batch_crashed", logging.ERROR, exc_info=exc, commands=len(batch),
+                       request_ids=[c.get("rid") for c in batch][:20])
+            outcomes = [Outcome(error=Internal("internal error")) for _ in batch]
+        else:
+            self._health(True)
+        for command, outcome in zip(batch, outcomes):
+            self._service.settle(command, outcome)
+
+    def _health(self, ok: bool, error: str = "") -> None:
+        if ok == self._failing:
+            self._failing = not ok
+            self.report_health("ok" if ok else "degraded", True, **({} if ok else {"error": error}))

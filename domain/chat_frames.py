@@ -1,0 +1,79 @@
+"""The chat frames of the /ws protocol (API.md): their schemas, registered with ``ws_protocol``."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from domain import ws_protocol
+
+ID = {"required": True, "validate": validate.Length(min=1, max=64)}
+EMOJI = {"required": True, "validate": validate.Length(min=1, max=64)}
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true``/``false`` only (marshmallow's Boolean accepts 1, "yes", "on"...)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class _Frame(Schema):
+    type = fields.String()
+    ref = fields.Raw()
+
+
+class JoinRoomFrame(_Frame):
+    room_id = fields.String(**ID)
+    since_seq = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+
+
+class RoomFrame(_Frame):
+    room_id = fields.String(**ID)
+
+
+class SendMessageFrame(_Frame):
+    room_id = fields.String(**ID)
+    content = fields.String(required=True, validate=validate.Length(min=1))
+    client_msg_id = fields.String(**ID)
+    reply_to_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    attachments = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+                              validate=validate.Length(max=10))
+
+
+class EditMessageFrame(_Frame):
+    message_id = fields.String(**ID)
+    new_content = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class MessageFrame(_Frame):
+    message_id = fields.String(**ID)
+
+
+class ReactionFrame(_Frame):
+    message_id = fields.String(**ID)
+    emoji = fields.String(**EMOJI)
+
+
+class TypingFrame(_Frame):
+    room_id = fields.String(**ID)
+    is_typing = StrictBoolean(required=True)
+
+
+class ReadFrame(_Frame):
+    room_id = fields.String(**ID)
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+SCHEMAS: dict[str, Schema] = {
+    "join_room": JoinRoomFrame(), "leave_room": RoomFrame(), "send_message": SendMessageFrame(),
+    "edit_message": EditMessageFrame(), "delete_message": MessageFrame(), "add_reaction": ReactionFrame(),
+    "remove_reaction": ReactionFrame(), "typing": TypingFrame(), "read": ReadFrame(),
+}
+
+
+def register() -> None:
+    for frame_type, schema in SCHEMAS.items():
+        ws_protocol.register_frame(frame_type, schema)

@@ -1,0 +1,88 @@
+"""Pure chat pieces without sockets: the hub's join seam, the event codec, frame validation, typing."""
+import gevent
+import pytest
+
+from actors.chat.hub import RoomHub
+from actors.chat.presence import Typing
+from domain import chat_frames, ws_protocol
+from domain.chat_events import DROP_ROOM, Event, decode_command, decode_event, encode_command, encode_event
+
+chat_frames.register()
+
+
+def test_the_seam_holds_live_frames_during_replay_and_drops_what_was_replayed():
+    hub, got = RoomHub(), []
+    hub.subscribe("r", "s1", "u1", got.append, buffering=True)
+    hub.deliver("r", 5, "m5")  # committed before the history read, delivered during the replay
+    hub.deliver("r", 6, "m6")  # committed after the read
+    hub.deliver("r", None, "typing")
+    assert got == []
+    hub.go_live("r", "s1", replayed_up_to=5)
+    assert got == ["m6", "typing"]
+    hub.deliver("r", 4, "m4-late")  # still on its way although replayed: dropped
+    hub.deliver("r", 7, "m7")
+    assert got == ["m6", "typing", "m7"]
+
+
+def test_deliver_reaches_every_session_once_and_unsubscribes_stop_it():
+    hub, a, b, c = RoomHub(), [], [], []
+    hub.subscribe("r", "s1", "u1", a.append, buffering=False)
+    hub.subscribe("r", "s2", "u1", b.append, buffering=False)
+    hub.subscribe("r", "s3", "u2", c.append, buffering=False)
+    hub.subscribe("q", "s3", "u2", c.append, buffering=False)
+    assert hub.deliver("r", 1, "x", skip_user="u2") == 2
+    assert hub.deliver_to_rooms({"r", "q"}, "status") == 3 and c == ["status"]
+    hub.unsubscribe_user("r", "u1", farewell="bye")
+    assert a == ["x", "status", "bye"] and hub.deliver("r", 2, "y") == 1
+    hub.drop_session("s3")
+    assert hub.deliver("r", 3, "z") == 0 and hub.deliver("q", None, "z") == 0
+    hub.subscribe("r", "s4", "u3", a.append, buffering=False)
+    hub.drop_room("r")
+    assert not hub.is_subscribed("r", "s4")
+
+
+def test_events_and_commands_round_trip_as_bytes():
+    event = Event("room", 7, '{"type":"new_message"}')
+    assert decode_event(encode_event(event)) == event
+    control = Event("room", None, None, DROP_ROOM)
+    assert decode_event(encode_event(control)) == control
+    command = {"op": "send", "cid": "c1", "content": "olá 👋"}
+    assert decode_command(encode_command(command)) == command
+    with pytest.raises(ValueError):
+        decode_command(b'{"content": "no op"}')
+
+
+@pytest.mark.parametrize("frame", [
+    '{"type":"send_message","room_id":"r","content":"hi"}',
+    '{"type":"send_message","room_id":"r","content":"","client_msg_id":"c"}',
+    '{"type":"send_message","room_id":"r","content":"x","client_msg_id":"c","attachments":"f"}',
+    '{"type":"join_room","room_id":"r","since_seq":-1}',
+    '{"type":"typing","room_id":"r","is_typing":1}',
+    '{"type":"add_reaction","message_id":"m"}',
+    '{"type":"read","room_id":"r","seq":"3"}',
+])
+def test_invalid_chat_frames_are_bad_requests_with_field_details(frame):
+    with pytest.raises(ws_protocol.FrameError) as caught:
+        ws_protocol.parse_frame(frame)
+    assert caught.value.error.code == "BAD_REQUEST" and caught.value.error.details["fields"]
+
+
+def test_a_valid_send_frame_gets_its_defaults():
+    frame = ws_protocol.parse_frame(
+        '{"type":"send_message","ref":"1","room_id":"r","content":"hi","client_msg_id":"c"}')
+    assert frame.data == {"room_id": "r", "content": "hi", "client_msg_id": "c", "reply_to_id": None,
+                          "attachments": []}
+
+
+def test_typing_is_told_on_changes_only_and_expires():
+    hub, got = RoomHub(), []
+    hub.subscribe("r", "s1", "watcher", got.append, buffering=False)
+    typing = Typing(hub, ttl_s=0.05)
+    user = {"id": "u1", "username": "ana"}
+    typing.update("r", user, True)
+    typing.update("r", user, True)  # a refresh: nothing new to tell
+    assert len(got) == 1 and '"is_typing":true' in got[0]
+    gevent.sleep(0.15)
+    assert len(got) == 2 and '"is_typing":false' in got[1]
+    typing.update("r", user, False)  # already stopped: nothing
+    assert len(got) == 2

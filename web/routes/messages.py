@@ -1,0 +1,66 @@
+"""``/api/v1/messages/{id}``: read, edit, delete, reactions and threads. Writes go through the chat
+writer like WebSocket frames do, so they are ordered and broadcast the same way."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from domain.errors import BadRequest
+from storage.chat_messages import get_message, thread
+from web.schemas.chat import EditSchema, MessageSchema, ReactionSchema, ThreadQuery
+from web.schemas.common import encode_cursor, page_of
+from web.services import principal, services
+
+blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description="Chat messages")
+
+
+def _write(op: str, message_id: str, **fields: Any) -> dict[str, Any]:
+    command = {"op": op, "user_id": principal().user_id, "message_id": message_id, **fields}
+    return services().chat.execute(command)["message"]
+
+
+@blp.route("/<message_id>", methods=["GET"])
+@blp.response(200, MessageSchema)
+def get(message_id: str) -> dict[str, Any]:
+    return get_message(principal().user_id, message_id)
+
+
+@blp.route("/<message_id>", methods=["PUT"])
+@blp.arguments(EditSchema)
+@blp.response(200, MessageSchema)
+def edit(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    limit = services().config.chat.max_message_chars
+    if len(body["content"]) > limit:
+        raise BadRequest("message too long", {"fields": {"content": [f"longer than {limit} characters"]}})
+    return _write("edit", message_id, content=body["content"])
+
+
+@blp.route("/<message_id>", methods=["DELETE"])
+@blp.response(200, MessageSchema)
+def delete(message_id: str) -> dict[str, Any]:
+    return _write("delete", message_id)
+
+
+@blp.route("/<message_id>/reactions", methods=["POST"])
+@blp.arguments(ReactionSchema)
+@blp.response(200, MessageSchema)
+def add_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return _write("react", message_id, emoji=body["emoji"], present=True)
+
+
+@blp.route("/<message_id>/reactions", methods=["DELETE"])
+@blp.arguments(ReactionSchema)
+@blp.response(200, MessageSchema)
+def remove_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return _write("react", message_id, emoji=body["emoji"], present=False)
+
+
+@blp.route("/<message_id>/thread", methods=["GET"])
+@blp.arguments(ThreadQuery, location="query")
+@blp.response(200, page_of(MessageSchema))
+def get_thread(query: dict[str, Any], message_id: str) -> dict[str, Any]:
+    """The thread's root and its replies, in seq order; page on with ``after_seq``."""
+    items = thread(principal().user_id, message_id, query["limit"], query["after_seq"])
+    more = len(items) == query["limit"]
+    return {"items": items, "next_cursor": encode_cursor({"after": items[-1]["seq"]}) if more else None}

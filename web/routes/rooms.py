@@ -1,0 +1,149 @@
+"""``/api/v1/rooms``: rooms, membership, history and read state. Rules live in storage and the chat
+component; these views translate."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from domain.errors import BadRequest, NotFound
+from storage import accounts
+from storage import chat as rooms
+from storage.chat_messages import history
+from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
+                              RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema)
+from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.services import principal, services
+
+blp = Blueprint("rooms", __name__, url_prefix="/api/v1/rooms", description="Chat rooms")
+
+
+def _me() -> str:
+    return principal().user_id
+
+
+def _user_ref() -> dict[str, Any]:
+    user = accounts.get_user(_me())
+    return {"id": user.id, "username": user.username, "display_name": user.display_name}
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(RoomListQuery, location="query")
+@blp.response(200, page_of(RoomSchema))
+def list_rooms(query: dict[str, Any]) -> dict[str, Any]:
+    """The caller's rooms (or ``scope=public``), latest activity first, with unread counts."""
+    items = rooms.list_rooms(_me(), query["scope"], query["limit"] + 1, decode_cursor(query["cursor"]))
+    return rooms_page(items, query["limit"])
+
+
+def rooms_page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A page of rooms fetched with ``limit + 1``: the cursor continues after the last one shown."""
+    more = len(items) > limit
+    items = items[:limit]
+    cursor = encode_cursor({"at": items[-1]["last_activity_at"].isoformat(), "id": items[-1]["id"]}) if more else None
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(RoomCreateSchema)
+@blp.response(201, RoomSchema)
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    room = rooms.create_room(_me(), body["name"], body["description"], body["is_private"])
+    services().chat.presence.add_room(_me(), room["id"])
+    return room
+
+
+@blp.route("/<room_id>", methods=["GET"])
+@blp.response(200, RoomSchema)
+def get(room_id: str) -> dict[str, Any]:
+    return rooms.get_room(_me(), room_id)
+
+
+@blp.route("/<room_id>", methods=["PUT"])
+@blp.arguments(RoomUpdateSchema)
+@blp.response(200, RoomSchema)
+def update(body: dict[str, Any], room_id: str) -> dict[str, Any]:
+    return rooms.update_room(_me(), room_id, **body)
+
+
+@blp.route("/<room_id>", methods=["DELETE"])
+@blp.response(204)
+def delete(room_id: str) -> None:
+    rooms.delete_room(_me(), room_id)
+    services().chat.room_deleted(room_id)
+
+
+@blp.route("/<room_id>/join", methods=["POST"])
+@blp.response(200, RoomSchema)
+def join(room_id: str) -> dict[str, Any]:
+    room, newly = rooms.join_room(_me(), room_id)
+    if newly:
+        services().chat.member_joined(room_id, _user_ref())
+    return room
+
+
+@blp.route("/<room_id>/leave", methods=["POST"])
+@blp.response(204)
+def leave(room_id: str) -> None:
+    rooms.leave_room(_me(), room_id)
+    services().chat.member_left(room_id, _me())
+
+
+@blp.route("/<room_id>/members", methods=["GET"])
+@blp.arguments(PageQuery, location="query")
+@blp.response(200, page_of(MemberSchema))
+def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
+    after = (decode_cursor(query["cursor"]) or {}).get("after")
+    items = rooms.list_members(_me(), room_id, query["limit"] + 1, after)
+    more = len(items) > query["limit"]
+    items = items[:query["limit"]]
+    return {"items": items, "next_cursor": encode_cursor({"after": items[-1]["member_id"]}) if more else None}
+
+
+@blp.route("/<room_id>/members", methods=["POST"])
+@blp.arguments(InviteSchema)
+@blp.response(201, MemberSchema)
+def invite(body: dict[str, Any], room_id: str) -> dict[str, Any]:
+    target = body.get("user_id") or _user_id_of(body["username"])
+    member, newly = rooms.add_member(_me(), room_id, target, body["role"])
+    if newly:
+        services().chat.member_joined(room_id, member["user"])
+    return member
+
+
+def _user_id_of(username: str) -> str:
+    user = accounts.find_user_for_login(username) if "@" not in username else None
+    if user is None:
+        raise NotFound("user not found")
+    return user.id
+
+
+@blp.route("/<room_id>/members/<user_id>", methods=["DELETE"])
+@blp.response(204)
+def remove(room_id: str, user_id: str) -> None:
+    """Remove a member (admins: anyone; moderators: members): their sockets stop receiving at once."""
+    rooms.remove_member(_me(), room_id, user_id)
+    services().chat.member_left(room_id, user_id)
+
+
+@blp.route("/<room_id>/messages", methods=["GET"])
+@blp.arguments(HistoryQuery, location="query")
+@blp.response(200, page_of(MessageSchema))
+def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
+    """Ordered by seq. ``after_seq`` pages forward (oldest first); otherwise the newest before ``before_seq``."""
+    position = decode_cursor(query["cursor"]) or {}
+    before, after = position.get("before", query["before_seq"]), position.get("after", query["after_seq"])
+    if not all(isinstance(seq, int) for seq in (before, after) if seq is not None):
+        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    items = history(_me(), room_id, before_seq=before, after_seq=after, limit=query["limit"])
+    cursor = None
+    if len(items) == query["limit"]:
+        cursor = encode_cursor({"after": items[-1]["seq"]} if after is not None else {"before": items[0]["seq"]})
+    return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/<room_id>/read", methods=["POST"])
+@blp.arguments(ReadSchema)
+@blp.response(200, ReadStateSchema)
+def read(body: dict[str, Any], room_id: str) -> dict[str, Any]:
+    return services().chat.execute({"op": "read", "user_id": _me(), "room_id": room_id, "seq": body["seq"]})
