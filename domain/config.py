@@ -34,6 +34,7 @@ class ServerConfig:
                                         minimum=1024)
     ws_ping_interval_s: float = setting(25.0, "Seconds between WebSocket pings; a peer that misses one is closed",
                                         minimum=0)
+    ws_compression: bool = setting(False, "Accept permessage-deflate on WebSockets (less bandwidth, more CPU)")
     cors_origins: str = setting("", "Comma-separated origins allowed by CORS; empty disables CORS, * allows any")
 
 

@@ -132,3 +132,17 @@ def test_a_peer_that_stops_answering_pings_is_dropped(tmp_path):
             raw += chunk
         assert raw.startswith(b"\x89\x00")  # pings went unanswered...
         assert b"\x88" in raw and raw[raw.index(b"\x88") + 2:][:2] == (1008).to_bytes(2, "big")  # ...then 1008
+
+
+def test_permessage_deflate_is_declined_unless_configured(server, user, tmp_path):
+    offer = "permessage-deflate; client_max_window_bits"
+    ws = websocket.create_connection(f"{server.ws_base}/ws", header=[f"Authorization: Bearer {user['access_token']}",
+                                                                      f"Sec-WebSocket-Extensions: {offer}"])
+    assert "sec-websocket-extensions" not in {k.lower() for k in ws.getheaders()}
+    ws.close()
+    with running_server(tmp_path, server={"ws_compression": "true"}) as compressing:
+        token = register(compressing.base)["access_token"]
+        ws = websocket.create_connection(f"{compressing.ws_base}/ws",
+                                         header=[f"Authorization: Bearer {token}", f"Sec-WebSocket-Extensions: {offer}"])
+        assert "permessage-deflate" in ws.getheaders().get("sec-websocket-extensions", "")
+        ws.close()

@@ -63,6 +63,7 @@ def _view_flag(name: str) -> bool:
 def init_app(app: Flask, config: AppConfig) -> None:
     limits = Limits(config)
     origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
+    compression = config.server.ws_compression
 
     @app.before_request
     def _begin() -> Response | None:
@@ -70,6 +71,10 @@ def init_app(app: Flask, config: AppConfig) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.log_token = logs.bind(request_id=g.request_id)
+        if not compression and request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
+            # simple-websocket accepts permessage-deflate whenever a client offers it; without the offer
+            # a broadcast frame costs one plain write per member instead of one compression each.
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         if request.method == "OPTIONS" and origins:
             return Response(status=204)
         client_ip = request.remote_addr or "unknown"

@@ -28,7 +28,11 @@ class SendTimeout(OSError):
 
 
 class _WholeFrameSocket:
-    """Delegates to the real socket; ``send`` becomes a locked, deadline-bounded ``sendall``."""
+    """Delegates to the gevent socket; ``send`` becomes a locked, deadline-bounded ``sendall``.
+
+    It first tries one non-blocking write on the underlying OS socket (``_sock``, which gevent keeps
+    non-blocking): most frames fit in the kernel buffer, and then no deadline timer is created.
+    """
 
     def __init__(self, sock: socket.socket, send_timeout_s: float) -> None:
         self._sock = sock
@@ -37,7 +41,12 @@ class _WholeFrameSocket:
 
     def send(self, data: bytes) -> int:
         with self._lock:
-            if not runtime.within(self._send_timeout_s, self._sock.sendall, data):
+            try:  # fast path: the kernel buffer has room, no deadline timer needed
+                sent = self._sock._sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            if sent < len(data) and not runtime.within(self._send_timeout_s, self._sock.sendall,
+                                                       memoryview(data)[sent:]):
                 abort(self._sock)
                 raise SendTimeout("peer did not read within the send deadline")
         return len(data)
