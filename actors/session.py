@@ -30,8 +30,8 @@ class Inbound:
 
 @dataclass(frozen=True)
 class Send:
-    """A frame for the client: a dict, or text already encoded once for many recipients."""
-    frame: dict[str, Any] | str
+    """A frame for the client: a dict, text already encoded, or a frame shared by many recipients."""
+    frame: dict[str, Any] | str | ws_protocol.WireFrame
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class SessionContext:
     session_id: str
     principal: Principal
     request_id: str
-    send: Callable[[dict[str, Any] | str], None]
+    send: Callable[[dict[str, Any] | str | ws_protocol.WireFrame], None]
     close: Callable[[int, str], None]
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -64,16 +64,17 @@ SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
 class SessionActor(ComponentActor):
     def __init__(self, ws: Any, session_id: str, principal: Principal, request_id: str, metrics: Metrics,
-                 close_socket: Callable[[Any, int, str], None]) -> None:
+                 close_socket: Callable[[Any, int, str], None], plain_frames: bool = False) -> None:
         super().__init__(f"session.{session_id}")
         self._ws = ws
+        self._plain_frames = plain_frames  # no extension negotiated: shared broadcast bytes are valid here
         self._metrics = metrics
         self._close_socket = close_socket
         self._closed = False
         self._expiry: runtime.Timer | None = None
         self.context = SessionContext(session_id, principal, request_id, self._send_later, self._close_later)
 
-    def _send_later(self, frame: dict[str, Any] | str) -> None:
+    def _send_later(self, frame: dict[str, Any] | str | ws_protocol.WireFrame) -> None:
         self.actor_ref.tell(Send(frame))
 
     def _close_later(self, code: int, reason: str) -> None:
@@ -131,11 +132,17 @@ class SessionActor(ComponentActor):
         logs.event(log, "ws.frame_error", logging.INFO, code=error.code, message=error.message)
         self._write(ws_protocol.error_frame(error, ref))
 
-    def _write(self, frame: dict[str, Any] | str) -> None:
+    def _write(self, frame: dict[str, Any] | str | ws_protocol.WireFrame) -> None:
         if self._closed:
             return
         try:
-            self._ws.send(frame if isinstance(frame, str) else ws_protocol.encode(frame))
+            if isinstance(frame, ws_protocol.WireFrame):
+                if not (self._plain_frames and self._ws.connected):
+                    self._ws.send(frame.text)  # compressed per connection, or closing: let the library decide
+                else:
+                    self._ws.sock.send(frame.wire)  # the broadcast's shared bytes, as they are
+            else:
+                self._ws.send(frame if isinstance(frame, str) else ws_protocol.encode(frame))
         except Exception as exc:  # noqa: BLE001 — the peer is gone or too slow; the reader ends the session
             self._closed = True
             logs.event(log, "ws.send_failed", logging.INFO, error=repr(exc))

@@ -6,6 +6,7 @@ without a network. Frame schemas are registered by the module that handles the f
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,33 @@ def parse_frame(text: str | bytes) -> Frame:
 
 def encode(frame: dict[str, Any]) -> str:
     return jsonfmt.dumps(frame)
+
+
+class WireFrame:
+    """A server text frame encoded once and shared by every recipient of a broadcast.
+
+    Server frames are unmasked, so without per-connection compression the same bytes are valid on
+    every socket: ``wire`` is the complete RFC 6455 frame, built on first use.
+    """
+    __slots__ = ("text", "_wire")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            payload = self.text.encode()
+            size = len(payload)
+            if size < 126:
+                header = struct.pack("!BB", 0x81, size)
+            elif size < 65536:
+                header = struct.pack("!BBH", 0x81, 126, size)
+            else:
+                header = struct.pack("!BBQ", 0x81, 127, size)
+            self._wire = header + payload
+        return self._wire
 
 
 def error_frame(error: DomainError, ref: str | None = None) -> dict[str, Any]:

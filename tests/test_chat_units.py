@@ -7,12 +7,17 @@ from actors.chat.presence import Typing
 from domain import chat_frames, ws_protocol
 from domain.chat_events import DROP_ROOM, Event, decode_command, decode_event, encode_command, encode_event
 
+
+def collect(into):
+    """A hub subscriber recording the text of each frame (broadcasts arrive as shared WireFrames)."""
+    return lambda frame: into.append(getattr(frame, "text", frame))
+
 chat_frames.register()
 
 
 def test_the_seam_holds_live_frames_during_replay_and_drops_what_was_replayed():
     hub, got = RoomHub(), []
-    hub.subscribe("r", "s1", "u1", got.append, buffering=True)
+    hub.subscribe("r", "s1", "u1", collect(got), buffering=True)
     hub.deliver("r", 5, "m5")  # committed before the history read, delivered during the replay
     hub.deliver("r", 6, "m6")  # committed after the read
     hub.deliver("r", None, "typing")
@@ -26,17 +31,17 @@ def test_the_seam_holds_live_frames_during_replay_and_drops_what_was_replayed():
 
 def test_deliver_reaches_every_session_once_and_unsubscribes_stop_it():
     hub, a, b, c = RoomHub(), [], [], []
-    hub.subscribe("r", "s1", "u1", a.append, buffering=False)
-    hub.subscribe("r", "s2", "u1", b.append, buffering=False)
-    hub.subscribe("r", "s3", "u2", c.append, buffering=False)
-    hub.subscribe("q", "s3", "u2", c.append, buffering=False)
+    hub.subscribe("r", "s1", "u1", collect(a), buffering=False)
+    hub.subscribe("r", "s2", "u1", collect(b), buffering=False)
+    hub.subscribe("r", "s3", "u2", collect(c), buffering=False)
+    hub.subscribe("q", "s3", "u2", collect(c), buffering=False)
     assert hub.deliver("r", 1, "x", skip_user="u2") == 2
     assert hub.deliver_to_rooms({"r", "q"}, "status") == 3 and c == ["status"]
     hub.unsubscribe_user("r", "u1", farewell="bye")
     assert a == ["x", "status", "bye"] and hub.deliver("r", 2, "y") == 1
     hub.drop_session("s3")
     assert hub.deliver("r", 3, "z") == 0 and hub.deliver("q", None, "z") == 0
-    hub.subscribe("r", "s4", "u3", a.append, buffering=False)
+    hub.subscribe("r", "s4", "u3", collect(a), buffering=False)
     hub.drop_room("r")
     assert not hub.is_subscribed("r", "s4")
 
@@ -76,7 +81,7 @@ def test_a_valid_send_frame_gets_its_defaults():
 
 def test_typing_is_told_on_changes_only_and_expires():
     hub, got = RoomHub(), []
-    hub.subscribe("r", "s1", "watcher", got.append, buffering=False)
+    hub.subscribe("r", "s1", "watcher", collect(got), buffering=False)
     typing = Typing(hub, ttl_s=0.05)
     user = {"id": "u1", "username": "ana"}
     typing.update("r", user, True)

@@ -54,3 +54,17 @@ def test_ping_parses_and_replies_carry_the_ref():
 def test_deeply_nested_json_is_an_error_not_a_crash():
     with pytest.raises(ws_protocol.FrameError):
         ws_protocol.parse_frame("[" * 100_000 + "]" * 100_000)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_wire_frames_decode_as_the_same_text_in_a_standard_client(size):
+    from wsproto import ConnectionType
+    from wsproto.connection import Connection
+    from wsproto.events import TextMessage
+
+    text = ("ü" * size)[:size]
+    client = Connection(ConnectionType.CLIENT)
+    frame = ws_protocol.WireFrame(text)
+    client.receive_data(frame.wire + frame.wire)  # the same bytes serve twice: shared by every member
+    received = "".join(e.data for e in client.events() if isinstance(e, TextMessage))
+    assert received == text + text

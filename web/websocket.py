@@ -65,6 +65,11 @@ def harden(ws: Any, send_timeout_s: float) -> None:
     ws.sock = _WholeFrameSocket(raw, send_timeout_s)
 
 
+def plain_frames(ws: Any) -> bool:
+    """True when no extension (permessage-deflate) was negotiated: frames go on the wire as built."""
+    return "HTTP_SEC_WEBSOCKET_EXTENSIONS" not in ws.environ
+
+
 def abort(sock: Any) -> None:
     """Cut a connection now: the reader wakes up with EOF and the session ends."""
     try:

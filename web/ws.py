@@ -40,7 +40,8 @@ def _serve(ws: Any, request_id: str) -> None:
         websocket.close(ws, CLOSE_POLICY, exc.message)
         return
     session_id = uuid.uuid4().hex
-    session = SessionActor.start(ws, session_id, principal, request_id, svc.metrics, websocket.close)
+    session = SessionActor.start(ws, session_id, principal, request_id, svc.metrics, websocket.close,
+                                 websocket.plain_frames(ws))
     try:
         if not svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session)):
             websocket.close(ws, CLOSE_GOING_AWAY, "server is shutting down")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-Send = Callable[[str], None]
+from domain.ws_protocol import WireFrame
+
+Send = Callable[[str | WireFrame], None]
 
 
 class _Subscription:
@@ -21,10 +23,10 @@ class _Subscription:
 
     def __init__(self, user_id: str, send: Send, buffering: bool) -> None:
         self.user_id, self.send = user_id, send
-        self.held: list[tuple[int | None, str]] | None = [] if buffering else None
+        self.held: list[tuple[int | None, str | WireFrame]] | None = [] if buffering else None
         self.floor = 0  # messages at or below this seq were replayed from storage
 
-    def deliver(self, seq: int | None, text: str) -> None:
+    def deliver(self, seq: int | None, text: str | WireFrame) -> None:
         if seq is not None and seq <= self.floor:
             return
         if self.held is not None:
@@ -86,19 +88,20 @@ class RoomHub:
 
     def deliver(self, room_id: str, seq: int | None, text: str, skip_user: str | None = None) -> int:
         """Send the same encoded ``text`` to every session in the room; returns how many got it."""
-        count = 0
+        count, frame = 0, WireFrame(text)  # framed once for every member
         for sub in list(self._rooms.get(room_id, {}).values()):
             if sub.user_id != skip_user:
-                sub.deliver(seq, text)
+                sub.deliver(seq, frame)
                 count += 1
         return count
 
     def deliver_to_rooms(self, room_ids: set[str], text: str, skip_user: str | None = None) -> int:
         """Send ``text`` once to each session subscribed to any of ``room_ids`` (presence)."""
         seen: set[str] = set()
+        frame = WireFrame(text)
         for room_id in room_ids:
             for session_id, sub in self._rooms.get(room_id, {}).items():
                 if session_id not in seen and sub.user_id != skip_user:
                     seen.add(session_id)
-                    sub.send(text)
+                    sub.send(frame)
         return len(seen)
