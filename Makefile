@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test install bench-broker clean
+.PHONY: run test install bench-broker bench-collab clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,9 @@ test: $(DEV)
 bench-broker: $(DEV)
 	$(PY) bench/broker.py
 
+# the peer (pycrdt-websocket) installs itself into bench/.peer-venv on first run
+bench-collab: $(DEV)
+	$(PY) bench/collab.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis bench/.peer-venv

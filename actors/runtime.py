@@ -1,4 +1,4 @@
-"""The concurrency runtime behind three hooks: spawn, call_later and run_blocking.
+"""The concurrency runtime behind a few hooks: spawn, call_later, run_blocking and BatchThread.
 
 Everything else in Confab schedules work through these, so moving off gevent touches this file only.
 Pykka's ThreadingActor becomes a greenlet because ``gevent.monkey.patch_all()`` runs first in app.py.
@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol
 
 import gevent
+import gevent.event
 import gevent.hub
+import gevent.threadpool
 
 
 class Timer(Protocol):
@@ -38,6 +40,60 @@ def call_later(delay_s: float, fn: Callable[..., Any], *args: Any) -> Timer:
 def run_blocking(fn: Callable[..., Any], *args: Any) -> Any:
     """Run CPU-heavy or GIL-releasing work (password hashing, file hashing) on an OS thread."""
     return gevent.get_hub().threadpool.apply(fn, args)
+
+
+class BatchThread:
+    """``process(items) -> results`` on one dedicated OS thread, fed in batches (group commit).
+
+    For blocking calls that release the GIL but must not stall the hub (an SQLite commit with fsync).
+    Items submitted while a batch runs form the next one; ``submit`` waits cooperatively for its own
+    result, and raises it if ``process`` returned an exception for it (or raised for the whole batch).
+    Only the hub touches the queue and the results; the thread only runs ``process``.
+    """
+
+    def __init__(self, process: Callable[[list[Any]], list[Any]], max_batch: int,
+                 on_close: Callable[[], None] | None = None) -> None:
+        self._process = process
+        self._max_batch = max_batch
+        self._on_close = on_close
+        self._pool = gevent.threadpool.ThreadPool(1)
+        self._queue: list[tuple[Any, gevent.event.AsyncResult]] = []
+        self._runner: gevent.Greenlet | None = None
+        self._closed = False
+
+    def submit(self, item: Any) -> Any:
+        if self._closed:
+            raise RuntimeError("batch thread closed")
+        result = gevent.event.AsyncResult()
+        self._queue.append((item, result))
+        if self._runner is None:
+            self._runner = gevent.spawn(self._drain)
+        return result.get()
+
+    def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+                try:
+                    outcomes = self._pool.apply(self._process, ([item for item, _ in batch],))
+                except Exception as exc:  # noqa: BLE001 — every waiter of the batch gets the failure
+                    outcomes = [exc] * len(batch)
+                for (_, result), outcome in zip(batch, outcomes):
+                    if isinstance(outcome, BaseException):
+                        result.set_exception(outcome)
+                    else:
+                        result.set(outcome)
+        finally:
+            self._runner = None
+
+    def close(self) -> None:
+        """Finish the queued batches, run ``on_close`` on the thread, and end the thread."""
+        self._closed = True
+        if self._runner is not None:
+            self._runner.join()
+        if self._on_close is not None:
+            self._pool.apply(self._on_close)
+        self._pool.kill()
 
 
 def sleep(seconds: float) -> None:

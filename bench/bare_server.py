@@ -1,7 +1,8 @@
 """The ceiling for bench/chat.py: a bare fan-out server on Confab's stack (flask-sock on gevent pywsgi,
 TCP_NODELAY) with a dict of rooms: no actors, no broker, no storage, no auth. It speaks the subset of
-/ws the load generator uses (join_room, send_message → ack + new_message), encoding each broadcast
-once and sending the same string to every member.
+/ws the load generator uses (join_room, send_message → ack + new_message), framing each broadcast
+once and writing the same bytes to every member, without permessage-deflate — the same tricks as
+Confab, so the ratio measures what Confab adds (actors, broker, storage, auth).
 
     .venv/bin/python bench/bare_server.py PORT
 """
@@ -18,12 +19,13 @@ import uuid  # noqa: E402
 from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from flask import Flask  # noqa: E402
+from flask import Flask, request  # noqa: E402
 from flask_sock import Sock  # noqa: E402
 from gevent.lock import Semaphore  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from domain.ws_protocol import WireFrame  # noqa: E402
 from web.server import NoDelayHandler  # noqa: E402
 
 app = Flask(__name__)
@@ -40,12 +42,20 @@ class Peer:
     def __init__(self, ws) -> None:
         self.ws, self.lock = ws, Semaphore()
 
-    def send(self, text: str) -> None:
+    def send(self, frame: str | WireFrame) -> None:
         with self.lock:
             try:
-                self.ws.send(text)
+                if isinstance(frame, WireFrame):
+                    self.ws.sock.sendall(frame.wire)
+                else:
+                    self.ws.send(frame)
             except Exception:  # noqa: BLE001 — a gone peer is dropped by its own reader
                 pass
+
+
+@app.before_request
+def no_compression() -> None:
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
 @sock.route("/ws")
@@ -67,9 +77,9 @@ def chat(ws) -> None:
                 message = {"id": str(uuid.uuid4()), "room_id": room, "seq": seqs[room], "content": frame["content"],
                            "client_msg_id": frame["client_msg_id"], "created_at": time.time()}
                 peer.send(dumps({"type": "ack", "ref": frame.get("ref"), "message": message}))
-                text = dumps({"type": "new_message", "message": message})
+                frame = WireFrame(dumps({"type": "new_message", "message": message}))
                 for member in list(rooms[room]):
-                    member.send(text)
+                    member.send(frame)
     finally:
         for room in joined:
             rooms[room].discard(peer)

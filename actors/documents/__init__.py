@@ -4,10 +4,11 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 
+from actors import runtime
 from actors.documents import crdt
 from actors.documents import messages as doc_messages
 from actors.documents import ws_frames
@@ -16,6 +17,11 @@ from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain.config import AppConfig
 from domain.metrics import Metrics
 from storage import documents as store
+from storage.db import database, engine_name
+from storage.document_log import SqliteUpdateLog
+
+#: documents whose pending updates share one commit (one fsync) at most
+MAX_DOCUMENTS_PER_COMMIT = 64
 
 
 class Collab:
@@ -61,8 +67,28 @@ class Collab:
 def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Any = None) -> Collab:
     """Start the registry under ``supervisor`` and install the /ws document frames."""
     table = DocumentTable()
+    close_log = _commit_off_hub(config)
     handle = start_child(supervisor, ChildSpec(
-        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table)))
+        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, close_log)))
     collab = Collab(handle, config)
     ws_frames.install(collab)
     return collab
+
+
+def _commit_off_hub(config: AppConfig) -> Callable[[], None]:
+    """On SQLite, update-log commits run on their own OS thread, grouped across documents, so an
+    fsync never stalls the hub; the returned closer (after the last document stops) puts the log
+    back on the hub path. PostgreSQL keeps the pooled path: psycopg 3 already waits cooperatively."""
+    db = database.obj
+    if engine_name(db) != "sqlite":
+        store.use_off_hub_append(None)
+        return lambda: None
+    log = SqliteUpdateLog(db.database, config.database.busy_timeout_ms)
+    thread = runtime.BatchThread(log.append_batches, max_batch=MAX_DOCUMENTS_PER_COMMIT, on_close=log.close)
+    submit = thread.submit
+    store.use_off_hub_append(lambda document_id, updates: submit((document_id, updates)))
+
+    def close() -> None:
+        store.use_off_hub_append(None)
+        thread.close()
+    return close

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 
@@ -71,11 +71,13 @@ class DocumentTable:
 
 
 class RegistryActor(ComponentActor):
-    def __init__(self, health_sink: HealthSink, config: CollabConfig, metrics: Metrics, table: DocumentTable) -> None:
+    def __init__(self, health_sink: HealthSink, config: CollabConfig, metrics: Metrics, table: DocumentTable,
+                 close_log: Callable[[], None] = lambda: None) -> None:
         super().__init__("collab", health_sink)
         self._config = config
         self._metrics = metrics
         self._table = table
+        self._close_log = close_log  # the update log's off-hub writer, once no document can append
 
     def on_start(self) -> None:
         self._publish()
@@ -90,6 +92,7 @@ class RegistryActor(ComponentActor):
                 pass
             except pykka.Timeout:
                 logs.event(log, "document.stop_timeout", logging.ERROR, document_id=document_id)
+        self._close_log()
         self._publish()
 
     def handle(self, message: Any) -> Any:
