@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test install bench-broker bench-collab clean
+.PHONY: run test install bench-broker bench-collab bench-chat clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ bench-broker: $(DEV)
 # the peer (pycrdt-websocket) installs itself into bench/.peer-venv on first run
 bench-collab: $(DEV)
 	$(PY) bench/collab.py $(ARGS)
+
+# the load generator is node + ws, installed from bench/package-lock.json
+bench-chat: $(DEV)
+	npm ci --prefix bench --silent --no-audit --no-fund
+	$(PY) bench/chat.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis bench/.peer-venv

@@ -6,6 +6,7 @@ monkey.patch_all()
 
 config → logging → statsd → database → broker → collab → chat → gateway → HTTP server → signal handlers.
 """
+import os  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -76,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"confab: cannot start: {exc}", file=sys.stderr)
         return 1
     runtime.tune_process()
-    serve_until_signalled(confab.server, confab.stop, config.server.shutdown_grace_s)
+    if not serve_until_signalled(confab.server, confab.stop, config.server.shutdown_grace_s):
+        logs.flush()
+        os._exit(1)  # an actor is stuck: exiting normally would wait for it forever
     return 0
 
 

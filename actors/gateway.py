@@ -12,6 +12,7 @@ from typing import Any
 
 import pykka
 
+from actors import runtime
 from actors.component import ComponentActor, HealthSink
 from actors.session import Close
 from actors.supervisor import ChildHandle, ChildSpec, start_child
@@ -61,14 +62,32 @@ class SessionTable:
         self.accepting = True
 
 
+#: gauges and health follow the session count at most this often: 10,000 sockets connecting at once
+#: must not become 10,000 health reports queued at the supervisor.
+PUBLISH_EVERY_S = 0.25
+
+
+class _Publish:
+    pass
+
+
 class GatewayActor(ComponentActor):
     def __init__(self, health_sink: HealthSink, metrics: Metrics, table: SessionTable) -> None:
         super().__init__("gateway", health_sink)
         self._metrics = metrics
         self._table = table
+        self._publish_timer: runtime.Timer | None = None
 
     def on_start(self) -> None:
         self._publish()
+
+    def on_stop(self) -> None:
+        if self._publish_timer is not None:
+            self._publish_timer.cancel()
+
+    def _publish_soon(self) -> None:
+        if self._publish_timer is None:
+            self._publish_timer = runtime.call_later(PUBLISH_EVERY_S, self.actor_ref.tell, _Publish())
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, Register):
@@ -76,7 +95,7 @@ class GatewayActor(ComponentActor):
                 return False
             self._table.sessions[message.session_id] = message
             self._table.users[message.user_id] += 1
-            self._publish()
+            self._publish_soon()
             return True
         if isinstance(message, Unregister):
             entry = self._table.sessions.pop(message.session_id, None)
@@ -84,7 +103,11 @@ class GatewayActor(ComponentActor):
                 self._table.users[entry.user_id] -= 1
                 if self._table.users[entry.user_id] <= 0:
                     del self._table.users[entry.user_id]
-                self._publish()
+                self._publish_soon()
+            return None
+        if isinstance(message, _Publish):
+            self._publish_timer = None
+            self._publish()
             return None
         if isinstance(message, CloseSessions):
             if message.stop_accepting:

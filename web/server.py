@@ -62,8 +62,10 @@ def bound_port(server: WSGIServer) -> int:
     return server.socket.getsockname()[1]
 
 
-def serve_until_signalled(server: WSGIServer, shutdown: Callable[[], None], grace_s: float) -> None:
-    """Serve until SIGTERM/SIGINT, then run ``shutdown`` (bounded by ``grace_s``) and stop the server."""
+def serve_until_signalled(server: WSGIServer, shutdown: Callable[[], None], grace_s: float) -> bool:
+    """Serve until SIGTERM/SIGINT, then run ``shutdown`` (bounded by ``grace_s``) and stop the server.
+
+    Returns False when the shutdown did not finish in time (actors may still be running)."""
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
@@ -75,7 +77,10 @@ def serve_until_signalled(server: WSGIServer, shutdown: Callable[[], None], grac
     server.close()  # stop accepting; requests in flight go on
     done = gevent.spawn(shutdown)
     done.join(timeout=max(0.1, grace_s - 0.5))
-    if not done.ready():
-        logs.event(log, "server.shutdown_overran", logging.ERROR, grace_s=grace_s)
+    clean = done.ready() and done.successful()
+    if not clean:
+        logs.event(log, "server.shutdown_overran", logging.ERROR, grace_s=grace_s,
+                   error=repr(done.exception) if done.ready() else "timed out")
     server.stop(timeout=max(0.1, grace_s - (time.monotonic() - started)))
     logs.event(log, "server.stopped", seconds=round(time.monotonic() - started, 3))
+    return clean

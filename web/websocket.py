@@ -23,6 +23,9 @@ from domain import logs
 log = logging.getLogger("confab.ws")
 
 
+LINGER_S, LINGER_BYTES = 1.0, 256 * 1024  # what a closing socket still reads from its peer
+
+
 class SendTimeout(OSError):
     """The peer did not accept a frame within the send deadline; the socket has been aborted."""
 
@@ -51,18 +54,57 @@ class _WholeFrameSocket:
                 raise SendTimeout("peer did not read within the send deadline")
         return len(data)
 
+    def close(self) -> None:
+        """Close gracefully: a FIN after the close frame, then read what the peer still sends (bounded)
+        before closing — closing with unread bytes makes the kernel answer with a reset, which can
+        destroy the close frame before the peer reads it."""
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+            runtime.within(LINGER_S, self._drain)
+        except OSError:
+            pass
+        finally:
+            self._sock.close()
+
+    def _drain(self) -> None:
+        received = 0
+        while received < LINGER_BYTES:
+            chunk = self._sock.recv(16384)
+            if not chunk:
+                return
+            received += len(chunk)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
 
 def harden(ws: Any, send_timeout_s: float) -> None:
-    """Apply the wrapper to a fresh simple-websocket connection (before its reader first runs)."""
+    """Apply the wrapper to a fresh simple-websocket connection (before its reader first runs).
+
+    simple-websocket ``dup()``s pywsgi's socket, so each WebSocket would hold two descriptors for its
+    whole life (one process would stop near 10,000 sockets under a 20,000 open-files limit). The
+    connection lives on in the duplicate; pywsgi's own descriptor is closed here.
+    """
     raw = ws.sock
     try:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError:
         pass
     ws.sock = _WholeFrameSocket(raw, send_timeout_s)
+    _close_pywsgi_descriptor(ws.environ, raw)
+
+
+def _close_pywsgi_descriptor(environ: dict[str, Any], duplicate: Any) -> None:
+    """Close the socket simple-websocket duplicated (found the way it finds it) and the file reading it:
+    a socket with a file open on it only really closes when that file does."""
+    reader = environ.get("wsgi.input")
+    if reader is not None and not hasattr(reader, "raw") and hasattr(reader, "rfile"):
+        reader = reader.rfile
+    original = getattr(getattr(reader, "raw", None), "_sock", None)
+    if original is None or original is duplicate:
+        return
+    original.close()
+    reader.close()
 
 
 def plain_frames(ws: Any) -> bool:
