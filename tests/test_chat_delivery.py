@@ -8,7 +8,7 @@ import pytest
 
 from actors.chat import writer
 from tests.harness import close_code, running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
 from tests.test_chat_ws import messages_in
 
 SENDS = 120
@@ -53,9 +53,7 @@ def lagging_fanout(server, monkeypatch):
 
 
 def test_joining_while_others_send_sees_every_message_exactly_once(server, lagging_fanout):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     sender = ChatClient(server.ws_base, a_login)
     sender.join(room)
     stream = gevent.spawn(_sender, sender, room, SENDS, "m")
@@ -75,9 +73,7 @@ def test_joining_while_others_send_sees_every_message_exactly_once(server, laggi
 
 
 def test_reconnecting_with_since_seq_misses_nothing_while_others_keep_sending(server, lagging_fanout):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     sender = ChatClient(server.ws_base, a_login)
     sender.join(room)
     reader = ChatClient(server.ws_base, b_login)
@@ -125,9 +121,7 @@ def test_removing_a_member_stops_delivery_to_their_sockets_at_once(server):
 
 
 def test_deleting_a_room_stops_delivery_and_forgets_it(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     member = ChatClient(server.ws_base, b_login)
     member.join(room)
     assert b_api.delete(f"/rooms/{room}").status_code == 403  # members do not delete rooms

@@ -101,3 +101,19 @@ def new_room(api: Api, private: bool = False, name: str = "general") -> str:
     response = api.post("/rooms", json={"name": name, "is_private": private})
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+def room_with_two_members(server: Any) -> tuple[str, tuple[dict[str, Any], Api], tuple[dict[str, Any], Api]]:
+    """Two users; the first creates a public room, the second joins it over REST."""
+    first, second = user(server), user(server)
+    room = new_room(first[1])
+    assert second[1].post(f"/rooms/{room}/join").status_code == 200
+    return room, first, second
+
+
+def connected(server: Any, room: str, *logins: dict[str, Any]) -> list[ChatClient]:
+    """One /ws client per login, each joined to ``room``."""
+    clients = [ChatClient(server.ws_base, login) for login in logins]
+    for client in clients:
+        client.join(room)
+    return clients

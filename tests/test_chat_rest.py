@@ -3,7 +3,7 @@ import gevent
 import pytest
 
 from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +103,7 @@ def test_history_pages_both_ways_by_seq(server):
 
 
 def test_threads_and_message_rest_writes(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     a, b = ChatClient(server.ws_base, a_login), ChatClient(server.ws_base, b_login)
     a.join(room)
     root = a.say(room, "question")

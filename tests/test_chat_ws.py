@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.test_chat_helpers import ChatClient, connected, new_room, room_with_two_members, user
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +40,8 @@ def test_every_member_receives_every_message_in_seq_order(server):
 
 
 def test_the_same_client_msg_id_returns_the_same_message_never_a_duplicate(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    assert b_api.post(f"/rooms/{room}/join").status_code == 200
-    a, b = ChatClient(server.ws_base, a_login), ChatClient(server.ws_base, b_login)
-    a.join(room)
-    b.join(room)
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
+    a, b = connected(server, room, a_login, b_login)
     first = a.say(room, "once", client_msg_id="cmid-1")
     again = a.say(room, "once", client_msg_id="cmid-1")
     both = [a.send({"type": "send_message", "room_id": room, "content": "x", "client_msg_id": "cmid-2"})
@@ -60,12 +56,8 @@ def test_the_same_client_msg_id_returns_the_same_message_never_a_duplicate(serve
 
 
 def test_edit_delete_and_reactions_reach_every_member(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
-    a, b = ChatClient(server.ws_base, a_login), ChatClient(server.ws_base, b_login)
-    a.join(room)
-    b.join(room)
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
+    a, b = connected(server, room, a_login, b_login)
     message = b.say(room, "typo")
     edited = b.request({"type": "edit_message", "message_id": message["id"], "new_content": "fixed"})
     assert edited["type"] == "ack" and edited["message"]["content"] == "fixed" and edited["message"]["is_edited"]
@@ -129,12 +121,8 @@ def test_bad_chat_frames_get_errors_and_the_socket_stays_open(server):
 
 
 def test_typing_is_told_to_others_and_expires_without_a_refresh(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
-    a, b = ChatClient(server.ws_base, a_login), ChatClient(server.ws_base, b_login)
-    a.join(room)
-    b.join(room)
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
+    a, b = connected(server, room, a_login, b_login)
     a.send({"type": "typing", "room_id": room, "is_typing": True})
     started = b.of_type("user_typing")
     assert started["is_typing"] is True and started["user"]["id"] == a.user_id and started["room_id"] == room
@@ -146,9 +134,7 @@ def test_typing_is_told_to_others_and_expires_without_a_refresh(server):
 
 
 def test_presence_goes_offline_only_after_the_last_socket(server):
-    (a_login, a_api), (b_login, b_api) = user(server), user(server)
-    room = new_room(a_api)
-    b_api.post(f"/rooms/{room}/join")
+    room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     watcher = ChatClient(server.ws_base, a_login)
     watcher.join(room)
     first = ChatClient(server.ws_base, b_login)
