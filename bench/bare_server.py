@@ -27,6 +27,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from domain.ws_protocol import WireFrame  # noqa: E402
 from web.server import NoDelayHandler  # noqa: E402
+from web.websocket import harden  # noqa: E402
 
 app = Flask(__name__)
 sock = Sock(app)
@@ -46,7 +47,7 @@ class Peer:
         with self.lock:
             try:
                 if isinstance(frame, WireFrame):
-                    self.ws.sock.sendall(frame.wire)
+                    self.ws.sock.send(frame.wire)
                 else:
                     self.ws.send(frame)
             except Exception:  # noqa: BLE001 — a gone peer is dropped by its own reader
@@ -60,6 +61,7 @@ def no_compression() -> None:
 
 @sock.route("/ws")
 def chat(ws) -> None:
+    harden(ws, send_timeout_s=10)  # the stack's fixes: whole-frame writes, one descriptor per socket
     peer, joined = Peer(ws), []
     try:
         while True:
