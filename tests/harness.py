@@ -145,3 +145,27 @@ class ServerProcess:
             self.process.kill()
             self.process.wait(10)
         self._log.close()
+
+
+class StatsdReceiver:
+    """A real UDP socket standing in for statsd: ``port`` for the config, ``wait_for`` to collect packets."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.packets: list[str] = []
+
+    def wait_for(self, *prefixes: str, timeout: float = 5.0) -> list[str]:
+        """Collect packets until one starts with each prefix (or the timeout); returns all received."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(any(p.startswith(w) for p in self.packets) for w in prefixes):
+            try:
+                self.packets.extend(self.sock.recv(4096).decode().split("\n"))
+            except socket.timeout:
+                pass
+        return self.packets
+
+    def close(self) -> None:
+        self.sock.close()

@@ -4,8 +4,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import socket
-import time
 from typing import Any
 
 import gevent
@@ -17,7 +15,7 @@ from actors.documents.document import DocumentActor
 from actors.documents.peer import YjsPeerActor
 from domain import logs
 from storage import documents as store
-from tests.harness import ServerProcess, bearer, close_code, connect_ws, running_server, ws_request
+from tests.harness import ServerProcess, StatsdReceiver, bearer, close_code, connect_ws, running_server, ws_request
 from tests.harness import register as register_user
 from tests.yjs_client import YjsClient, wait_until
 
@@ -148,10 +146,8 @@ class _ContextRecorder(logging.Handler):
 def test_metrics_and_document_id_in_the_actor_log_lines(tmp_path: Any) -> None:
     recorder = _ContextRecorder()
     logging.getLogger("confab.documents").addHandler(recorder)
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(0.2)
-    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.getsockname()[1]},
+    receiver = StatsdReceiver()
+    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port},
                         logging={"level": "DEBUG"}) as srv:
         token = register_user(srv.base)["access_token"]
         doc = create(srv.base, token)
@@ -159,14 +155,8 @@ def test_metrics_and_document_id_in_the_actor_log_lines(tmp_path: Any) -> None:
         ws_request(ws, {"type": "join_document", "document_id": doc})
         ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": [{"insert": "x"}]})
         ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": [{"delete": 5}]})
-        packets: list[str] = []
         wanted = ("confab.documents.active:1|g", "confab.collab.edit_latency:")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not all(any(p.startswith(w) for p in packets) for w in wanted):
-            try:
-                packets.extend(receiver.recv(4096).decode().split("\n"))
-            except socket.timeout:
-                pass
+        packets = receiver.wait_for(*wanted)
         ws.close()
     receiver.close()
     for prefix in wanted:

@@ -1,31 +1,21 @@
 """Metrics arrive as real statsd UDP packets; every log line a request causes carries its request id."""
 import json
-import socket
 import time
 
 import requests
 
-from tests.harness import ServerProcess, bearer, connect_ws, register, running_server, ws_request
+from tests.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, register, running_server, ws_request
 
 
 def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 0))
-    receiver.settimeout(0.2)
-    port = receiver.getsockname()[1]
-    with running_server(tmp_path, statsd={"enabled": "true", "port": port, "prefix": "confab"}) as server:
+    receiver = StatsdReceiver()
+    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port, "prefix": "confab"}) as server:
         token = register(server.base)["access_token"]
         requests.get(f"{server.base}/api/v1/auth/me", headers=bearer("nope"))
         ws = connect_ws(f"{server.ws_base}/ws", token)
         ws_request(ws, {"type": "ping"})
-        packets: list[str] = []
-        deadline = time.monotonic() + 5
         wanted = ("confab.http.request:", "confab.ws.sessions:1|g", "confab.errors.UNAUTHORIZED:1|c")
-        while time.monotonic() < deadline and not all(any(p.startswith(w) for p in packets) for w in wanted):
-            try:
-                packets.extend(receiver.recv(4096).decode().split("\n"))
-            except socket.timeout:
-                pass
+        packets = receiver.wait_for(*wanted)
         ws.close()
     receiver.close()
     for prefix in wanted:
