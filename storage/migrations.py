@@ -36,6 +36,8 @@ def _chat(db: peewee.Database) -> None:
     db.create_tables(CHAT_TABLES)
 
 
+MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "accounts: users, refresh tokens, api keys", _accounts),
     Migration(2, "documents: documents, shares, update log, snapshots", _documents),
@@ -53,14 +55,24 @@ def migrate(db: peewee.Database, migrations: list[Migration] | None = None) -> i
     """Apply every migration newer than the stored version; returns the resulting version."""
     migrations = MIGRATIONS if migrations is None else migrations
     with db.connection_context():
-        db.create_tables([models.SchemaVersion])
-        version = current_version(db)
-        for migration in sorted(migrations, key=lambda m: m.version):
-            if migration.version <= version:
-                continue
-            with db.atomic():
-                migration.apply(db)
-                models.SchemaVersion.create(version=migration.version, name=migration.name)
-            logs.event(log, "migration.applied", version=migration.version, name=migration.name)
-            version = migration.version
+        if isinstance(db, peewee.PostgresqlDatabase):  # instances starting together migrate one at a time
+            db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            return _apply_pending(db, migrations)
+        finally:
+            if isinstance(db, peewee.PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def _apply_pending(db: peewee.Database, migrations: list[Migration]) -> int:
+    db.create_tables([models.SchemaVersion])
+    version = current_version(db)
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version <= version:
+            continue
+        with db.atomic():
+            migration.apply(db)
+            models.SchemaVersion.create(version=migration.version, name=migration.name)
+        logs.event(log, "migration.applied", version=migration.version, name=migration.name)
+        version = migration.version
     return version

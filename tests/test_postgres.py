@@ -11,7 +11,7 @@ import requests
 from domain.config import build_config
 from storage import migrations
 from storage.db import open_database, reading
-from tests.harness import bearer, register, running_server
+from tests.harness import ROOT, bearer, register, running_server
 
 ADMIN_URL = os.environ.get("CONFAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -68,3 +68,33 @@ def test_migrations_and_accounts_run_on_postgres(pg_url, tmp_path):
     db = open_database(build_config({"database": {"url": pg_url}}))
     assert migrations.migrate(db) == migrations.MIGRATIONS[-1].version  # idempotent on a second start
     db.close_all()
+
+
+def test_instances_migrating_the_same_database_at_once_take_turns(tmp_path):
+    """Two processes start against one fresh database together: both succeed, each migration runs once."""
+    import subprocess
+    import sys
+
+    name = "confab_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    script = ("from gevent import monkey; monkey.patch_all()\n"
+              "import sys; sys.path.insert(0, '.')\n"
+              "from domain.config import build_config\n"
+              "from storage import migrations\n"
+              "from storage.db import open_database\n"
+              f"db = open_database(build_config({{'database': {{'url': '{url}'}}}}))\n"
+              "print(migrations.migrate(db))\n")
+    try:
+        runs = [subprocess.Popen([sys.executable, "-c", script], cwd=str(ROOT), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        results = [run.communicate(timeout=60) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], [err[-500:] for _, err in results]
+        assert {out.strip() for out, _ in results} == {str(migrations.MIGRATIONS[-1].version)}
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+        assert [r[0] for r in rows] == [m.version for m in migrations.MIGRATIONS]
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
