@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from domain.errors import BadRequest, Forbidden, NotFound
 from storage import documents as store
-from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.schemas.common import PageQuery, decode_cursor, page_of, paginate
 from web.schemas.documents import (DocumentCreateSchema, DocumentDetailSchema, DocumentSchema, HistoryItemSchema,
                                    HistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
 from web.services import principal, services
@@ -49,12 +49,8 @@ def list_documents(query: dict[str, Any]) -> dict[str, Any]:
         rows = store.list_documents(principal().user_id, query["limit"] + 1, after)
     except ValueError:
         raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
-    more = len(rows) > query["limit"]
-    rows = rows[:query["limit"]]
-    cursor = None
-    if more:
-        last = rows[-1][0]
-        cursor = encode_cursor({"created_at": last.created_at.isoformat(), "id": last.id})
+    rows, cursor = paginate(rows, query["limit"],
+                            lambda last: {"created_at": last[0].created_at.isoformat(), "id": last[0].id})
     return {"items": [store.document_dict(doc, role) for doc, role in rows], "next_cursor": cursor}
 
 
@@ -91,10 +87,9 @@ def delete(document_id: str) -> None:
 @blp.response(200, page_of(HistoryItemSchema))
 def history(query: dict[str, Any], document_id: str) -> dict[str, Any]:
     _access(document_id, "viewer")
-    items = store.history(document_id, query["before"], query["limit"] + 1)
-    more = len(items) > query["limit"]
-    items = items[:query["limit"]]
-    return {"items": items, "next_cursor": str(items[-1]["version"]) if more else None}
+    items, cursor = paginate(store.history(document_id, query["before"], query["limit"] + 1), query["limit"],
+                             lambda last: str(last["version"]))
+    return {"items": items, "next_cursor": cursor}
 
 
 @blp.route("/<document_id>/versions/<int:version>", methods=["GET"])

@@ -12,7 +12,7 @@ from storage import chat as rooms
 from storage.chat_messages import history
 from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
                               RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema)
-from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of, paginate
 from web.services import principal, services
 
 blp = Blueprint("rooms", __name__, url_prefix="/api/v1/rooms", description="Chat rooms")
@@ -38,9 +38,7 @@ def list_rooms(query: dict[str, Any]) -> dict[str, Any]:
 
 def rooms_page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     """A page of rooms fetched with ``limit + 1``: the cursor continues after the last one shown."""
-    more = len(items) > limit
-    items = items[:limit]
-    cursor = encode_cursor({"at": items[-1]["last_activity_at"].isoformat(), "id": items[-1]["id"]}) if more else None
+    items, cursor = paginate(items, limit, lambda last: {"at": last["last_activity_at"].isoformat(), "id": last["id"]})
     return {"items": items, "next_cursor": cursor}
 
 
@@ -94,10 +92,9 @@ def leave(room_id: str) -> None:
 @blp.response(200, page_of(MemberSchema))
 def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
     after = (decode_cursor(query["cursor"]) or {}).get("after")
-    items = rooms.list_members(_me(), room_id, query["limit"] + 1, after)
-    more = len(items) > query["limit"]
-    items = items[:query["limit"]]
-    return {"items": items, "next_cursor": encode_cursor({"after": items[-1]["member_id"]}) if more else None}
+    items, cursor = paginate(rooms.list_members(_me(), room_id, query["limit"] + 1, after), query["limit"],
+                             lambda last: {"after": last["member_id"]})
+    return {"items": items, "next_cursor": cursor}
 
 
 @blp.route("/<room_id>/members", methods=["POST"])

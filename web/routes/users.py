@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from storage import accounts
 from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
 from web.schemas.chat import OnlineUserSchema
-from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of
+from web.schemas.common import PageQuery, decode_cursor, page_of, paginate
 from web.services import principal, services
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
@@ -19,11 +19,9 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User
 @blp.response(200, page_of(UserSchema))
 def search(query: dict[str, Any]) -> dict[str, Any]:
     position = decode_cursor(query["cursor"]) or {}
-    users = accounts.search_users(query["q"], query["limit"] + 1, position.get("after"))
-    more = len(users) > query["limit"]
-    users = users[:query["limit"]]
-    return {"items": [accounts.user_dict(u) for u in users],
-            "next_cursor": encode_cursor({"after": users[-1].username}) if more else None}
+    users, cursor = paginate(accounts.search_users(query["q"], query["limit"] + 1, position.get("after")),
+                             query["limit"], lambda last: {"after": last.username})
+    return {"items": [accounts.user_dict(u) for u in users], "next_cursor": cursor}
 
 
 @blp.route("/me", methods=["PUT"])
@@ -39,11 +37,10 @@ def update_me(body: dict[str, Any]) -> dict[str, Any]:
 def online(query: dict[str, Any]) -> dict[str, Any]:
     """Users with at least one open WebSocket on this instance, by id."""
     after = (decode_cursor(query["cursor"]) or {}).get("after", "")
-    ids = [uid for uid in services().chat.presence.online() if uid > after][:query["limit"] + 1]
-    more = len(ids) > query["limit"]
-    users = [accounts.get_user(uid) for uid in ids[:query["limit"]]]
-    return {"items": [{**accounts.user_dict(u), "status": "online"} for u in users],
-            "next_cursor": encode_cursor({"after": users[-1].id}) if more else None}
+    ids, cursor = paginate([uid for uid in services().chat.presence.online() if uid > after][:query["limit"] + 1],
+                           query["limit"], lambda last: {"after": last})
+    return {"items": [{**accounts.user_dict(accounts.get_user(uid)), "status": "online"} for uid in ids],
+            "next_cursor": cursor}
 
 
 @blp.route("/<user_id>", methods=["GET"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from marshmallow import Schema, fields, validate
 
@@ -12,6 +12,7 @@ from domain import jsonfmt
 from domain.errors import BadRequest
 
 MAX_PAGE = 200
+T = TypeVar("T")
 
 
 class UtcDateTime(fields.DateTime):
@@ -38,6 +39,18 @@ def page_of(item: type[Schema]) -> type[Schema]:
             "next_cursor": fields.String(allow_none=True, required=True),
         })
     return _page_schemas[item]
+
+
+def paginate(rows: list[T], limit: int, position: Callable[[T], dict[str, Any] | str]) -> tuple[list[T], str | None]:
+    """Rows fetched with ``limit + 1`` → the rows to show and the cursor after the last one shown.
+
+    ``position`` says where the last row is: a dict (encoded as an opaque cursor) or a plain string.
+    """
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    where = position(rows[-1])
+    return rows, where if isinstance(where, str) else encode_cursor(where)
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
