@@ -17,6 +17,7 @@ from domain.broker import partition_for
 from domain.config import build_config
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
+from tests import services
 from tests.waiting import wait_for
 
 REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -29,10 +30,7 @@ def _reachable() -> bool:
         return False
 
 
-if not _reachable():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"Redis is required in CI and is not reachable at {REDIS_URL}")
-    pytest.skip(f"Redis not reachable at {REDIS_URL}", allow_module_level=True)
+services.require("Redis", REDIS_URL, _reachable)
 
 
 @pytest.fixture

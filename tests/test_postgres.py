@@ -11,6 +11,7 @@ import requests
 from domain.config import build_config
 from storage import migrations
 from storage.db import open_database, reading
+from tests import services
 from tests.harness import ROOT, bearer, register, running_server
 
 ADMIN_URL = os.environ.get("CONFAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -24,10 +25,7 @@ def _reachable() -> bool:
         return False
 
 
-if not _reachable():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"PostgreSQL is required in CI and is not reachable at {ADMIN_URL}")
-    pytest.skip(f"PostgreSQL not reachable at {ADMIN_URL}", allow_module_level=True)
+services.require("PostgreSQL", ADMIN_URL, _reachable)
 
 
 @pytest.fixture(scope="module")
