@@ -212,10 +212,6 @@ class SegmentLog:
     def size_bytes(self) -> int:
         return sum(s.size for s in self._segments)
 
-    @property
-    def segment_count(self) -> int:
-        return len(self._segments)
-
     def append(self, offset: int, timestamp_ms: int, key: bytes, value: bytes) -> None:
         """Buffer one record; it reaches the file at the next ``flush``."""
         if offset < self.next_offset:

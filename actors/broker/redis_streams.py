@@ -52,10 +52,6 @@ def to_offset(entry_id: bytes | str) -> int:
     return (int(ms) << _SEQ_BITS) | int(seq)
 
 
-def to_entry_id(offset: int) -> str:
-    return f"{offset >> _SEQ_BITS}-{offset & ((1 << _SEQ_BITS) - 1)}"
-
-
 class _Tick:
     pass
 

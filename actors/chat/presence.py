@@ -74,9 +74,6 @@ class Presence:
     def online(self) -> list[str]:
         return sorted(self._sessions)
 
-    def is_online(self, user_id: str) -> bool:
-        return user_id in self._sessions
-
     def _announce(self, user_id: str, status: str, seen: datetime | None) -> None:
         frame = ws_protocol.encode({"type": "user_status", "user_id": user_id, "username": self._names.get(user_id),
                                     "status": status, "last_seen": seen or utcnow()})
