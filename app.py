@@ -18,6 +18,7 @@ from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_collab  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
+from actors.cluster import SingletonJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
@@ -48,7 +49,8 @@ def bootstrap(config: AppConfig) -> Confab:
     supervisor = Supervisor.start()
     try:
         start_storage(supervisor, config)
-        broker = start_broker(supervisor, config, metrics)
+        jobs: list[SingletonJob] = []  # singleton jobs: each component adds its own
+        broker = start_broker(supervisor, config, metrics, jobs)
         collab = start_collab(supervisor, config, metrics, broker)
         chat = start_chat(supervisor, config, metrics, broker)
         gateway = start_gateway(supervisor, metrics)

@@ -4,6 +4,9 @@ Each instance keeps ``<prefix>:instance:<id>`` alive with a heartbeat (a key wit
 registry is whatever keys exist; ``/health`` shows it under the ``cluster`` component. A singleton job
 (retention, compaction, webhook dispatch) runs on whichever instance holds its lease; when that
 instance dies the lease expires and another instance's next heartbeat takes the job over.
+
+Without Redis (the embedded default) there is one instance: it holds every lease.
+Components add their jobs to the shared ``jobs`` list at start-up; the next heartbeat picks them up.
 """
 from __future__ import annotations
 
@@ -44,12 +47,11 @@ class _Beat:
 
 
 class ClusterActor(ComponentActor):
-    def __init__(self, health_sink: HealthSink, client: redis.Redis, prefix: str, instance_id: str,
+    def __init__(self, health_sink: HealthSink, client: redis.Redis | None, prefix: str, instance_id: str,
                  jobs: list[SingletonJob]) -> None:
         super().__init__("cluster", health_sink)
         self.client, self.prefix, self.instance_id, self.jobs = client, prefix, instance_id, jobs
-        self.leases = {job.name: Lease(client, f"{prefix}:singleton:{job.name}", instance_id, INSTANCE_TTL_MS)
-                       for job in jobs}
+        self.leases: dict[str, Lease] = {}
         self.info = {"id": instance_id, "host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
         self._running: dict[str, Any] = {}
         self._timer: runtime.Timer | None = None
@@ -64,10 +66,11 @@ class ClusterActor(ComponentActor):
             greenlet.kill(block=True, timeout=2.0)
         for lease in self.leases.values():
             lease.release()
-        try:
-            self.client.delete(self._key(self.instance_id))
-        except redis.RedisError:
-            pass
+        if self.client is not None:
+            try:
+                self.client.delete(self._key(self.instance_id))
+            except redis.RedisError:
+                pass
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, _Beat):
@@ -78,18 +81,33 @@ class ClusterActor(ComponentActor):
 
     def _beat(self) -> None:
         try:
-            self.client.set(self._key(self.instance_id), json.dumps(self.info), px=INSTANCE_TTL_MS)
-            instances = sorted(key.decode().rsplit(":", 1)[1] for key in self.client.scan_iter(self._key("*")))
-            held = [job.name for job in self.jobs if self._drive(job)]
+            instances = self._register()
+            held = [job.name for job in list(self.jobs) if self._drive(job)]
             self.report_health("ok", True, instance_id=self.instance_id, instances=instances, singleton_jobs=held)
         except redis.RedisError as exc:
             logs.event(log, "cluster.heartbeat_failed", logging.WARNING, error=str(exc))
             self.report_health("degraded", True, instance_id=self.instance_id, error=str(exc))
         self._timer = runtime.call_later(HEARTBEAT_S, self.actor_ref.tell, _Beat())
 
+    def _register(self) -> list[str]:
+        """Renew this instance's key; the ids of every live instance."""
+        if self.client is None:
+            return [self.instance_id]
+        self.client.set(self._key(self.instance_id), json.dumps(self.info), px=INSTANCE_TTL_MS)
+        return sorted(key.decode().rsplit(":", 1)[1] for key in self.client.scan_iter(self._key("*")))
+
+    def _holds(self, job: SingletonJob) -> bool:
+        if self.client is None:
+            return True
+        lease = self.leases.get(job.name)
+        if lease is None:
+            lease = self.leases[job.name] = Lease(self.client, f"{self.prefix}:singleton:{job.name}",
+                                                  self.instance_id, INSTANCE_TTL_MS)
+        return lease.acquire()
+
     def _drive(self, job: SingletonJob) -> bool:
         """Start ``job`` when its lease is ours and it is due; True while this instance holds it."""
-        if not self.leases[job.name].acquire():
+        if not self._holds(job):
             return False
         running = self._running.get(job.name)
         if (running is None or running.dead) and time.monotonic() - job.last_run >= job.interval_s:
@@ -107,7 +125,7 @@ class ClusterActor(ComponentActor):
         logs.event(log, "singleton.ran", logging.DEBUG, job=job.name, ms=round((time.monotonic() - started) * 1000))
 
 
-def start_cluster(supervisor: pykka.ActorRef, client: redis.Redis, prefix: str, instance_id: str,
+def start_cluster(supervisor: pykka.ActorRef, client: redis.Redis | None, prefix: str, instance_id: str,
                   jobs: list[SingletonJob]) -> ChildHandle:
     return start_child(supervisor, ChildSpec(
         "cluster", "cluster", lambda sink: ClusterActor.start(sink, client, prefix, instance_id, jobs)))

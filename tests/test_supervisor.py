@@ -88,3 +88,15 @@ def test_health_groups_children_by_component(supervisor):
     state = wait_for(lambda: (h := health(supervisor)) and h["ready"] and h)
     assert set(state["components"]["broker"]["children"]) == {"a", "b"}
     assert state["protocol"] == 1
+
+
+def test_singleton_jobs_added_after_start_run_on_the_only_instance(supervisor):
+    """Without Redis this instance holds every lease; a job a component adds later still runs."""
+    from actors.cluster import SingletonJob, start_cluster
+
+    jobs: list[SingletonJob] = []
+    start_cluster(supervisor, None, "", "local", jobs)
+    runs: list[float] = []
+    jobs.append(SingletonJob("test.job", 0.0, lambda: runs.append(1.0)))
+    wait_for(lambda: len(runs) >= 2, timeout=5)
+    assert health(supervisor)["components"]["cluster"]["singleton_jobs"] == ["test.job"]
