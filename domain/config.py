@@ -49,6 +49,7 @@ class DatabaseConfig:
 class BrokerConfig:
     backend: str = setting("memory", "Broker backend", choices=("memory", "redis"))
     redis_url: str = setting("redis://127.0.0.1:6379/0", "Redis URL when backend = redis")
+    redis_prefix: str = setting("confab", "Redis backend: prefix of every key (instances of one cluster share it)")
     redis_stream_maxlen: int = setting(1_000_000, "Redis backend: entries kept per partition stream (approximate)",
                                        minimum=1000)
     topics: str = setting("doc.commands:8,doc.updates:8,chat.commands:8,chat.events:8,presence:4,audit:2",

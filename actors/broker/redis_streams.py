@@ -159,8 +159,9 @@ class RedisBroker:
     """Implements ``domain.broker.Broker`` on Redis Streams (see the module docstring)."""
 
     def __init__(self, supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics,
-                 prefix: str = "confab", client: redis.Redis | None = None) -> None:
-        self.supervisor, self.config, self.metrics, self.prefix = supervisor, config, metrics, prefix
+                 prefix: str | None = None, client: redis.Redis | None = None) -> None:
+        self.supervisor, self.config, self.metrics = supervisor, config, metrics
+        self.prefix = config.broker.redis_prefix if prefix is None else prefix
         self.client = client or redis.Redis.from_url(config.broker.redis_url, socket_timeout=5,
                                                      socket_connect_timeout=3, health_check_interval=30)
         self.consumer = f"instance-{uuid.uuid4().hex[:12]}"
