@@ -9,6 +9,8 @@ from domain import ws_protocol
 
 ID = {"required": True, "validate": validate.Length(min=1, max=64)}
 EMOJI = {"required": True, "validate": validate.Length(min=1, max=64)}
+FILE_ID = validate.Regexp(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+                          error="not a file id")
 
 
 class StrictBoolean(fields.Boolean):
@@ -39,7 +41,7 @@ class SendMessageFrame(_Frame):
     content = fields.String(required=True, validate=validate.Length(min=1))
     client_msg_id = fields.String(**ID)
     reply_to_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    attachments = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=list,
+    attachments = fields.List(fields.String(validate=FILE_ID), load_default=list,
                               validate=validate.Length(max=10))
 
 

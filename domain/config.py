@@ -132,6 +132,18 @@ class FilesConfig:
 
 
 @dataclass(frozen=True)
+class WebhooksConfig:
+    max_failures: int = setting(10, "Failed attempts in a row after which a webhook is disabled and its owner notified",
+                                minimum=1)
+    timeout_s: float = setting(5.0, "Seconds one delivery attempt may take, connect to response", minimum=0.1)
+    backoff_base_s: float = setting(2.0, "Delay before the first retry; doubles per failed attempt, with jitter",
+                                    minimum=0.01)
+    backoff_max_s: float = setting(600.0, "Longest delay between two attempts", minimum=0.01)
+    dispatch_interval_s: float = setting(1.0, "How often due deliveries are sent (at most once per cluster "
+                                              "heartbeat, 1 s)", minimum=0.1)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -143,6 +155,7 @@ class AppConfig:
     statsd: StatsdConfig = field(default_factory=StatsdConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
 
     @property
     def data_path(self) -> Path:

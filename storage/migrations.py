@@ -11,8 +11,9 @@ from typing import Callable
 import peewee
 
 from domain import logs
-from storage import documents, models
+from storage import documents, files, models, notifications, webhooks
 from storage.chat_models import CHAT_TABLES
+from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
 
@@ -36,12 +37,28 @@ def _chat(db: peewee.Database) -> None:
     db.create_tables(CHAT_TABLES)
 
 
+def _files(db: peewee.Database) -> None:
+    db.create_tables(files.MODELS)
+
+
+def _notifications(db: peewee.Database) -> None:
+    db.create_tables(notifications.MODELS)
+
+
+def _webhooks(db: peewee.Database) -> None:
+    db.create_tables(webhooks.MODELS)
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "accounts: users, refresh tokens, api keys", _accounts),
     Migration(2, "documents: documents, shares, update log, snapshots", _documents),
     Migration(3, "chat: rooms, members, messages, reactions", _chat),
+    Migration(4, "files: uploaded files, the rooms they were shared in", _files),
+    Migration(5, "search: full-text index over messages", create_search_index),
+    Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
+    Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
 ]
 
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import peewee
 
+from actors.chat.notifications import notify
 from domain.chat_events import Event, frame_event
 from domain.errors import DomainError
 from storage import chat as rooms
 from storage import chat_messages as messages
+from storage import files
 from storage.db import unit_of_work
 
 
@@ -80,6 +82,7 @@ def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[O
                 raise denied
             duplicate = stored.get(key)
             root = None if duplicate else messages.thread_root_of(c["room_id"], c.get("reply_to_id"))
+            attached = [] if duplicate else files.attachments_for(c["user_id"], c.get("attachments") or [])
         except DomainError as exc:
             outcomes[index] = Outcome(error=exc)
             continue
@@ -91,18 +94,21 @@ def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[O
         row_of[index] = len(rows)
         rows.append({"room": c["room_id"], "user": c["user_id"], "content": c["content"],
                      "client_msg_id": c["client_msg_id"], "reply_to_id": c.get("reply_to_id"),
-                     "thread_root_id": root, "attachments": json.dumps(c.get("attachments") or [])})
+                     "thread_root_id": root, "attachments": json.dumps(attached)})
     first = messages.reserve_seqs(counts)
     for row in rows:
         row["seq"] = first[row["room"]]
         first[row["room"]] += 1
     created = messages.insert_messages(rows)
+    files.record_shares(rows)
     by_id = {d["id"]: d for d in messages.message_dicts(created, new=True) + messages.message_dicts(
         list(existing.values()))}
+    notified = notify([by_id[m.id] for m in created])  # stored in this transaction, sent after the commit
     for index, row in row_of.items():
         message = by_id[created[row].id]
         event = frame_event(message["room_id"], {"type": "new_message", "message": message}, message["seq"])
-        outcomes[index] = Outcome(reply={"message": message}, events=[event], created=True)
+        outcomes[index] = Outcome(reply={"message": message}, events=[event, *notified.get(message["id"], [])],
+                                  created=True)
     for index, duplicate in existing.items():
         outcomes[index] = Outcome(reply={"message": by_id[duplicate.id]})
     for index, original in dup_of.items():

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from storage.chat_models import ROLES
 from web.schemas.common import MAX_PAGE, PageQuery, UtcDateTime
+from web.schemas.files import FileSchema
 
 
 class UserRefSchema(Schema):
@@ -85,7 +86,7 @@ class MessageSchema(Schema):
     content = fields.String(required=True)
     reply_to_id = fields.String(allow_none=True)
     thread_root_id = fields.String(allow_none=True)
-    attachments = fields.List(fields.String(), required=True)
+    attachments = fields.List(fields.Nested(FileSchema), required=True)
     reactions = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
     is_edited = fields.Boolean(required=True)
     is_deleted = fields.Boolean(required=True)

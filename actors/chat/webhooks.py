@@ -1,0 +1,163 @@
+"""Webhooks: chat events become stored deliveries, and a singleton job sends them.
+
+``on_event`` consumes ``chat.events`` in its own consumer group (shared by the instances, so each
+event is turned into deliveries once) and stores one delivery per active webhook subscribed to the
+event whose owner is a member of the room. Nothing is sent on the request path or by the chat writer.
+
+``dispatch`` is a singleton job (``actors.cluster``): for each webhook with pending deliveries it sends
+the oldest one, and the next only after that one succeeded, so a webhook receives its events in order,
+one request at a time. A failed attempt (no 2xx within ``timeout_s``) is retried after an exponential
+backoff with jitter; ``max_failures`` failures in a row disable the webhook and notify its owner.
+Pending deliveries are rows, so a restart resumes them: delivery is at least once.
+
+Every request is ``POST`` with the JSON body ``{id, event, created_at, data}`` and the headers
+``X-Confab-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook's secret>``,
+``X-Confab-Event`` and ``X-Confab-Delivery`` (the delivery id, the same on every retry).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+from typing import Callable
+
+import gevent
+import gevent.pool
+import urllib3
+
+from actors.chat.notifications import live_event
+from actors.cluster import SingletonJob
+from domain import logs
+from domain.broker import Broker, Record
+from domain.chat_events import Event, decode_event
+from domain.config import WebhooksConfig
+from domain.metrics import Metrics
+from storage import webhooks as store
+from storage.models import utcnow
+
+log = logging.getLogger("confab.webhooks")
+
+TOPIC, GROUP = "chat.events", "chat.webhooks"
+EVENT_NAMES = {"new_message": "message.created", "message_edited": "message.edited",
+               "message_deleted": "message.deleted", "reaction_added": "reaction.added",
+               "reaction_removed": "reaction.removed"}
+REACTION_FIELDS = ("room_id", "message_id", "user_id", "emoji")
+PARALLEL = 32  # webhooks served at once by one dispatch run
+PER_RUN = 100  # most deliveries of one webhook sent by one run, so every run ends
+KEEP_FINISHED = timedelta(days=7)
+PRUNE_EVERY_S = 3600.0
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The ``X-Confab-Signature`` value of ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
+    """Delay after the ``attempt``-th failed attempt: ``base_s·2^(attempt-1)`` up to ``max_s``, of which a
+    random half is taken off (equal jitter), so webhooks failing together do not retry together."""
+    delay = min(max_s, base_s * 2 ** min(attempt - 1, 32))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+class Webhooks:
+    def __init__(self, config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None]) -> None:
+        self.config, self.metrics, self.publish = config, metrics, publish
+        self._http = urllib3.PoolManager(num_pools=PARALLEL * 2, maxsize=1, block=False,
+                                         headers={"User-Agent": "Confab-Webhooks/1",
+                                                  "Content-Type": "application/json"})
+        self._pruned_at = 0.0
+
+    # --- chat.events → stored deliveries --------------------------------------------------------------
+
+    def on_event(self, record: Record) -> None:
+        """Store the deliveries of one event; storage errors raise, so the broker redelivers it."""
+        event = decode_event(record.value)
+        if event.frame is None or event.control is not None:
+            return
+        try:
+            frame = json.loads(event.frame)
+            name = EVENT_NAMES.get(frame.get("type"))
+            if name is None:
+                return
+            data = frame["message"] if name.startswith("message.") else {k: frame[k] for k in REACTION_FIELDS}
+        except (ValueError, KeyError, AttributeError) as exc:
+            logs.event(log, "webhook.bad_event", logging.ERROR, partition=record.partition, offset=record.offset,
+                       error=repr(exc))
+            return
+        source = f"{record.timestamp}:{hashlib.sha256(record.value).hexdigest()[:40]}"
+        store.enqueue(event.room_id, name, data, source)
+
+    # --- the dispatch job -----------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Send every due delivery: webhooks in parallel, each one's deliveries in order, one at a time."""
+        if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            store.prune(utcnow() - KEEP_FINISHED)
+        pool = gevent.pool.Pool(PARALLEL)
+        try:
+            for webhook_id in store.busy_webhooks():
+                pool.spawn(self._drain, webhook_id)
+            pool.join()
+        finally:
+            pool.kill()  # the job was stopped: what is in flight is sent again later (at least once)
+
+    def _drain(self, webhook_id: str) -> None:
+        try:
+            for _ in range(PER_RUN):
+                due = store.head(webhook_id, utcnow())
+                if due is None or not self._attempt(*due):
+                    return
+        except Exception as exc:  # noqa: BLE001 — storage trouble: the next run tries again
+            logs.event(log, "webhook.dispatch_failed", logging.ERROR, exc_info=exc, webhook_id=webhook_id)
+
+    def _attempt(self, delivery: store.WebhookDelivery, hook: store.Webhook) -> bool:
+        """Send ``delivery`` once and record the result; True when it was delivered."""
+        status, error = self._post(hook.url, hook.secret, delivery)
+        if status is not None and 200 <= status < 300:
+            store.delivered(delivery.id, hook.id, status)
+            self.metrics.incr("webhooks.delivered")
+            return True
+        attempt = delivery.attempts + 1
+        retry_in = backoff_s(attempt, self.config.backoff_base_s, self.config.backoff_max_s)
+        disabled = store.failed(delivery.id, hook.id, status, error, retry_in, self.config.max_failures)
+        self.metrics.incr("webhooks.failed")
+        logs.event(log, "webhook.attempt_failed", logging.WARNING, webhook_id=hook.id, delivery_id=delivery.id,
+                   attempt=attempt, status=status, error=error, retry_in_s=round(retry_in, 2))
+        if disabled is not None:
+            owner, notification = disabled
+            logs.event(log, "webhook.disabled", logging.WARNING, webhook_id=hook.id, delivery_id=delivery.id,
+                       user_id=owner, failures=self.config.max_failures)
+            self.publish(live_event(owner, owner, notification))
+        return False
+
+    def _post(self, url: str, secret: str, delivery: store.WebhookDelivery) -> tuple[int | None, str]:
+        """One POST; (HTTP status, "") or (status or None, what went wrong). Never longer than ``timeout_s``."""
+        body = delivery.body.encode()
+        headers = {"X-Confab-Signature": sign(secret, body), "X-Confab-Event": delivery.event,
+                   "X-Confab-Delivery": delivery.id}
+        timeout = self.config.timeout_s
+        try:
+            with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout} s")):
+                response = self._http.request("POST", url, body=body, headers=headers, retries=False,
+                                              redirect=False, timeout=urllib3.Timeout(total=timeout),
+                                              preload_content=False)
+                response.drain_conn()  # the body is not needed; reading it keeps the connection reusable
+                response.release_conn()
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            return None, str(exc) or type(exc).__name__
+        return response.status, "" if 200 <= response.status < 300 else f"HTTP {response.status}"
+
+
+def start_webhooks(config: WebhooksConfig, metrics: Metrics, broker: Broker, publish: Callable[[Event], None],
+                   jobs: list[SingletonJob]) -> Webhooks:
+    """Consume ``chat.events`` into deliveries and add the dispatch job to the process's singleton jobs."""
+    hooks = Webhooks(config, metrics, publish)
+    broker.subscribe(TOPIC, GROUP, hooks.on_event)
+    jobs.append(SingletonJob("webhooks.dispatch", config.dispatch_interval_s, hooks.dispatch))
+    return hooks

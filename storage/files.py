@@ -1,0 +1,123 @@
+"""Uploaded files: their metadata, the rooms each was shared in, who may read one, and the
+attachment objects messages carry. The bytes themselves are blobs in ``storage.blob_store``.
+
+A file is readable by its uploader and by the members of any room where a message attached it;
+to anyone else it does not exist (NOT_FOUND, never FORBIDDEN). Many uploads of the same bytes are
+many file rows over one blob.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee
+
+from actors import runtime
+from domain.errors import BadRequest, NotFound
+from storage import file_types
+from storage.blob_store import BlobStore, PendingBlob
+from storage.chat_models import Room, RoomMember
+from storage.db import reading, unit_of_work
+from storage.models import BaseModel, User, new_id, utcnow
+
+MAX_ATTACHMENTS = 10
+
+
+class UploadedFile(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    uploader = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True)
+    file_name = peewee.CharField(max_length=255)
+    content_type = peewee.CharField(max_length=100)  # the verified type, as served
+    file_size = peewee.BigIntegerField()
+    sha256 = peewee.CharField(max_length=64, index=True)  # the blob
+    thumbnail_sha256 = peewee.CharField(max_length=64, null=True)  # the thumbnail's blob (images)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class FileShare(BaseModel):
+    """A room where a message attached the file: its members may read it."""
+    file = peewee.ForeignKeyField(UploadedFile, on_delete="CASCADE")
+    room = peewee.ForeignKeyField(Room, on_delete="CASCADE", index=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = peewee.CompositeKey("file", "room")
+
+
+MODELS = [UploadedFile, FileShare]
+
+
+def file_dict(f: UploadedFile) -> dict[str, Any]:
+    """The upload answer, and the attachment object inside messages (API.md)."""
+    return {"file_id": f.id, "file_name": f.file_name, "content_type": f.content_type, "file_size": f.file_size,
+            "sha256": f.sha256, "file_url": f"/files/{f.id}",
+            "thumbnail_url": f"/files/{f.id}/thumbnail" if f.thumbnail_sha256 else None}
+
+
+def save_upload(store: BlobStore, pending: PendingBlob, uploader_id: str, file_name: str,
+                declared_type: str) -> dict[str, Any]:
+    """Verify the bytes received into ``pending``, move them (and an image's thumbnail) into the
+    store and record the file; BAD_REQUEST, with nothing stored, when the bytes are not what
+    ``declared_type`` says."""
+    pending.flush()
+    twin = _verified_twin(store, pending.sha256, declared_type)
+    if twin is not None:  # the same bytes under the same type passed already: no second decode
+        content_type, thumbnail_sha = twin.content_type, twin.thumbnail_sha256
+    else:
+        content_type, thumb = runtime.run_blocking(file_types.verify, pending.temp_path, declared_type)
+        thumbnail_sha = store.put(thumb) if thumb else None
+    digest = pending.commit()
+    with unit_of_work():
+        row = UploadedFile.create(uploader=uploader_id, file_name=file_name, content_type=content_type,
+                                  file_size=pending.size, sha256=digest, thumbnail_sha256=thumbnail_sha)
+    return file_dict(row)
+
+
+def _verified_twin(store: BlobStore, sha256: str, declared_type: str) -> UploadedFile | None:
+    if declared_type not in file_types.VERIFIABLE:
+        return None
+    with reading():
+        twin = UploadedFile.get_or_none((UploadedFile.sha256 == sha256) & (UploadedFile.content_type == declared_type))
+    if twin is None or (twin.thumbnail_sha256 and not store.exists(twin.thumbnail_sha256)):
+        return None
+    return twin
+
+
+def _readable_by(user_id: str) -> peewee.Expression:
+    rooms = RoomMember.select(RoomMember.room).where(RoomMember.user == user_id)
+    shared = FileShare.select(FileShare.file).where(FileShare.room.in_(rooms))
+    return (UploadedFile.uploader == user_id) | UploadedFile.id.in_(shared)
+
+
+def readable_file(user_id: str, file_id: str) -> UploadedFile:
+    """The file if ``user_id`` may read it; NOT_FOUND otherwise, whether or not it exists."""
+    with reading():
+        row = UploadedFile.select().where((UploadedFile.id == file_id) & _readable_by(user_id)).first()
+    if row is None:
+        raise NotFound("file not found")
+    return row
+
+
+# --- attachments (inside the chat writer's transaction) -----------------------------------------------
+
+def attachments_for(user_id: str, file_ids: list[str]) -> list[dict[str, Any]]:
+    """The attachment objects of a message ``user_id`` sends with ``file_ids`` (each a file they
+    uploaded or can already read); NOT_FOUND naming the field otherwise. No query without ids."""
+    wanted = list(dict.fromkeys(file_ids))
+    if not wanted:
+        return []
+    if len(wanted) > MAX_ATTACHMENTS:
+        raise BadRequest("too many attachments", {"fields": {"attachments": [f"at most {MAX_ATTACHMENTS}"]}})
+    found = {f.id: f for f in UploadedFile.select().where(UploadedFile.id.in_(wanted) & _readable_by(user_id))}
+    missing = [file_id for file_id in wanted if file_id not in found]
+    if missing:
+        raise NotFound("attachment not found", {"fields": {"attachments": [f"no such file: {i}" for i in missing]}})
+    return [file_dict(found[file_id]) for file_id in wanted]
+
+
+def record_shares(rows: list[dict[str, Any]]) -> None:
+    """Share each attached file with the room of the message row that carries it (batch rows:
+    ``room`` and the ``attachments`` JSON), in one statement; shares already recorded are kept."""
+    pairs = {(a["file_id"], row["room"]) for row in rows for a in json.loads(row["attachments"])}
+    if pairs:
+        FileShare.insert_many([{"file": f, "room": r} for f, r in sorted(pairs)]).on_conflict_ignore().execute()

@@ -1,0 +1,131 @@
+"""Notifications: a mention, a DM or a reply to you (and a disabled webhook), stored per user.
+
+One message gives a user at most one notification: ``(user, message)`` is unique. Rows are written
+inside the chat writer's transaction (``insert``), so a notification exists exactly when its message
+does; ``audience`` answers, in a query per question, what deciding the recipients of a batch needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from domain.errors import BadRequest, NotFound
+from storage.chat_models import Message, Room, RoomMember
+from storage.db import reading, unit_of_work
+from storage.models import BaseModel, User, new_id, utcnow
+
+KINDS = ("mention", "dm", "reply", "webhook_disabled")
+SNIPPET_CHARS = 120
+
+
+class Notification(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="+")
+    kind = peewee.CharField(max_length=24)
+    room = peewee.ForeignKeyField(Room, null=True, on_delete="CASCADE", backref="+")
+    message = peewee.ForeignKeyField(Message, null=True, on_delete="CASCADE", backref="+")
+    actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    snippet = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    read_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "message"), True), (("user", "created_at"), False))
+
+
+MODELS = [Notification]
+
+
+@dataclass
+class Audience:
+    """What deciding who to notify for a batch of messages needs to know."""
+    kinds: dict[str, str]  # room → channel | dm
+    dm_members: dict[str, list[str]]  # DM room → its two members
+    user_ids: dict[str, str]  # mentioned username → user id (only users that exist)
+    readers: set[tuple[str, str]]  # (room, user) pairs among the candidates that are members
+    authors: dict[str, str]  # replied-to message → its author
+
+
+def audience(messages: list[dict[str, Any]], mentioned: set[str]) -> Audience:
+    """Inside or outside a transaction: rooms, DM members, mentioned users, replied-to authors and
+    which of those candidates are members (can read the room)."""
+    room_ids = {m["room_id"] for m in messages}
+    kinds = {r.id: r.kind for r in Room.select(Room.id, Room.kind).where(Room.id.in_(room_ids))}
+    dms = [room for room, kind in kinds.items() if kind == "dm"]
+    dm_members: dict[str, list[str]] = {}
+    if dms:
+        for m in RoomMember.select(RoomMember.room, RoomMember.user).where(RoomMember.room.in_(dms)):
+            dm_members.setdefault(m.room_id, []).append(m.user_id)
+    user_ids = {u.username: u.id for u in User.select(User.id, User.username)
+                .where(User.username.in_(mentioned))} if mentioned else {}
+    replied = {m["reply_to_id"] for m in messages if m.get("reply_to_id")}
+    authors = {m.id: m.user_id for m in Message.select(Message.id, Message.user)
+               .where(Message.id.in_(replied))} if replied else {}
+    candidates = set(user_ids.values()) | set(authors.values())
+    readers = {(m.room_id, m.user_id) for m in RoomMember.select(RoomMember.room, RoomMember.user)
+               .where(RoomMember.room.in_(room_ids) & RoomMember.user.in_(candidates))} if candidates else set()
+    return Audience(kinds, dm_members, user_ids, readers, authors)
+
+
+def snippet(text: str) -> str:
+    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+
+
+def insert(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store prepared rows (``user``, ``kind``, ``room``, ``message``, ``actor``, ``snippet``) inside the
+    caller's transaction; returns the notification objects in the same order."""
+    now = utcnow()
+    created = [Notification(id=new_id(), created_at=now, **row) for row in rows]
+    for start in range(0, len(created), 200):
+        Notification.bulk_create(created[start:start + 200])
+    return notification_dicts(created)
+
+
+def notification_dicts(rows: list[Notification]) -> list[dict[str, Any]]:
+    """API notification objects, with the actors fetched in one query."""
+    actor_ids = {n.actor_id for n in rows if n.actor_id}
+    actors = {u.id: {"id": u.id, "username": u.username, "display_name": u.display_name}
+              for u in User.select(User.id, User.username, User.display_name).where(User.id.in_(actor_ids))} \
+        if actor_ids else {}
+    return [{"id": n.id, "kind": n.kind, "room_id": n.room_id, "message_id": n.message_id,
+             "actor": actors.get(n.actor_id), "snippet": n.snippet, "created_at": n.created_at,
+             "read_at": n.read_at} for n in rows]
+
+
+def list_for(user_id: str, unread_only: bool, position: dict[str, Any] | None,
+             limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The caller's notifications, newest first (``limit`` rows after ``position``), and their unread count."""
+    with reading():
+        query = Notification.select().where(Notification.user == user_id)
+        if unread_only:
+            query = query.where(Notification.read_at.is_null())
+        if position:
+            at, after_id = _position(position)
+            query = query.where((Notification.created_at < at)
+                                | ((Notification.created_at == at) & (Notification.id < after_id)))
+        rows = list(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
+        unread = Notification.select().where((Notification.user == user_id)
+                                             & Notification.read_at.is_null()).count()
+        return notification_dicts(rows), unread
+
+
+def _position(position: dict[str, Any]) -> tuple[datetime, str]:
+    try:
+        return datetime.fromisoformat(str(position["at"]).removesuffix("Z")), str(position["id"])
+    except (KeyError, ValueError):
+        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}}) from None
+
+
+def mark_read(user_id: str, notification_id: str) -> dict[str, Any]:
+    """Mark one of the caller's notifications read (idempotent: the first ``read_at`` stays)."""
+    with unit_of_work():
+        row = Notification.get_or_none((Notification.id == notification_id) & (Notification.user == user_id))
+        if row is None:
+            raise NotFound("notification not found")
+        if row.read_at is None:
+            row.read_at = utcnow()
+            Notification.update(read_at=row.read_at).where(Notification.id == row.id).execute()
+        return notification_dicts([row])[0]

@@ -1,0 +1,185 @@
+"""Webhooks and their pending deliveries (the outbox the dispatcher drains, so it survives a restart).
+
+A delivery's ``body`` is the exact JSON sent (and signed) on every attempt. Deliveries of one webhook
+go out strictly in ``ordinal`` order, one in flight at a time: only the oldest pending one (the head)
+is ever attempted. ``(webhook, source)`` is unique, so an event the consumer sees twice (at-least-once
+broker delivery) is stored once.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee
+
+from domain import jsonfmt
+from domain.errors import Conflict, NotFound
+from storage import notifications
+from storage.chat_models import RoomMember
+from storage.db import reading, unit_of_work
+from storage.models import BaseModel, User, new_id, utcnow
+
+EVENTS = ("message.created", "message.edited", "message.deleted", "reaction.added", "reaction.removed")
+MAX_PER_USER = 25
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+class Webhook(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True)
+    url = peewee.CharField(max_length=2048)
+    events = peewee.TextField()  # JSON list of event names
+    secret = peewee.CharField(max_length=80)
+    is_active = peewee.BooleanField(default=True)
+    failure_count = peewee.IntegerField(default=0)  # failed attempts in a row
+    created_at = peewee.DateTimeField(default=utcnow)
+    disabled_at = peewee.DateTimeField(null=True)
+
+
+class WebhookDelivery(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    webhook = peewee.ForeignKeyField(Webhook, on_delete="CASCADE")
+    ordinal = peewee.BigIntegerField()  # order of delivery within the webhook
+    source = peewee.CharField(max_length=80)  # identity of the event, for deduplication
+    event = peewee.CharField(max_length=32)
+    body = peewee.TextField()
+    status = peewee.CharField(max_length=16, default=PENDING)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DateTimeField(default=utcnow)
+    last_status = peewee.IntegerField(null=True)  # HTTP status of the last attempt, null if none came back
+    last_error = peewee.TextField(default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    finished_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("webhook", "source"), True), (("status", "webhook", "ordinal"), False))
+
+
+MODELS = [Webhook, WebhookDelivery]
+
+_last_ordinal = 0
+
+
+def _next_ordinal() -> int:
+    """Nanoseconds since the epoch, strictly increasing within this process (never yields: atomic)."""
+    global _last_ordinal
+    _last_ordinal = max(_last_ordinal + 1, time.time_ns())
+    return _last_ordinal
+
+
+# --- the REST side -------------------------------------------------------------------------------------
+
+def webhook_dict(hook: Webhook, *, reveal: bool = False) -> dict[str, Any]:
+    """The API object; the secret in full only when ``reveal`` (at creation), else a hint of it."""
+    return {"id": hook.id, "url": hook.url, "events": json.loads(hook.events),
+            "secret": hook.secret if reveal else hook.secret[:6] + "…" + hook.secret[-4:],
+            "is_active": hook.is_active, "created_at": hook.created_at, "failure_count": hook.failure_count}
+
+
+def create(user_id: str, url: str, events: list[str]) -> dict[str, Any]:
+    with unit_of_work():
+        if Webhook.select().where(Webhook.user == user_id).count() >= MAX_PER_USER:
+            raise Conflict(f"at most {MAX_PER_USER} webhooks per user; delete one first")
+        hook = Webhook.create(user=user_id, url=url, events=json.dumps(sorted(set(events))),
+                              secret="whsec_" + secrets.token_hex(24))
+    return webhook_dict(hook, reveal=True)
+
+
+def list_for(user_id: str) -> list[dict[str, Any]]:
+    with reading():
+        return [webhook_dict(h) for h in Webhook.select().where(Webhook.user == user_id)
+                .order_by(Webhook.created_at, Webhook.id)]
+
+
+def delete(user_id: str, webhook_id: str) -> None:
+    """Delete one of the caller's webhooks with its pending deliveries."""
+    with unit_of_work():
+        if not Webhook.delete().where((Webhook.id == webhook_id) & (Webhook.user == user_id)).execute():
+            raise NotFound("webhook not found")
+
+
+# --- the outbox ----------------------------------------------------------------------------------------
+
+def enqueue(room_id: str, event: str, data: dict[str, Any], source: str) -> int:
+    """Store a delivery of ``event`` for every active webhook subscribed to it whose owner is a member
+    of ``room_id``; an already stored ``source`` is skipped. Returns how many were stored."""
+    with reading():
+        hooks = [h for h in Webhook.select(Webhook.id, Webhook.events)
+                 .join(RoomMember, on=(RoomMember.user == Webhook.user))
+                 .where((RoomMember.room == room_id) & (Webhook.is_active == True))  # noqa: E712
+                 if event in json.loads(h.events)]
+    if not hooks:
+        return 0
+    now = utcnow()
+    rows = []
+    for hook in hooks:
+        delivery_id = new_id()
+        body = jsonfmt.dumps({"id": delivery_id, "event": event, "created_at": now, "data": data})
+        rows.append({"id": delivery_id, "webhook": hook.id, "ordinal": _next_ordinal(), "source": source,
+                     "event": event, "body": body, "next_attempt_at": now, "created_at": now})
+    with unit_of_work():
+        WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
+    return len(rows)
+
+
+def busy_webhooks() -> list[str]:
+    """Active webhooks with at least one pending delivery."""
+    with reading():
+        query = (WebhookDelivery.select(WebhookDelivery.webhook).distinct().join(Webhook)
+                 .where((WebhookDelivery.status == PENDING) & (Webhook.is_active == True)))  # noqa: E712
+        return [row.webhook_id for row in query]
+
+
+def head(webhook_id: str, now: datetime) -> tuple[WebhookDelivery, Webhook] | None:
+    """The webhook's oldest pending delivery if it is due now (and the webhook still active)."""
+    with reading():
+        hook = Webhook.get_or_none((Webhook.id == webhook_id) & (Webhook.is_active == True))  # noqa: E712
+        if hook is None:
+            return None
+        delivery = (WebhookDelivery.select()
+                    .where((WebhookDelivery.webhook == webhook_id) & (WebhookDelivery.status == PENDING))
+                    .order_by(WebhookDelivery.ordinal).first())
+    if delivery is None or delivery.next_attempt_at > now:
+        return None
+    return delivery, hook
+
+
+def delivered(delivery_id: str, webhook_id: str, status: int) -> None:
+    with unit_of_work():
+        WebhookDelivery.update(status=DELIVERED, attempts=WebhookDelivery.attempts + 1, last_status=status,
+                               last_error="", finished_at=utcnow()).where(WebhookDelivery.id == delivery_id).execute()
+        Webhook.update(failure_count=0).where(Webhook.id == webhook_id).execute()
+
+
+def failed(delivery_id: str, webhook_id: str, status: int | None, error: str, retry_in_s: float,
+           max_failures: int) -> tuple[str, dict[str, Any]] | None:
+    """Record a failed attempt and schedule the retry. At ``max_failures`` failures in a row the webhook
+    is disabled, its pending deliveries given up, and its owner gets a ``webhook_disabled``
+    notification: returned as (owner id, notification) so it can be sent live."""
+    now = utcnow()
+    with unit_of_work():
+        WebhookDelivery.update(attempts=WebhookDelivery.attempts + 1, last_status=status, last_error=error[:500],
+                               next_attempt_at=now + timedelta(seconds=retry_in_s)
+                               ).where(WebhookDelivery.id == delivery_id).execute()
+        Webhook.update(failure_count=Webhook.failure_count + 1).where(Webhook.id == webhook_id).execute()
+        hook = Webhook.get_or_none(Webhook.id == webhook_id)  # None: deleted meanwhile
+        if hook is None or not hook.is_active or hook.failure_count < max_failures:
+            return None
+        Webhook.update(is_active=False, disabled_at=now).where(Webhook.id == webhook_id).execute()
+        WebhookDelivery.update(status=FAILED, finished_at=now).where(
+            (WebhookDelivery.webhook == webhook_id) & (WebhookDelivery.status == PENDING)).execute()
+        (notification,) = notifications.insert([{
+            "user": hook.user_id, "kind": "webhook_disabled", "room": None, "message": None, "actor": None,
+            "snippet": notifications.snippet(f"webhook {hook.url} disabled after {hook.failure_count} failed "
+                                             f"deliveries in a row")}])
+    return hook.user_id, notification
+
+
+def prune(older_than: datetime) -> int:
+    """Forget finished deliveries older than ``older_than``."""
+    with unit_of_work():
+        return WebhookDelivery.delete().where((WebhookDelivery.status != PENDING)
+                                              & (WebhookDelivery.finished_at < older_than)).execute()

@@ -1,0 +1,24 @@
+"""``/api/v1/search``: full-text search over the messages of the rooms the caller is a member of."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from storage.search import search_messages
+from web.schemas.common import decode_cursor, encode_cursor, page_of
+from web.schemas.search import SearchHitSchema, SearchQuerySchema
+from web.services import principal
+
+blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="Full-text search")
+
+
+@blp.route("/messages", methods=["GET"])
+@blp.arguments(SearchQuerySchema, location="query")
+@blp.response(200, page_of(SearchHitSchema))
+def messages(query: dict[str, Any]) -> dict[str, Any]:
+    """Best match first; a room the caller cannot read never contributes a message."""
+    room_id = str(query["room_id"]) if query["room_id"] else None
+    items, position = search_messages(principal().user_id, query["q"], room_id=room_id, limit=query["limit"],
+                                      after=decode_cursor(query["cursor"]))
+    return {"items": items, "next_cursor": encode_cursor(position) if position else None}

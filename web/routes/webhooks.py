@@ -1,0 +1,33 @@
+"""``/api/v1/webhooks``: the caller's webhooks; the secret is shown in full once, at creation."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from storage import webhooks
+from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema
+from web.services import principal
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhooks")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(WebhookCreateSchema)
+@blp.response(201, WebhookSchema)
+def create(body: dict[str, Any]) -> dict[str, Any]:
+    """Deliveries are signed with ``secret``: keep it, it is not shown again."""
+    return webhooks.create(principal().user_id, body["url"], body["events"])
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, WebhookSchema(many=True))
+def list_webhooks() -> list[dict[str, Any]]:
+    return webhooks.list_for(principal().user_id)
+
+
+@blp.route("/<webhook_id>", methods=["DELETE"])
+@blp.response(204)
+def delete(webhook_id: str) -> None:
+    """Delete the webhook and drop its pending deliveries."""
+    webhooks.delete(principal().user_id, webhook_id)
