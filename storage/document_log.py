@@ -11,11 +11,11 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from storage.documents import append_rows
+from storage.documents import Updates, append_rows
 from storage.models import utcnow
 
-#: (document_id, [(version, author_id, data), ...]): one document's consecutive accepted updates
-Batch = tuple[str, list[tuple[int, str, bytes]]]
+#: (document_id, [(author_id, data), ...]): one document's accepted updates, in order
+Batch = tuple[str, Updates]
 
 
 class SqliteUpdateLog:
@@ -35,8 +35,9 @@ class SqliteUpdateLog:
         return self._conn
 
     def append_batches(self, batches: list[Batch]) -> list[Any]:
-        """Commit every document's batch in one transaction; per batch, None or the exception that
-        rolled back that batch alone (a savepoint each: a deleted document fails only its own)."""
+        """Commit every document's batch in one transaction; per batch, the version of its first update
+        or the exception that rolled back that batch alone (a savepoint each: a deleted document fails
+        only its own)."""
         conn = self._connection()
         outcomes: list[Any] = []
         now = utcnow().isoformat(" ")  # the text form peewee writes and reads for a DateTimeField
@@ -45,12 +46,10 @@ class SqliteUpdateLog:
             for document_id, updates in batches:
                 conn.execute("SAVEPOINT batch")
                 try:
-                    append_rows(conn, "?", document_id, updates, now)
+                    outcomes.append(append_rows(conn, "?", document_id, updates, now))
                 except Exception as exc:  # noqa: BLE001 — reported to that document's actor
                     conn.execute("ROLLBACK TO batch")
                     outcomes.append(exc)
-                else:
-                    outcomes.append(None)
                 conn.execute("RELEASE batch")
             conn.execute("COMMIT")
         except BaseException:

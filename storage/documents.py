@@ -157,41 +157,48 @@ def list_shares(document_id: str) -> list[DocumentShare]:
 
 
 _APPEND_SQL = "INSERT INTO document_update (document_id, version, author_id, data, created_at) VALUES ({p}, {p}, {p}, {p}, {p})"
-_MOVE_SQL = "UPDATE document SET version = {p}, updated_at = {p} WHERE id = {p} AND version = {p}"
+_MOVE_SQL = "UPDATE document SET version = version + {p}, updated_at = {p} WHERE id = {p} RETURNING version"
 
+#: accepted updates ``(author_id, data)`` of one document, in the order they were applied
+Updates = list[tuple[str, bytes]]
 
 #: set by the documents component on SQLite: ``(document_id, updates)`` committed off the gevent hub
-_off_hub_append: Callable[[str, list[tuple[int, str, bytes]]], None] | None = None
+_off_hub_append: Callable[[str, Updates], int] | None = None
 
 
-def use_off_hub_append(append: Callable[[str, list[tuple[int, str, bytes]]], None] | None) -> None:
+def use_off_hub_append(append: Callable[[str, Updates], int] | None) -> None:
     global _off_hub_append
     _off_hub_append = append
 
 
-def append_updates(document_id: str, updates: list[tuple[int, str, bytes]]) -> None:
-    """Durably append consecutive accepted updates ``(version, author_id, data)`` and move the
-    document's version, in one transaction (a group commit); returns once it is committed."""
+def append_updates(document_id: str, updates: Updates) -> int:
+    """Durably append accepted updates and move the document's version, in one transaction (a group
+    commit); returns the version of the first once it is committed (the rest follow it, gapless)."""
     if _off_hub_append is not None:
-        _off_hub_append(document_id, updates)
-        return
+        return _off_hub_append(document_id, updates)
     with unit_of_work() as db:
-        append_rows(db.connection(), db.param, document_id, updates, DocumentUpdate.created_at.db_value(utcnow()))
+        return append_rows(db.connection(), db.param, document_id, updates,
+                           DocumentUpdate.created_at.db_value(utcnow()))
 
 
-def append_rows(conn: Any, param: str, document_id: str, updates: list[tuple[int, str, bytes]], now: Any) -> None:
+def append_rows(conn: Any, param: str, document_id: str, updates: Updates, now: Any) -> int:
     """The statements of ``append_updates`` on a DB-API connection, inside the caller's transaction.
 
-    This is the hot path of every edit: plain SQL, because building the same two statements with
+    The versions come from the database, not from the caller: the ``UPDATE … RETURNING`` takes the
+    document row's lock, so instances appending to one document at once queue on it and each gets
+    the next numbers; a rolled-back transaction takes none, so the log stays gapless and a committed
+    log is always a prefix ``1..version``. This is the hot path of every edit: plain SQL, because
     peewee's query builder cost more CPU than SQLite's commit itself (measured: ~1.3 ms per call).
     """
-    first, last = updates[0][0], updates[-1][0]
     cursor = conn.cursor()
-    cursor.executemany(_APPEND_SQL.format(p=param),
-                       [(document_id, version, author, data, now) for version, author, data in updates])
-    cursor.execute(_MOVE_SQL.format(p=param), (last, now, document_id, first - 1))
-    if cursor.rowcount != 1:  # deleted, or another writer moved the version: the caller rolls back
-        raise NotFound("document not found or version moved")
+    cursor.execute(_MOVE_SQL.format(p=param), (len(updates), now, document_id))
+    row = cursor.fetchone()
+    if row is None:  # deleted: the caller rolls back
+        raise NotFound("document not found")
+    first = int(row[0]) - len(updates) + 1
+    cursor.executemany(_APPEND_SQL.format(p=param), [(document_id, first + i, author, data, now)
+                                                     for i, (author, data) in enumerate(updates)])
+    return first
 
 
 def write_snapshot(document_id: str, version: int, state: bytes) -> None:
@@ -214,6 +221,29 @@ def load(document_id: str, up_to: int | None = None) -> tuple[bytes | None, int,
             updates = updates.where(DocumentUpdate.version <= up_to)
         rows = [(row.version, bytes(row.data)) for row in updates.order_by(DocumentUpdate.version)]
     return (bytes(snapshot.state) if snapshot else None), base, rows
+
+
+def updates_between(document_id: str, after: int, up_to: int) -> list[tuple[int, str, bytes]]:
+    """``(version, author_id, data)`` of the updates ``after < version <= up_to``, in order."""
+    with reading():
+        rows = (DocumentUpdate.select(DocumentUpdate.version, DocumentUpdate.author_id, DocumentUpdate.data)
+                .where((DocumentUpdate.document == document_id) & (DocumentUpdate.version > after)
+                       & (DocumentUpdate.version <= up_to))
+                .order_by(DocumentUpdate.version))
+        return [(row.version, row.author_id, bytes(row.data)) for row in rows]
+
+
+def documents_behind(updates: int, limit: int) -> list[str]:
+    """Documents with at least ``updates`` updates after their latest snapshot, furthest behind first."""
+    latest = (DocumentSnapshot.select(DocumentSnapshot.document_id, peewee.fn.MAX(DocumentSnapshot.version)
+                                      .alias("version"))
+              .group_by(DocumentSnapshot.document_id).alias("latest"))
+    behind = Document.version - peewee.fn.COALESCE(latest.c.version, 0)
+    with reading():
+        query = (Document.select(Document.id)
+                 .join(latest, peewee.JOIN.LEFT_OUTER, on=(latest.c.document_id == Document.id))
+                 .where(behind >= updates).order_by(behind.desc()).limit(limit))
+        return [row.id for row in query]
 
 
 def history(document_id: str, before: int | None, limit: int) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import pytest
 from gevent import monkey
 
 from actors import runtime
+from domain.errors import NotFound
 from storage.document_log import SqliteUpdateLog
 
 _blocking_sleep = monkey.get_original("time", "sleep")
@@ -68,15 +69,20 @@ def _database(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def test_one_documents_failure_rolls_back_only_its_own_batch(tmp_path: Path) -> None:
+def test_versions_come_from_the_database_and_a_failure_rolls_back_only_its_own_batch(tmp_path: Path) -> None:
     check = _database(tmp_path / "log.db")
+    check.execute("UPDATE document SET version = 4 WHERE id = 'd2'")  # another instance appended 1..4
+    check.execute("INSERT INTO document_update VALUES ('d2', 6, 'u', x'00', '')")  # a row in the way of 6
     log = SqliteUpdateLog(str(tmp_path / "log.db"), busy_timeout_ms=1000)
-    outcomes = log.append_batches([("d1", [(1, "u", b"x"), (2, "u", b"y")]),
-                                   ("gone", [(1, "u", b"z")]),  # deleted document: no row moves
-                                   ("d2", [(5, "u", b"w")])])  # version moved: d2 is at 0, not 4
-    assert outcomes[0] is None and outcomes[1] is not None and outcomes[2] is not None
-    assert log.append_batches([("d2", [(1, "u", b"v")])]) == [None]
+    outcomes = log.append_batches([("d1", [("u", b"x"), ("u", b"y")]),
+                                   ("gone", [("u", b"z")]),  # deleted document: no row moves
+                                   ("d2", [("u", b"a"), ("u", b"b")]),  # 5 and 6: the insert of 6 fails
+                                   ("d1", [("u", b"w")])])  # continues after the first d1 batch
+    assert outcomes[0] == 1 and isinstance(outcomes[1], NotFound)
+    assert isinstance(outcomes[2], sqlite3.IntegrityError) and outcomes[3] == 3
+    check.execute("DELETE FROM document_update WHERE document_id = 'd2'")
+    assert log.append_batches([("d2", [("u", b"v")])]) == [5]  # its failed batch moved nothing
     log.close()
-    assert check.execute("SELECT id, version FROM document ORDER BY id").fetchall() == [("d1", 2), ("d2", 1)]
+    assert check.execute("SELECT id, version FROM document ORDER BY id").fetchall() == [("d1", 3), ("d2", 5)]
     rows = check.execute("SELECT document_id, version, data FROM document_update ORDER BY 1, 2").fetchall()
-    assert rows == [("d1", 1, b"x"), ("d1", 2, b"y"), ("d2", 1, b"v")]
+    assert rows == [("d1", 1, b"x"), ("d1", 2, b"y"), ("d1", 3, b"w"), ("d2", 5, b"v")]

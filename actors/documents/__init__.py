@@ -9,11 +9,14 @@ from typing import Any, Callable
 import pykka
 
 from actors import runtime
-from actors.documents import crdt
+from actors.cluster import SingletonJob
+from actors.documents import compaction, crdt
 from actors.documents import messages as doc_messages
 from actors.documents import ws_frames
 from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, Stats
+from actors.documents.relay import Relay
 from actors.supervisor import ChildHandle, ChildSpec, start_child
+from domain.broker import Broker
 from domain.config import AppConfig
 from domain.metrics import Metrics
 from storage import documents as store
@@ -27,9 +30,10 @@ MAX_DOCUMENTS_PER_COMMIT = 64
 class Collab:
     """The documents component as the rest of the server sees it."""
 
-    def __init__(self, registry: ChildHandle, config: AppConfig) -> None:
+    def __init__(self, registry: ChildHandle, config: AppConfig, relay: Relay) -> None:
         self.registry = registry
         self.config = config
+        self.relay = relay
 
     def open(self, document_id: str) -> pykka.ActorRef:
         """The document's actor, loaded if needed, with a lease the caller must ``release``."""
@@ -39,11 +43,14 @@ class Collab:
         self.registry.tell(Release(document_id, ref.actor_urn))
 
     def access_changed(self, document_id: str, user_id: str, role: str | None) -> None:
-        """A share changed: a user without a role any more loses their live sockets on the document."""
+        """A share changed: a user without a role any more loses their live sockets on the document
+        (on every instance)."""
         self.registry.tell(Notify(document_id, doc_messages.AccessChanged(user_id, role)))
+        self.relay.publish_access(document_id, user_id, role)
 
     def deleted(self, document_id: str) -> None:
         self.registry.tell(Notify(document_id, doc_messages.Deleted()))
+        self.relay.publish_deleted(document_id)
 
     def content(self, document_id: str, version: int | None = None) -> tuple[int, str]:
         """(version, text) from durable storage: every accepted update is there before anyone saw it."""
@@ -64,13 +71,19 @@ class Collab:
         return self.registry.ask(Stats())
 
 
-def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Any = None) -> Collab:
-    """Start the registry under ``supervisor`` and install the /ws document frames."""
+def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
+                 jobs: list[SingletonJob]) -> Collab:
+    """Start the registry under ``supervisor``, follow the other instances' updates on ``doc.updates``,
+    add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
     table = DocumentTable()
     close_log = _commit_off_hub(config)
+    # the Redis broker's consumer name is the instance id of the cluster registry; in memory there is one
+    relay = Relay(broker, getattr(broker, "consumer", "local"))
     handle = start_child(supervisor, ChildSpec(
-        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, close_log)))
-    collab = Collab(handle, config)
+        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay, close_log)))
+    relay.subscribe(table.loaded)
+    jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s, compaction.compactor(config.collab)))
+    collab = Collab(handle, config, relay)
     ws_frames.install(collab)
     return collab
 

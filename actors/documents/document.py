@@ -3,12 +3,18 @@
 Every accepted change is appended to the durable update log *before* anyone sees it; a failed store
 or a pycrdt panic leaves memory possibly ahead of storage, so the actor then closes its peers and
 stops (the next open reloads from storage). Snapshots every N updates or T seconds bound load time.
+
+Other instances may hold the same document: what this actor stores it publishes on ``doc.updates``
+(``actors.documents.relay``), and what they store arrives as ``RemoteUpdates``, applied without
+storing or publishing again and relayed to the local peers. Versions come from the database, so
+this actor may see them out of order (``actors.documents.versions``); the remote side is the
+``Replication`` mixin.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from gevent import GreenletExit
@@ -17,10 +23,14 @@ from pycrdt import merge_updates
 from actors import runtime
 from actors.component import ComponentActor
 from actors.documents import crdt
-from actors.documents.messages import (AccessChanged, Deleted, Edit, Join, Leave, Presence, Restore, Subscriber,
-                                      YjsIn)
+from actors.documents.messages import (AccessChanged, Deleted, Edit, Join, Leave, Presence, RemoteAwareness,
+                                      RemoteUpdates, Restore, Subscriber, YjsIn)
 from actors.documents.presence import OUTDATED_MS, PresenceTable
-from domain import logs, text_delta, ws_protocol, yjs_sync
+from actors.documents.relay import Relay
+from actors.documents.replication import Repair, Replication
+from actors.documents.subscribers import Subscribers
+from actors.documents.versions import HeldVersions
+from domain import logs, text_delta, yjs_sync
 from domain.config import CollabConfig
 from domain.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unavailable
 from domain.metrics import Metrics
@@ -52,27 +62,28 @@ class _Flush:
 
 @dataclass(frozen=True)
 class _Pending:
-    version: int
     origin: Subscriber
     update: bytes
     delta: list
     received_at: float
 
 
-class DocumentActor(ComponentActor):
-    def __init__(self, document_id: str, config: CollabConfig, metrics: Metrics,
+class DocumentActor(Replication, ComponentActor):
+    def __init__(self, document_id: str, config: CollabConfig, metrics: Metrics, relay: Relay,
                  on_gone: Callable[[str, str], None]) -> None:
         super().__init__(f"document.{document_id}")
         self.document_id = document_id
         self._config = config
         self._metrics = metrics
+        self._relay = relay
         self._on_gone = on_gone  # (document_id, actor_urn): the registry forgets a self-stopped actor
-        self._subs: dict[str, Subscriber] = {}
+        self._subs = Subscribers(document_id)
         self._since_snapshot = 0
         self._pending: list[_Pending] = []
         self._flush_told = False
         self._snapshot_timer: runtime.Timer | None = None
         self._sweep_timer: runtime.Timer | None = None
+        self._repair_timer: runtime.Timer | None = None
         self._failed: str | None = None
         self._deleted = False
         self._changes: list[bytes] = []
@@ -89,13 +100,18 @@ class DocumentActor(ComponentActor):
                     raise
                 self._fail("load_failed", repr(exc))
                 return
-            self.version = updates[-1][0] if updates else base
+            self._versions = HeldVersions(updates[-1][0] if updates else base)
             self._text = crdt.text_of(self._doc)
             self._size = len(self._doc.get_update())
             self._presence = PresenceTable(self._doc)
             self._doc.observe(lambda event: self._changes.append(event.update))
             self._text.observe(self._on_text_event)
             logs.event(log, "document.loaded", logging.DEBUG, version=self.version, replayed=len(updates))
+
+    @property
+    def version(self) -> int:
+        """The newest version applied here (others' versions below it may still be on their way)."""
+        return self._versions.latest
 
     def on_stop(self) -> None:
         with logs.bound(document_id=self.document_id):
@@ -107,17 +123,17 @@ class DocumentActor(ComponentActor):
                     pass
 
     def _cancel_timers(self) -> None:
-        for timer in (self._snapshot_timer, self._sweep_timer):
+        for timer in (self._snapshot_timer, self._sweep_timer, self._repair_timer):
             if timer is not None:
                 timer.cancel()
-        self._snapshot_timer = self._sweep_timer = None
+        self._snapshot_timer = self._sweep_timer = self._repair_timer = None
 
     def _fail(self, event: str, error: str) -> None:
         """Memory can no longer be trusted (or never loaded): drop every peer and stop."""
         self._failed = error
         self._pending.clear()  # never broadcast, so never seen: dropping them loses nothing anyone saw
         logs.event(log, f"document.{event}", logging.ERROR, error=error)
-        self._close_all(CLOSE_INTERNAL, "document unavailable, reconnect")
+        self._subs.close_all(CLOSE_INTERNAL, "document unavailable, reconnect")
         self._cancel_timers()
         self._on_gone(self.document_id, self.actor_urn)
         self.actor_ref.tell(_StopNow())
@@ -153,12 +169,16 @@ class DocumentActor(ComponentActor):
             return self._on_presence(message)
         if isinstance(message, Restore):
             return self._on_restore(message)
+        if isinstance(message, RemoteUpdates):
+            return self._on_remote(message)
+        if isinstance(message, RemoteAwareness):
+            return self._on_remote_awareness(message)
         if isinstance(message, AccessChanged):
             return self._on_access_changed(message)
         if isinstance(message, Deleted):
             self._deleted = True
             self._pending.clear()
-            self._close_all(CLOSE_POLICY, "document deleted")
+            self._subs.close_all(CLOSE_POLICY, "document deleted")
             self._cancel_timers()
             self.actor_ref.tell(_StopNow())
         elif isinstance(message, _Flush):
@@ -171,10 +191,12 @@ class DocumentActor(ComponentActor):
             self._snapshot_timer = None
             if self._since_snapshot:
                 self._snapshot()
+        elif isinstance(message, Repair):
+            self._repair()
         elif isinstance(message, _Sweep):
             self._sweep_timer = None
-            removed, payload = self._presence.expire()
-            self._relay_presence(None, payload, dict.fromkeys(removed))
+            removed, payload = self._presence.expire()  # every instance expires on its own clock
+            self._relay_presence(None, None, payload, dict.fromkeys(removed), publish=False)
             self._schedule_sweep()
         return None
 
@@ -195,21 +217,16 @@ class DocumentActor(ComponentActor):
         if self._subs.pop(peer_id, None) is None:
             return
         removed, payload = self._presence.drop_peer(peer_id)
-        self._relay_presence(None, payload, dict.fromkeys(removed))
+        self._relay_presence(None, None, payload, dict.fromkeys(removed))
 
     def _on_access_changed(self, message: AccessChanged) -> None:
-        for sub in [s for s in self._subs.values() if s.user_id == message.user_id]:
+        for sub in self._subs.of_user(message.user_id):
             if message.role is None:
                 logs.event(log, "document.access_revoked", user_id=sub.user_id, peer_id=sub.peer_id)
                 sub.close(CLOSE_POLICY, "access revoked")
                 self._on_leave(sub.peer_id)
             else:
-                self._subs[sub.peer_id] = replace(sub, role=message.role)
-
-    def _close_all(self, code: int, reason: str) -> None:
-        for sub in list(self._subs.values()):
-            sub.close(code, reason)
-        self._subs.clear()
+                self._subs.set_role(sub, message.role)
 
     # Yjs side ----------------------------------------------------------------------------------
     def _on_yjs(self, message: YjsIn) -> None:
@@ -225,7 +242,7 @@ class DocumentActor(ComponentActor):
                 self._on_yjs_update(sub, msg.update, message.received_at)
             elif isinstance(msg, yjs_sync.AwarenessUpdate):
                 changed = self._presence.apply(sub.peer_id, msg.payload)
-                self._relay_presence(sub.peer_id, msg.payload, changed)
+                self._relay_presence(sub.peer_id, sub.user_id, msg.payload, changed)
             elif isinstance(msg, yjs_sync.QueryAwareness):
                 states = self._presence.full_update()
                 if states is not None:
@@ -241,7 +258,7 @@ class DocumentActor(ComponentActor):
         if role_rank(sub.role) < role_rank("editor"):
             raise Forbidden("viewer update refused")
         self._check_size(len(update))
-        old = str(self._text) if self._has_json_peers() else ""
+        old = str(self._text) if self._subs.has_json() else ""
         self._changes.clear()
         self._deltas.clear()
         crdt.guarded(self._doc.apply_update, update)
@@ -272,15 +289,14 @@ class DocumentActor(ComponentActor):
         with self._doc.transaction():
             crdt.guarded(text_delta.apply_byte_ops, self._text, byte_ops)
         self._accept(sub, received_at, delta=ops)
-        self._flush()
-        return {"document_id": self.document_id, "version": self.version}
+        return {"document_id": self.document_id, "version": self._flush()}
 
     def _on_presence(self, message: Presence) -> None:
         sub = self._subs.get(message.peer_id)
         if sub is None:
             raise BadRequest("join the document first", {"fields": {"document_id": ["not joined"]}})
         cid, payload = self._presence.set_json_state(sub.peer_id, message.state)
-        self._relay_presence(sub.peer_id, payload, {cid: message.state})
+        self._relay_presence(sub.peer_id, sub.user_id, payload, {cid: message.state})
 
     # accepting a change ------------------------------------------------------------------------
     def _check_size(self, incoming: int) -> None:
@@ -300,7 +316,7 @@ class DocumentActor(ComponentActor):
         update = self._changes[0] if len(self._changes) == 1 else merge_updates(*self._changes)
         if delta is None:
             delta = [op for d in self._deltas for op in text_delta.to_codepoint_delta(old_text, d)]
-        self._pending.append(_Pending(self.version + len(self._pending) + 1, sub, update, delta, received_at))
+        self._pending.append(_Pending(sub, update, delta, received_at))
         self._size += len(update)
         if len(self._pending) >= MAX_GROUP_COMMIT:
             self._flush()
@@ -308,58 +324,47 @@ class DocumentActor(ComponentActor):
             self._flush_told = True
             self.actor_ref.tell(_Flush())
 
-    def _flush(self) -> None:
-        """Append every pending update in one transaction, then broadcast them in order."""
+    def _flush(self) -> int:
+        """Append every pending update in one transaction, broadcast them in order, then publish them
+        for the other instances; the version of the last (the newest version if none was pending)."""
         pending, self._pending = self._pending, []
         if not pending:
-            return
+            return self.version
         try:
-            store.append_updates(self.document_id, [(p.version, p.origin.user_id, p.update) for p in pending])
+            first = store.append_updates(self.document_id, [(p.origin.user_id, p.update) for p in pending])
         except Exception as exc:  # noqa: BLE001 — memory is now ahead of storage: reload
             self._fail("store_failed", repr(exc))
             raise Unavailable("could not store the update") from None
-        self.version = pending[-1].version
-        for p in pending:
-            self._broadcast(p)
+        for version, p in enumerate(pending, first):
+            self._versions.add(version)
+            self._subs.send_change(version, p.origin.user_id, p.origin.peer_id, p.update, p.delta)
             self._metrics.timing("collab.edit_latency", (time.perf_counter() - p.received_at) * 1000)
-        self._since_snapshot += len(pending)
+        self._relay.publish_updates(self.document_id, [(version, p.origin.user_id, p.update, p.delta)
+                                                       for version, p in enumerate(pending, first)])
+        self._changed(len(pending))
+        return first + len(pending) - 1
+
+    def _changed(self, count: int) -> None:
+        """``count`` more versions are in memory: snapshot when due, and watch any gap below them."""
+        self._since_snapshot += count
         if self._since_snapshot >= self._config.snapshot_every_updates:
             self._snapshot()
         elif self._snapshot_timer is None:
             self._snapshot_timer = runtime.call_later(self._config.snapshot_every_s, self.actor_ref.tell,
                                                       _SnapshotTick())
+        self._watch_gap()
 
-    def _broadcast(self, change: _Pending) -> None:
-        origin, update, delta = change.origin, change.update, change.delta
-        binary = yjs_sync.sync_update(update)
-        event = ws_protocol.encode({"type": "document_updated", "document_id": self.document_id,
-                                    "version": change.version, "author_id": origin.user_id, "delta": delta})
-        for sub in self._subs.values():
-            if sub.peer_id != origin.peer_id:
-                sub.send(binary if sub.kind == "yjs" else event)
-
-    def _relay_presence(self, origin_peer: str | None, payload: bytes | None, changed: dict[int, Any]) -> None:
-        if payload is not None:
-            binary = yjs_sync.awareness(payload)
-            for sub in self._subs.values():
-                if sub.kind == "yjs" and sub.peer_id != origin_peer:
-                    sub.send(binary)
-        owner = self._subs.get(origin_peer) if origin_peer else None
-        for cid, state in changed.items():
-            event = ws_protocol.encode({"type": "document_presence", "document_id": self.document_id,
-                                        "client_id": cid, "user_id": owner.user_id if owner else None,
-                                        "state": state})
-            for sub in self._subs.values():
-                if sub.kind == "json" and sub.peer_id != origin_peer:
-                    sub.send(event)
+    def _relay_presence(self, origin_peer: str | None, user_id: str | None, payload: bytes | None,
+                        changed: dict[int, Any], publish: bool = True) -> None:
+        """An awareness change to the local peers and, when it happened here, to the other instances."""
+        self._subs.send_awareness(origin_peer, user_id, payload, changed)
+        if publish and payload is not None:
+            self._relay.publish_awareness(self.document_id, user_id, payload)
         self._schedule_sweep()
 
     def _on_text_event(self, event: Any) -> None:
-        if self._has_json_peers():  # building the delta costs CPU; only JSON peers need it
+        if self._subs.has_json():  # building the delta costs CPU; only JSON peers need it
             self._deltas.append(event.delta)
-
-    def _has_json_peers(self) -> bool:
-        return any(sub.kind == "json" for sub in self._subs.values())
 
     def _schedule_sweep(self) -> None:
         if self._sweep_timer is None and self._presence.has_states:
@@ -370,15 +375,21 @@ class DocumentActor(ComponentActor):
         if self._snapshot_timer is not None:
             self._snapshot_timer.cancel()
             self._snapshot_timer = None
+        if not self._since_snapshot:
+            return  # the flush just wrote it
+        version = self._versions.contiguous
+        if not self._versions.exact:  # another instance's update is on its way: not a state of the log
+            logs.event(log, "document.snapshot_deferred", logging.DEBUG, version=version)
+            return
         try:
             state = self._doc.get_update()
-            store.write_snapshot(self.document_id, self.version, state)
+            store.write_snapshot(self.document_id, version, state)
         except Exception as exc:  # noqa: BLE001 — the update log still holds everything
-            logs.event(log, "document.snapshot_failed", logging.WARNING, error=repr(exc), version=self.version)
+            logs.event(log, "document.snapshot_failed", logging.WARNING, error=repr(exc), version=version)
             return
         self._since_snapshot = 0
         self._size = len(state)
-        logs.event(log, "document.snapshot", logging.DEBUG, version=self.version, bytes=len(state))
+        logs.event(log, "document.snapshot", logging.DEBUG, version=version, bytes=len(state))
 
 
 def _ignore(*_args: Any) -> None:

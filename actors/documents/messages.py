@@ -64,3 +64,18 @@ class AccessChanged:
 @dataclass(frozen=True)
 class Deleted:
     pass
+
+
+@dataclass(frozen=True)
+class RemoteUpdates:
+    """Updates another instance stored (or the log holds and this actor missed): ``(version, author_id, update)``."""
+    origin: str
+    updates: list[tuple[int, str, bytes]]
+
+
+@dataclass(frozen=True)
+class RemoteAwareness:
+    """An awareness payload from a peer on another instance."""
+    origin: str
+    user_id: str | None
+    payload: bytes

@@ -16,6 +16,7 @@ import pykka
 from actors import runtime
 from actors.component import ComponentActor, HealthSink
 from actors.documents.document import DocumentActor
+from actors.documents.relay import Relay
 from domain import logs
 from domain.config import CollabConfig
 from domain.metrics import Metrics
@@ -69,14 +70,20 @@ class Entry:
 class DocumentTable:
     entries: dict[str, Entry] = field(default_factory=dict)
 
+    def loaded(self, document_id: str) -> pykka.ActorRef | None:
+        """The document's live actor in this process, if any (read from any greenlet)."""
+        entry = self.entries.get(document_id)
+        return entry.ref if entry is not None and entry.ref.is_alive() else None
+
 
 class RegistryActor(ComponentActor):
     def __init__(self, health_sink: HealthSink, config: CollabConfig, metrics: Metrics, table: DocumentTable,
-                 close_log: Callable[[], None] = lambda: None) -> None:
+                 relay: Relay, close_log: Callable[[], None] = lambda: None) -> None:
         super().__init__("collab", health_sink)
         self._config = config
         self._metrics = metrics
         self._table = table
+        self._relay = relay
         self._close_log = close_log  # the update log's off-hub writer, once no document can append
 
     def on_start(self) -> None:
@@ -100,7 +107,8 @@ class RegistryActor(ComponentActor):
         if isinstance(message, Open):
             entry = entries.get(message.document_id)
             if entry is None or not entry.ref.is_alive():
-                ref = DocumentActor.start(message.document_id, self._config, self._metrics, self._forget_later)
+                ref = DocumentActor.start(message.document_id, self._config, self._metrics, self._relay,
+                                          self._forget_later)
                 entry = entries[message.document_id] = Entry(ref)
                 self._publish()
             entry.leases += 1
