@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test install bench-broker bench-collab bench-chat clean
+.PHONY: run test install ui bench-broker bench-collab bench-chat bench-scaleout clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ run: $(RUNTIME)
 	$(PY) app.py $(ARGS)
 
 test: $(DEV)
+	@if [ -n "$$CI" ] && [ ! -d web/ui/node_modules/playwright-core ]; then $(UI_NPM); fi
 	$(PY) -m pytest
+
+# the web UI: web/ui's pinned npm packages, then the bundle in web/static (committed: `make run` needs no node)
+UI_NPM := npm ci --prefix web/ui --silent --no-audit --no-fund
+ui:
+	$(UI_NPM)
+	node web/ui/build.mjs
 
 bench-broker: $(DEV)
 	$(PY) bench/broker.py
@@ -35,6 +42,11 @@ bench-collab: $(DEV)
 bench-chat: $(DEV)
 	npm ci --prefix bench --silent --no-audit --no-fund
 	$(PY) bench/chat.py $(ARGS)
+
+# the chat workload on one instance and on two, against the local PostgreSQL and Redis (scaleout.md)
+bench-scaleout: $(DEV)
+	npm ci --prefix bench --silent --no-audit --no-fund
+	$(PY) bench/chat.py --scaleout --conns 400 --rooms 20 --paced 2000 --seconds 10 $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis bench/.peer-venv

@@ -51,8 +51,8 @@ def bootstrap(config: AppConfig) -> Confab:
         start_storage(supervisor, config)
         jobs: list[SingletonJob] = []  # singleton jobs: each component adds its own
         broker = start_broker(supervisor, config, metrics, jobs)
-        collab = start_collab(supervisor, config, metrics, broker)
-        chat = start_chat(supervisor, config, metrics, broker)
+        collab = start_collab(supervisor, config, metrics, broker, jobs)
+        chat = start_chat(supervisor, config, metrics, broker, jobs)
         gateway = start_gateway(supervisor, metrics)
         services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
                             supervisor, gateway, broker, chat=chat, collab=collab)

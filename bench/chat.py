@@ -7,6 +7,7 @@ total). Then how much memory idle authenticated sockets cost. Confab stores ever
 (SQLite WAL, synchronous=FULL, group commit) before its ack; the bare server stores nothing.
 
     .venv/bin/python bench/chat.py [--conns 1000 --rooms 50 --senders 1 --seconds 10 --idle 10000]
+    .venv/bin/python bench/chat.py --scaleout [--conns 400 --rooms 20 --paced 2000 --seconds 10]
 
 Needs ``npm install`` in bench/ (the ``ws`` package). Writes bench/results/chat.md.
 """
@@ -23,7 +24,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Callable  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -63,11 +64,11 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def start_confab(data_dir: Path) -> tuple[subprocess.Popen, int]:
+def start_confab(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
-                            cwd=ROOT, env={**os.environ, **CONFAB_ENV}, stdout=subprocess.DEVNULL,
+                            cwd=ROOT, env={**os.environ, **CONFAB_ENV, **(env or {})}, stdout=subprocess.DEVNULL,
                             stderr=open(data_dir / "server.log", "ab"))
     wait_http(f"http://127.0.0.1:{port}/ready")
     return proc, port
@@ -101,26 +102,32 @@ def wait_idle(pid: int, limit_s: float = 90.0) -> None:
             return
 
 
-def run_load(pid: int, plan: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Run the node generator; server CPU is read when it starts and stops measuring."""
+def run_load(pids: list[int], plan: dict[str, Any], work: Path,
+             others: Callable[[], dict[str, float]] = dict) -> dict[str, Any]:
+    """Run the node generator; the CPU of the server processes ``pids`` (summed, and each) and of
+    ``others()`` (named CPU-second counters, e.g. Redis and PostgreSQL) is read while it measures."""
     path = work / "plan.json"
     path.write_text(json.dumps(plan))
     node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
-    cpu_start = None
+    start: list[float] = []
+    start_others: dict[str, float] = {}
     result: dict[str, Any] = {}
     for line in node.stdout:  # type: ignore[union-attr]
         event = json.loads(line)
         if event.get("phase") == "measuring":
-            cpu_start = cpu_seconds(pid)
+            start, start_others = [cpu_seconds(pid) for pid in pids], others()
         elif event.get("phase") == "done":
             result = event
-            result["server_cpu_s"] = cpu_seconds(pid) - (cpu_start or 0.0)
+            result["cpu_by_server_s"] = [cpu_seconds(pid) - (start[i] if start else 0.0) for i, pid in enumerate(pids)]
+            result["cpu_others_s"] = {k: v - start_others.get(k, 0.0) for k, v in others().items()}
     node.wait()
     if not result:
         raise SystemExit("load generator failed")
-    wait_idle(pid)
+    for pid in pids:
+        wait_idle(pid)
+    result["server_cpu_s"] = sum(result["cpu_by_server_s"])
     result["us_per_delivery"] = result["server_cpu_s"] * 1e6 / max(1, result["delivered"])
-    result["rss_mb"] = rss_mb(pid)
+    result["rss_mb"] = sum(rss_mb(pid) for pid in pids)
     return result
 
 
@@ -149,8 +156,15 @@ def main() -> None:
     parser.add_argument("--paced", default="20000,5000", help="deliveries/s in total when paced (comma-separated)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--idle", type=int, default=10000, help="idle sockets to open (0 skips)")
-    parser.add_argument("--out", default=str(BENCH / "results" / "chat.md"))
+    parser.add_argument("--out", default=None, help="report path (default bench/results/chat.md or scaleout.md)")
+    parser.add_argument("--scaleout", action="store_true",
+                        help="the same workload on one instance and on two (PostgreSQL + Redis), see bench/scaleout.py")
     args = parser.parse_args()
+    if args.scaleout:
+        from scaleout import run_scaleout
+        run_scaleout(args)
+        return
+    args.out = args.out or str(BENCH / "results" / "chat.md")
     per_room = args.conns // args.rooms
     rows, idle = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,7 +182,7 @@ def main() -> None:
                 plans[f"paced {target:,.0f}/s"] = {"mode": "paced",
                                                    "rate_per_sender": target / (args.rooms * args.senders * per_room)}
             plans["closed"] = {"mode": "closed", "window": args.window}
-            confab = {name: run_load(proc.pid, {"url": f"ws://127.0.0.1:{port}/ws", "conns": conns, "warmup_s": 2,
+            confab = {name: run_load([proc.pid], {"url": f"ws://127.0.0.1:{port}/ws", "conns": conns, "warmup_s": 2,
                                                 "duration_s": args.seconds, **plan}, work)
                       for name, plan in plans.items()}
             if args.idle:
@@ -177,7 +191,7 @@ def main() -> None:
             stop(proc, work / "confab" / "server.log")
         bare_proc, bare_port = start_bare()
         try:
-            bare = {name: run_load(bare_proc.pid, {"url": f"ws://127.0.0.1:{bare_port}/ws", "conns": conns,
+            bare = {name: run_load([bare_proc.pid], {"url": f"ws://127.0.0.1:{bare_port}/ws", "conns": conns,
                                                    "warmup_s": 2, "duration_s": args.seconds, **plan}, work)
                     for name, plan in plans.items()}
             if args.idle:

@@ -3,7 +3,7 @@
 //
 //   node bench/chatload.js plan.json  → prints one JSON line of results
 //
-// plan: {url, conns: [{token, room, sender}], mode: "closed"|"paced"|"idle", window, rate_per_sender,
+// plan: {url, conns: [{token, room, sender, url?}], mode: "closed"|"paced"|"idle", window, rate_per_sender,
 //        warmup_s, duration_s, connect_concurrency}
 // Each socket joins its room (join_room, waits for the reply carrying its ref). Senders put a
 // high-resolution timestamp in the content; every receiver computes send→deliver latency from it
@@ -29,7 +29,7 @@ let delivered = 0, acked = 0, errors = 0, sent = 0;
 
 function open(spec, index) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${plan.url}?token=${spec.token}`, { perMessageDeflate: false });
+    const ws = new WebSocket(`${spec.url || plan.url}?token=${spec.token}`, { perMessageDeflate: false });
     const state = { ws, spec, index, seq: 0, inflight: new Map() };
     ws.on('error', reject);
     ws.on('open', () => ws.send(JSON.stringify({ type: 'join_room', room_id: spec.room, ref: 'join' })));

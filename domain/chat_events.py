@@ -15,6 +15,7 @@ from domain import ws_protocol
 #: control actions the fan-out applies before (or instead of) delivering the frame
 UNSUBSCRIBE_USER = "unsubscribe_user"  # a member was removed or left: stop delivering to them at once
 DROP_ROOM = "drop_room"  # the room was deleted
+TO_USER = "to_user"  # deliver the frame to every socket of user_id (notifications), not to the room
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,18 @@ def test_deliver_reaches_every_session_once_and_unsubscribes_stop_it():
     assert not hub.is_subscribed("r", "s4")
 
 
+def test_the_hub_drops_redelivered_seqs_and_reports_a_hole_before_a_seq():
+    hub, got = RoomHub(), []
+    assert hub.gap("r", 9) is None  # no session: nothing to fill
+    hub.subscribe("r", "s1", "u1", collect(got), buffering=False)
+    assert hub.deliver("r", 3, "m3") == 1 and hub.gap("r", 4) is None
+    assert hub.deliver("r", 3, "m3-again") == 0 and got == ["m3"]  # at-least-once redelivery
+    assert hub.gap("r", 6) == 3  # 4 and 5 never came: read them from storage first
+    hub.drop_session("s1")
+    hub.subscribe("r", "s2", "u1", collect(got), buffering=False)
+    assert hub.gap("r", 9) is None  # a new subscriber starts from what comes next
+
+
 def test_events_and_commands_round_trip_as_bytes():
     event = Event("room", 7, '{"type":"new_message"}')
     assert decode_event(encode_event(event)) == event
@@ -82,7 +94,8 @@ def test_a_valid_send_frame_gets_its_defaults():
 def test_typing_is_told_on_changes_only_and_expires():
     hub, got = RoomHub(), []
     hub.subscribe("r", "s1", "watcher", collect(got), buffering=False)
-    typing = Typing(hub, ttl_s=0.05)
+    typing = Typing(lambda event: hub.deliver(event.room_id, event.seq, event.frame, skip_user=event.user_id),
+                    ttl_s=0.05)
     user = {"id": "u1", "username": "ana"}
     typing.update("r", user, True)
     typing.update("r", user, True)  # a refresh: nothing new to tell

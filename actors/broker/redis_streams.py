@@ -267,7 +267,7 @@ class RedisBroker:
         if not hours:
             return
         oldest_ms = int((time.time() - hours * 3600) * 1000)
-        for name, partitions in self._topics.items():
+        for name, partitions in list(self._topics.items()):  # topics may still be being created
             for index in range(partitions):
                 self.client.xtrim(self.stream_key(name, index), minid=f"{oldest_ms}-0", approximate=True)
 

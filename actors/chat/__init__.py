@@ -7,9 +7,14 @@ from __future__ import annotations
 import pykka
 
 from actors import session
+from actors.chat import replies, shared_presence
 from actors.chat.frames import ChatFrames
+from actors.chat.heartbeat import ChatHeartbeat
+from actors.chat.instances import REAP_EVERY_S, InstanceGroups
 from actors.chat.service import ChatService
+from actors.chat.webhooks import start_webhooks
 from actors.chat.writer import ChatWriter
+from actors.cluster import SingletonJob
 from actors.supervisor import ChildSpec, start_child
 from domain import chat_frames
 from domain.config import AppConfig
@@ -20,10 +25,22 @@ __all__ = ["ChatService", "start_chat"]
 _current: list[ChatService] = []  # the running service the session hooks report to
 
 
-def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object) -> ChatService:
-    service = ChatService(config.chat, metrics, broker)  # type: ignore[arg-type]
+def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object,
+               jobs: list[SingletonJob]) -> ChatService:
+    """Start the chat writer and the event consumers; ``jobs`` gets the webhook dispatch job, and with
+    several instances (Redis) the presence sweep and the reaping of dead instances' groups."""
+    partitions = config.topic_partitions()
+    groups = InstanceGroups(broker, {**partitions, replies.TOPIC: partitions["chat.events"]})  # type: ignore[arg-type]
+    service = ChatService(config.chat, metrics, broker, groups)  # type: ignore[arg-type]
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
         sink, service, config.chat.group_commit_max)))
+    if isinstance(service.presence, shared_presence.SharedPresence):
+        presence = service.presence
+        broker.create_topic(replies.TOPIC, partitions["chat.events"])  # type: ignore[attr-defined]
+        start_child(supervisor, ChildSpec("chat.instance", "chat", lambda sink: ChatHeartbeat.start(
+            sink, service, presence)))
+        jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
+        jobs.append(SingletonJob("chat.reap_groups", REAP_EVERY_S, groups.reap))
     chat_frames.register()
     session.FRAME_HANDLERS.update(ChatFrames(service).handlers())
     _current[:] = [service]
@@ -31,12 +48,13 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
         session.SESSION_OPENED_HOOKS.append(_session_opened)
         session.SESSION_CLOSED_HOOKS.append(_session_closed)
     service.listen()
+    start_webhooks(config.webhooks, metrics, service.broker, service.publish, jobs)
     return service
 
 
 def _session_opened(ctx: session.SessionContext) -> None:
     for service in _current:
-        service.presence.opened(ctx.principal.user_id, ctx.principal.username, ctx.session_id)
+        service.presence.opened(ctx.principal.user_id, ctx.principal.username, ctx.session_id, ctx.send)
 
 
 def _session_closed(ctx: session.SessionContext) -> None:

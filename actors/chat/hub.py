@@ -8,6 +8,11 @@ the held frames and switches to direct delivery. The subscription remembers the 
 drops any ``new_message`` at or below it: a message committed before the read but still on its way
 through ``chat.events`` is in the history already. A message is committed before its event is
 published, and events of a room arrive in seq order, so every message reaches the session exactly once.
+
+The hub also remembers the last ``new_message`` seq it delivered per room with sessions: a seq at or
+below it is a redelivery (at-least-once) and is dropped; one above ``last + 1`` means events were lost
+(a writer instance died between its commit and its publish) and ``gap`` tells the caller what to read
+from storage first.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class RoomHub:
     def __init__(self) -> None:
         self._rooms: dict[str, dict[str, _Subscription]] = {}  # room → session → subscription
         self._joined: dict[str, set[str]] = {}  # session → rooms
+        self._last: dict[str, int] = {}  # room with sessions → last new_message seq delivered
 
     def subscribe(self, room_id: str, session_id: str, user_id: str, send: Send, *, buffering: bool) -> None:
         self._rooms.setdefault(room_id, {})[session_id] = _Subscription(user_id, send, buffering)
@@ -58,7 +64,7 @@ class RoomHub:
         if subs is not None:
             subs.pop(session_id, None)
             if not subs:
-                del self._rooms[room_id]
+                self._forget(room_id)
         rooms = self._joined.get(session_id)
         if rooms is not None:
             rooms.discard(room_id)
@@ -81,15 +87,31 @@ class RoomHub:
             if subs is not None:
                 subs.pop(session_id, None)
                 if not subs:
-                    del self._rooms[room_id]
+                    self._forget(room_id)
+
+    def _forget(self, room_id: str) -> None:
+        del self._rooms[room_id]
+        self._last.pop(room_id, None)
 
     def is_subscribed(self, room_id: str, session_id: str) -> bool:
         return session_id in self._rooms.get(room_id, {})
 
+    def gap(self, room_id: str, seq: int) -> int | None:
+        """The last seq delivered in ``room_id`` when messages before ``seq`` are missing, else None."""
+        last = self._last.get(room_id)
+        return last if last is not None and seq > last + 1 and room_id in self._rooms else None
+
     def deliver(self, room_id: str, seq: int | None, text: str, skip_user: str | None = None) -> int:
         """Send the same encoded ``text`` to every session in the room; returns how many got it."""
+        subs = self._rooms.get(room_id)
+        if subs is None:
+            return 0
+        if seq is not None:
+            if seq <= self._last.get(room_id, 0):
+                return 0
+            self._last[room_id] = seq
         count, frame = 0, WireFrame(text)  # framed once for every member
-        for sub in list(self._rooms.get(room_id, {}).values()):
+        for sub in list(subs.values()):
             if sub.user_id != skip_user:
                 sub.deliver(seq, frame)
                 count += 1

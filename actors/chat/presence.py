@@ -2,15 +2,21 @@
 indicators (ephemeral: they expire by themselves after ``typing_ttl_s`` without a refresh).
 
 Both are told to the sessions that share a joined room with the user, each frame encoded once.
+This ``Presence`` is one instance's; with several instances ``actors.chat.shared_presence`` replaces
+its going online/offline with Redis and a cluster-wide announcement.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Callable
+
+import pykka
 
 from actors import runtime
-from actors.chat.hub import RoomHub
+from actors.chat.hub import RoomHub, Send
 from domain import logs, ws_protocol
+from domain.chat_events import Event, frame_event
 from storage.chat_models import RoomMember
 from storage.db import reading, unit_of_work
 from storage.models import User, utcnow
@@ -21,31 +27,39 @@ log = logging.getLogger("confab.chat")
 class Presence:
     def __init__(self, hub: RoomHub, flush_after_s: float = 0.2) -> None:
         self._hub = hub
-        self._sessions: dict[str, set[str]] = {}  # user → open session ids
+        self._sessions: dict[str, dict[str, Send]] = {}  # user → open session id → its send
         self._rooms: dict[str, set[str]] = {}  # user → rooms they are a member of (who to tell)
         self._names: dict[str, str] = {}
         self._seen: dict[str, datetime] = {}  # last_seen values not yet stored
         self._flush_after_s = flush_after_s
         self._flush: runtime.Timer | None = None
 
-    def opened(self, user_id: str, username: str, session_id: str) -> None:
-        sessions = self._sessions.setdefault(user_id, set())
-        sessions.add(session_id)
+    def opened(self, user_id: str, username: str, session_id: str, send: Send) -> None:
+        sessions = self._sessions.setdefault(user_id, {})
+        sessions[session_id] = send
         if len(sessions) == 1:
-            self._names[user_id] = username
-            with reading():
-                self._rooms[user_id] = {m.room_id for m in RoomMember.select(RoomMember.room)
-                                        .where(RoomMember.user == user_id)}
-            self._announce(user_id, "online", None)
+            self._went_online(user_id, username)
 
     def closed(self, user_id: str, session_id: str) -> None:
         sessions = self._sessions.get(user_id)
         if sessions is None:
             return
-        sessions.discard(session_id)
+        sessions.pop(session_id, None)
         if sessions:
             return
         del self._sessions[user_id]
+        self._went_offline(user_id)
+
+    def _went_online(self, user_id: str, username: str) -> None:
+        """The user's first socket on this instance opened: tell the sessions sharing a room."""
+        self._names[user_id] = username
+        with reading():
+            self._rooms[user_id] = {m.room_id for m in RoomMember.select(RoomMember.room)
+                                    .where(RoomMember.user == user_id)}
+        self._announce(user_id, "online", None)
+
+    def _went_offline(self, user_id: str) -> None:
+        """The user's last socket on this instance closed: store ``last_seen`` soon, tell the rooms now."""
         seen = self._seen[user_id] = utcnow()
         if self._flush is None:
             self._flush = runtime.call_later(self._flush_after_s, self._store_last_seen)
@@ -57,12 +71,7 @@ class Presence:
         """One transaction (one fsync) for every user who went offline since the last one: a thousand
         sockets dropping at once must not stall the hub with a thousand commits."""
         seen, self._seen, self._flush = self._seen, {}, None
-        try:
-            with unit_of_work():
-                for user_id, stamp in seen.items():
-                    User.update(last_seen=stamp).where(User.id == user_id).execute()
-        except Exception as exc:  # noqa: BLE001 — a lost last_seen is only stale
-            logs.event(log, "chat.last_seen_failed", logging.WARNING, users=len(seen), error=repr(exc))
+        save_last_seen(seen)
 
     def add_room(self, user_id: str, room_id: str) -> None:
         if user_id in self._rooms:
@@ -74,6 +83,16 @@ class Presence:
     def online(self) -> list[str]:
         return sorted(self._sessions)
 
+    def send_to_user(self, user_id: str, text: str) -> int:
+        """Send ``text`` to every socket ``user_id`` has open on this instance (notifications)."""
+        sends, frame = list(self._sessions.get(user_id, {}).values()), ws_protocol.WireFrame(text)
+        for send in sends:
+            try:
+                send(frame)
+            except pykka.ActorDeadError:  # closing: its close hook forgets it
+                pass
+        return len(sends)
+
     def _announce(self, user_id: str, status: str, seen: datetime | None) -> None:
         frame = ws_protocol.encode({"type": "user_status", "user_id": user_id, "username": self._names.get(user_id),
                                     "status": status, "last_seen": seen or utcnow()})
@@ -81,8 +100,11 @@ class Presence:
 
 
 class Typing:
-    def __init__(self, hub: RoomHub, ttl_s: float) -> None:
-        self._hub, self._ttl_s = hub, ttl_s
+    """Typing indicators of the users typing on this instance; the frames go out as room events, so
+    every instance's fan-out delivers them (to everyone in the room but the typist)."""
+
+    def __init__(self, publish: Callable[[Event], None], ttl_s: float) -> None:
+        self._publish, self._ttl_s = publish, ttl_s
         self._timers: dict[tuple[str, str], runtime.Timer] = {}
 
     def update(self, room_id: str, user: dict[str, str], is_typing: bool) -> None:
@@ -102,4 +124,16 @@ class Typing:
 
     def _tell(self, room_id: str, user: dict[str, str], is_typing: bool) -> None:
         frame = {"type": "user_typing", "room_id": room_id, "user": user, "is_typing": is_typing}
-        self._hub.deliver(room_id, None, ws_protocol.encode(frame), skip_user=user["id"])
+        self._publish(frame_event(room_id, frame, user_id=user["id"]))
+
+
+def save_last_seen(seen: dict[str, datetime]) -> None:
+    """Store many users' ``last_seen`` in one transaction; a failure only leaves them stale."""
+    if not seen:
+        return
+    try:
+        with unit_of_work():
+            for user_id, stamp in seen.items():
+                User.update(last_seen=stamp).where(User.id == user_id).execute()
+    except Exception as exc:  # noqa: BLE001 — a lost last_seen is only stale
+        logs.event(log, "chat.last_seen_failed", logging.WARNING, users=len(seen), error=repr(exc))

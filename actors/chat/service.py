@@ -3,9 +3,15 @@
 
 Flow (ARCHITECTURE.md, chat): a command is published on ``chat.commands`` keyed by room; the
 partition's consumer queues it for the writer, which applies everything queued in one transaction
-(group commit), answers each sender after the commit, then publishes the events on ``chat.events``;
-their consumer hands the pre-encoded frames to the hub. Replies are kept in ``pending`` by command id,
-so only this process answers its own callers.
+(group commit), answers each sender after the commit (``actors.chat.replies``), then publishes the
+events on ``chat.events``; their consumer hands the pre-encoded frames to the hub.
+
+With several instances on Redis, ``chat.writer`` stays one shared group, so a command is committed
+once, and a room partition is written by one instance at a time, which keeps each room's events in
+seq order (the join seam in ``actors.chat.hub`` relies on it). Events, replies and presence changes
+are read by a group per instance (``actors.chat.instances``), so every instance's sessions see them.
+An event with a ``user_id`` and no control action is that user's own doing (typing): their sessions
+are skipped.
 """
 from __future__ import annotations
 
@@ -17,51 +23,62 @@ from typing import Any, Callable
 
 import gevent.event
 
+from actors.chat import replies, shared_presence
 from actors.chat.batch import Outcome
 from actors.chat.hub import RoomHub
+from actors.chat.instances import InstanceGroups
 from actors.chat.presence import Presence, Typing
+from actors.chat.shared_presence import SharedPresence
 from domain import logs, ws_protocol
 from domain.broker import Broker, Record
-from domain.chat_events import DROP_ROOM, UNSUBSCRIBE_USER, Event, decode_command, decode_event, encode_command, \
-    encode_event, frame_event
+from domain.chat_events import DROP_ROOM, TO_USER, UNSUBSCRIBE_USER, Event, decode_command, decode_event, \
+    encode_command, encode_event, frame_event
 from domain.config import ChatConfig
 from domain.errors import DomainError, Unavailable
 from domain.metrics import Metrics
 from domain.ratelimit import RateLimiter
+from storage.chat_messages import messages_between
+from storage.db import reading
 
 log = logging.getLogger("confab.chat")
 
 COMMANDS, EVENTS = "chat.commands", "chat.events"
-WRITER_GROUP, FANOUT_GROUP = "chat.writer", "chat.fanout"
-Reply = Callable[[Outcome], None]
+WRITER_GROUP, FANOUT_GROUP, PRESENCE_GROUP = "chat.writer", "chat.fanout", "chat.presence"
+Reply = replies.Reply
+GAP_FILL_MAX = 1000  # a longer gap is left to the clients' since_seq
 
 
 class ChatService:
-    def __init__(self, config: ChatConfig, metrics: Metrics, broker: Broker) -> None:
-        self.config, self.metrics, self.broker = config, metrics, broker
+    def __init__(self, config: ChatConfig, metrics: Metrics, broker: Broker, groups: InstanceGroups) -> None:
+        self.config, self.metrics, self.broker, self.groups = config, metrics, broker, groups
         self.hub = RoomHub()
-        self.presence = Presence(self.hub)
-        self.typing = Typing(self.hub, config.typing_ttl_s)
+        self.presence: Presence = SharedPresence(self.hub, broker, groups.client, groups.prefix, groups.instance) \
+            if groups.client is not None and groups.instance is not None else Presence(self.hub)
+        self.typing = Typing(self.publish, config.typing_ttl_s)
         self.limiter = RateLimiter(config.send_rate / config.send_window_s, config.send_rate)
         self.queue: deque[dict[str, Any]] = deque()  # outlives a restarted writer actor
-        self.pending: dict[str, Reply] = {}
+        self.replies = replies.Replies(broker, groups.instance)
+        self.pending = self.replies.pending  # the callers waiting for an answer, by command id
         self.kick: Callable[[], None] = lambda: None  # set by the writer actor
 
     def listen(self) -> None:
         self.broker.subscribe(COMMANDS, WRITER_GROUP, self._on_command)
-        self.broker.subscribe(EVENTS, FANOUT_GROUP, self._on_event)
+        self.groups.subscribe(EVENTS, FANOUT_GROUP, self._on_event)
+        if isinstance(self.presence, SharedPresence):
+            self.groups.subscribe(replies.TOPIC, replies.GROUP, self.replies.on_record)
+            self.groups.subscribe(shared_presence.TOPIC, PRESENCE_GROUP, self.presence.on_event)
 
     # --- commands -----------------------------------------------------------------------------------
 
     def submit(self, command: dict[str, Any], reply: Reply) -> None:
         """Publish ``command``; ``reply`` is called once with its outcome, after the commit."""
-        command = {**command, "cid": uuid.uuid4().hex, "ts": time.time()}
-        self.pending[command["cid"]] = reply
+        command = {**command, "cid": uuid.uuid4().hex, "ts": time.time(), "origin": self.groups.instance}
+        self.replies.expect(command["cid"], reply)
         key = command.get("room_id") or command.get("message_id") or ""
         try:
             self.broker.publish(COMMANDS, key, encode_command(command))
         except DomainError:
-            self.pending.pop(command["cid"], None)
+            self.replies.forget(command["cid"])
             raise
 
     def execute(self, command: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
@@ -88,12 +105,7 @@ class ChatService:
 
     def settle(self, command: dict[str, Any], outcome: Outcome) -> None:
         """After the commit: answer the sender, then publish the events for every member."""
-        reply = self.pending.pop(command["cid"], None)
-        if reply is not None:
-            try:
-                reply(outcome)
-            except Exception as exc:  # noqa: BLE001 — one caller's failure must not cost the others their acks
-                logs.event(log, "chat.reply_failed", logging.ERROR, exc_info=exc, request_id=command.get("rid"))
+        self.replies.answer(command, outcome)
         if outcome.created:
             self.metrics.incr("chat.messages")
         for event in outcome.events:
@@ -109,14 +121,35 @@ class ChatService:
 
     def _on_event(self, record: Record) -> None:
         event = decode_event(record.value)
+        if event.control == TO_USER:
+            if event.frame is not None and event.user_id:
+                self.presence.send_to_user(event.user_id, event.frame)
+            return
+        if event.seq is not None:
+            self._fill_gap(event.room_id, event.seq)
         if event.frame is not None:
-            delivered = self.hub.deliver(event.room_id, event.seq, event.frame)
+            skip = event.user_id if event.control is None else None  # a typist does not see their own typing
+            delivered = self.hub.deliver(event.room_id, event.seq, event.frame, skip_user=skip)
             if delivered and event.seq is not None:
                 self.metrics.timing("chat.delivery_latency", max(0.0, time.time() * 1000 - record.timestamp))
         if event.control == UNSUBSCRIBE_USER and event.user_id:
             self.hub.unsubscribe_user(event.room_id, event.user_id)
         elif event.control == DROP_ROOM:
             self.hub.drop_room(event.room_id)
+
+    def _fill_gap(self, room_id: str, seq: int) -> None:
+        """Deliver from storage the messages whose events never came (see ``actors.chat.hub``)."""
+        last = self.hub.gap(room_id, seq)
+        if last is None:
+            return
+        with reading():
+            missing = messages_between(room_id, after_seq=last, limit=min(seq - last - 1, GAP_FILL_MAX))
+        logs.event(log, "chat.gap_filled", logging.WARNING, room_id=room_id, after_seq=last, before_seq=seq,
+                   found=len(missing))
+        for message in missing:
+            if message["seq"] < seq:
+                self.hub.deliver(room_id, message["seq"], ws_protocol.encode({"type": "new_message",
+                                                                              "message": message}))
 
     # --- membership changes made over REST ------------------------------------------------------------
 
