@@ -10,7 +10,8 @@ from flask_smorest import Api
 from domain import jsonfmt
 from web import errors, middleware
 from web import yjs  # noqa: F401 — registers the /yjs route on ``sock``
-from web.routes import api_keys, auth, dms, documents, health, messages, rooms, users
+from web.routes import (api_keys, auth, dms, documents, files, health, messages, notifications, rooms, search, ui,
+                        users, webhooks)
 from web.services import Services
 from web.ws import sock
 
@@ -42,9 +43,11 @@ def create_app(svc: Services) -> Flask:
     )
     app.extensions["confab"] = svc
     api = Api(app)
-    for module in (auth, api_keys, users, documents, rooms, dms, messages):
+    for module in (auth, api_keys, users, documents, rooms, dms, messages, search, notifications, webhooks,
+                   files):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(ui.blp)
     sock.init_app(app)
     middleware.init_app(app, svc.config)
     errors.init_app(app)

@@ -1,0 +1,264 @@
+// The web UI end to end in headless Chromium: three users in three browser contexts against a real server.
+// Usage: node tests/browser/ui.mjs <base_url> <output_dir>. Exit status 0 when every step passed.
+import { launch, openUser, signUp, step, check, screenshots, say, editorText, eventually } from './lib.mjs'
+
+const [base, outDir] = process.argv.slice(2)
+if (!base || !outDir) {
+  console.error('usage: node tests/browser/ui.mjs <base_url> <output_dir>')
+  process.exit(2)
+}
+const shot = screenshots(outDir)
+const browser = await launch()
+const users = []
+let failed = false
+
+try {
+  const ana = await openUser(browser, base, 'ana')
+  const ben = await openUser(browser, base, 'ben')
+  const cara = await openUser(browser, base, 'cara')
+  users.push(ana, ben, cara)
+
+  // Ben's chat socket goes through a relay the test can cut, to drop his connection on purpose.
+  const relay = { open: new Set(), blocked: false }
+  await ben.page.routeWebSocket(/\/ws\?token=/, (ws) => {
+    if (relay.blocked) return ws.close({ code: 4000, reason: 'test: network down' })
+    relay.open.add(ws)
+    ws.connectToServer()
+  })
+
+  await step('sign-in screen', async () => {
+    await ana.page.goto(base)
+    await ana.page.getByRole('button', { name: 'Sign in' }).waitFor()
+    await shot(ana.page, 'login')
+  })
+  await step('wrong password is refused with a message', async () => {
+    await ana.page.getByLabel('Username or email').fill('nobody')
+    await ana.page.getByLabel('Password').fill('wrong password')
+    await ana.page.getByRole('button', { name: 'Sign in' }).click()
+    await ana.page.getByRole('alert').filter({ hasText: /./ }).waitFor()
+  })
+  await step('three users sign up', async () => {
+    await Promise.all([signUp(ana, base), signUp(ben, base), signUp(cara, base)])
+  })
+
+  await step('ana creates a room and sends a message with Enter', async () => {
+    await ana.page.getByRole('button', { name: '+ Room' }).click()
+    await ana.page.getByLabel('Name').fill('general')
+    await ana.page.getByLabel('Description (optional)').fill('Everything and nothing')
+    await ana.page.getByRole('button', { name: 'Create room' }).click()
+    await ana.page.getByRole('heading', { name: 'general' }).waitFor()
+    await say(ana.page, 'hello from ana')
+  })
+  await step('ben joins from the public room list and sees the history', async () => {
+    await ben.page.getByRole('button', { name: 'Browse' }).click()
+    await ben.page.getByRole('button', { name: 'join general' }).click()
+    await ben.page.locator('.room .msg-text', { hasText: 'hello from ana' }).waitFor()
+  })
+  await step("ben's message shows up live in ana's window", async () => {
+    await say(ben.page, 'hi ana, ben here')
+    await ana.page.locator('.room .msg-text', { hasText: 'hi ana, ben here' }).waitFor()
+    for (const [page, author] of [[ana.page, 'hi ana, ben here'], [ana.page, 'hello from ana']]) {
+      await page.locator('.room .msg', { hasText: author }).locator('.avatar .dot.online').waitFor() // presence dots
+    }
+  })
+  await step('typing indicator', async () => {
+    await ben.page.locator('.room .compose-input').pressSequentially('typing something')
+    await ana.page.locator('.typing', { hasText: 'Ben is typing…' }).waitFor()
+    await ben.page.locator('.room .compose-input').fill('')
+  })
+  await step('reaction from ana reaches ben', async () => {
+    const message = ana.page.locator('.room .msg', { hasText: 'hi ana, ben here' })
+    await message.hover()
+    await message.getByRole('button', { name: 'add reaction' }).click()
+    await message.getByRole('button', { name: 'react 👍' }).click()
+    await ben.page.locator('.room .msg', { hasText: 'hi ana, ben here' }).getByRole('button', { name: /👍 1/ }).waitFor()
+  })
+  await step('thread reply', async () => {
+    const root = ben.page.locator('.room .msg', { hasText: 'hello from ana' })
+    await root.hover()
+    await root.getByRole('button', { name: 'reply in thread' }).click()
+    await ben.page.getByRole('heading', { name: 'Thread' }).waitFor()
+    const box = ben.page.locator('.thread .compose-input')
+    await box.fill('a reply in the thread')
+    await box.press('Enter')
+    await ben.page.locator('.thread .msg-text', { hasText: 'a reply in the thread' }).waitFor()
+    await ana.page.locator('.room .msg', { hasText: 'hello from ana' }).getByRole('button', { name: '1 reply' }).waitFor()
+    check(await ana.page.locator('.room .msg-text', { hasText: 'a reply in the thread' }).count() === 0,
+      'thread replies stay out of the main list')
+  })
+  await step('edit and delete', async () => {
+    await say(ana.page, 'a typo hree')
+    const typo = ana.page.locator('.room .msg', { hasText: 'a typo hree' })
+    await typo.hover()
+    await typo.getByRole('button', { name: 'edit message' }).click()
+    const editBox = ana.page.getByRole('textbox', { name: 'edit message' })
+    await editBox.fill('a typo here')
+    await editBox.press('Enter')
+    await ben.page.locator('.room .msg', { hasText: 'a typo here' }).locator('.edited').waitFor()
+    ana.page.once('dialog', (dialog) => dialog.accept())
+    const fixed = ana.page.locator('.room .msg', { hasText: 'a typo here' })
+    await fixed.hover()
+    await fixed.getByRole('button', { name: 'delete message' }).click()
+    await ben.page.locator('.room .msg-text.deleted').waitFor()
+  })
+  await step('file upload with an image preview (when the server has uploads)', async () => {
+    const probe = await ana.page.evaluate(async () => (await fetch('/api/v1/upload', { method: 'POST' })).status)
+    if (probe === 404) return console.log('     no /api/v1/upload on this server: upload not checked')
+    const png = await ana.page.evaluate(() => {
+      const canvas = Object.assign(document.createElement('canvas'), { width: 120, height: 80 })
+      const g = canvas.getContext('2d')
+      g.fillStyle = '#2b59c3'; g.fillRect(0, 0, 120, 80); g.fillStyle = '#fff'; g.fillRect(20, 20, 80, 40)
+      return canvas.toDataURL('image/png').split(',')[1]
+    })
+    await ana.page.locator('.room input[type=file]').setInputFiles(
+      { name: 'diagram.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') })
+    await ana.page.locator('.room .chip', { hasText: 'diagram.png' }).waitFor()
+    await ana.page.locator('.room .compose-input').press('Enter')
+    const image = ben.page.locator('.room .msg img.thumb[alt="diagram.png"]')
+    await image.waitFor()
+    await eventually(() => image.evaluate((img) => img.complete && img.naturalWidth > 0), 'the preview loads')
+  })
+  await step('a dropped socket reconnects by itself and fills the gap', async () => {
+    relay.blocked = true
+    for (const ws of relay.open) await ws.close({ code: 4000, reason: 'test: network down' })
+    relay.open.clear()
+    await ben.page.locator('.topbar .link-state', { hasText: 'Reconnecting…' }).waitFor()
+    await say(ana.page, 'sent while ben was away')
+    relay.blocked = false
+    await ben.page.locator('.topbar .link-state', { hasText: 'Online' }).waitFor({ timeout: 20_000 })
+    await ben.page.locator('.room .msg-text', { hasText: 'sent while ben was away' }).waitFor()
+    check(await ben.page.locator('.room .msg-text', { hasText: 'sent while ben was away' }).count() === 1,
+      'the replayed message shows once')
+  })
+  await step('direct message with unread badge and preview', async () => {
+    await ben.page.getByRole('button', { name: '+ DM' }).click()
+    await ben.page.getByLabel('Find a person').fill('ana')
+    await ben.page.getByRole('button', { name: 'message ana' }).click()
+    await ben.page.getByRole('heading', { name: 'Ana' }).waitFor()
+    await say(ben.page, 'psst, a private word')
+    const dm = ana.page.locator('.room-link').filter({ has: ana.page.locator('.room-name', { hasText: /^Ben$/ }) })
+    await dm.waitFor({ timeout: 40_000 }) // by notification, or the room-list refresh without one
+    await dm.locator('.badge', { hasText: '1' }).waitFor()
+    await dm.locator('.preview', { hasText: 'Ben: psst, a private word' }).waitFor()
+    await say(ben.page, 'and another one')
+    await dm.locator('.badge', { hasText: '2' }).waitFor()
+    await shot(ana.page, 'chat')
+    await dm.click()
+    await ana.page.locator('.room .msg-text', { hasText: 'and another one' }).waitFor()
+    await eventually(async () => (await dm.locator('.badge').count()) === 0, 'opening the DM clears its badge')
+  })
+  await step('narrow window: the room list collapses behind a button', async () => {
+    await ben.page.setViewportSize({ width: 360, height: 740 })
+    const sidebar = ben.page.locator('.sidebar')
+    await eventually(async () => { const box = await sidebar.boundingBox(); return box.x + box.width <= 0 },
+      'the room list is off screen')
+    await shot(ben.page, 'chat-narrow')
+    await ben.page.getByRole('button', { name: 'show rooms' }).click()
+    await eventually(async () => (await sidebar.boundingBox()).x >= 0, 'the room list slides in')
+    await ben.page.locator('.room-link', { hasText: 'general' }).click()
+    await ben.page.getByRole('heading', { name: 'general' }).waitFor()
+    await ben.page.setViewportSize({ width: 1280, height: 800 })
+  })
+
+  let docUrl
+  await step('ana creates a document and shares it (editor ben, viewer cara)', async () => {
+    await ana.page.getByRole('link', { name: 'Documents' }).click()
+    await ana.page.getByLabel('New document title').fill('Launch plan')
+    await ana.page.getByRole('button', { name: 'Create' }).click()
+    await ana.page.getByRole('heading', { name: 'Launch plan' }).waitFor()
+    docUrl = ana.page.url()
+    await ana.page.getByRole('button', { name: 'Share' }).click()
+    const dialog = ana.page.getByRole('dialog')
+    for (const [name, role] of [['ben', 'editor'], ['cara', 'viewer']]) {
+      await dialog.getByLabel('Username').fill(name)
+      await dialog.getByLabel('Role', { exact: true }).selectOption(role)
+      await dialog.getByRole('button', { name: 'Share', exact: true }).click()
+      await dialog.getByRole('combobox', { name: `role of ${name}` }).waitFor()
+    }
+    await dialog.getByLabel('Username').fill('nobody-here')
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click()
+    await dialog.getByRole('alert').filter({ hasText: /./ }).waitFor()
+    await dialog.getByRole('button', { name: 'close' }).click()
+  })
+  await step('two editors type into the same document and end with the same text', async () => {
+    await ben.page.getByRole('link', { name: 'Documents' }).click()
+    await ben.page.getByRole('link', { name: /Launch plan/ }).click()
+    await Promise.all([ana.page, ben.page].map((p) => p.locator('.doc-editor .link-state', { hasText: 'Saved live' }).waitFor()))
+    await ana.page.locator('.cm-content').click()
+    await ben.page.locator('.cm-content').click()
+    await Promise.all([
+      ana.page.keyboard.type('Ana writes the intro. ', { delay: 15 }),
+      ben.page.keyboard.type('Ben adds a line. ', { delay: 15 })])
+    const texts = await eventually(async () => {
+      const [a, b] = [await editorText(ana.page), await editorText(ben.page)]
+      return a === b && a.includes('Ana writes the intro. ') && a.includes('Ben adds a line. ') && a
+    }, 'both editors converge')
+    const stored = await ana.page.evaluate(async (url) => {
+      const token = JSON.parse(localStorage.getItem('confab.session')).access
+      const id = url.split('/').pop()
+      const r = await fetch(`/api/v1/documents/${id}`, { headers: { Authorization: `Bearer ${token}` } })
+      return (await r.json()).content
+    }, docUrl)
+    await eventually(async () => stored === texts, `the server holds the same text (${JSON.stringify(stored)})`)
+    await ana.page.locator('.people li', { hasText: 'Ben' }).waitFor()
+    await ana.page.locator('.cm-ySelectionInfo', { hasText: 'Ben' }).waitFor({ state: 'attached' })
+    await shot(ana.page, 'document')
+  })
+  await step("a viewer's editor refuses typing", async () => {
+    await cara.page.goto(docUrl)
+    await cara.page.getByText('You are a viewer').waitFor()
+    const before = await eventually(async () => (await editorText(cara.page)).includes('Ben adds a line.') && editorText(cara.page),
+      'the viewer sees the text')
+    check(await cara.page.locator('.cm-content').getAttribute('contenteditable') === 'false', 'not editable')
+    await cara.page.locator('.cm-content').click()
+    await cara.page.keyboard.type('viewer was here')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    check(await editorText(cara.page) === before, 'the viewer typed into the document')
+    check(!(await editorText(ana.page)).includes('viewer was here'), "the viewer's text reached the owner")
+    await shot(cara.page, 'document-viewer')
+  })
+  await step('history shows the content at a chosen version', async () => {
+    await ana.page.getByRole('link', { name: 'History' }).click()
+    const versions = ana.page.locator('.version')
+    await versions.first().waitFor()
+    check(await versions.count() > 2, 'several versions listed')
+    await versions.last().click()
+    const first = await ana.page.locator('.version-text').textContent()
+    await versions.first().click()
+    await ana.page.locator('.version-text', { hasText: 'Ana writes the intro.' }).waitFor()
+    check(first.length < (await ana.page.locator('.version-text').textContent()).length, 'older version is shorter')
+    await shot(ana.page, 'history')
+    await ana.page.getByRole('link', { name: 'Documents' }).click()
+    await ana.page.getByRole('link', { name: /Launch plan/ }).waitFor()
+    await shot(ana.page, 'documents')
+  })
+  await step('tokens are refreshed quietly before they expire', async () => {
+    const read = () => ben.page.evaluate(() => JSON.parse(localStorage.getItem('confab.session')))
+    const before = await read()
+    const waitMs = Math.max(0, before.expiresAt - 60_000 - Date.now()) + 5000
+    check(waitMs < 60_000, `the server's access token lifetime is too long for this check (${waitMs} ms)`)
+    const after = await eventually(async () => { const s = await read(); return s && s.access !== before.access && s },
+      'the access token was renewed', waitMs + 5000)
+    check(after.refresh !== before.refresh, 'the refresh token rotated')
+    for (const page of [ana.page, ben.page]) {
+      await page.getByRole('link', { name: 'Chat' }).click()
+      await page.getByRole('link', { name: 'general' }).click()
+    }
+    await say(ben.page, 'still signed in after the refresh')
+    await ana.page.locator('.room .msg-text', { hasText: 'still signed in after the refresh' }).waitFor()
+  })
+  await step('sign out', async () => {
+    await ana.page.getByRole('button', { name: 'Sign out' }).click()
+    await ana.page.getByRole('button', { name: 'Sign in' }).waitFor()
+    check(await ana.page.evaluate(() => localStorage.getItem('confab.session')) === null, 'tokens are gone')
+  })
+  const errors = users.flatMap((u) => u.errors)
+  check(errors.length === 0, `errors in the pages: ${errors.join(' | ')}`)
+} catch (err) {
+  failed = true
+  console.error(err.stack || err.message)
+  for (const user of users) await user.page.screenshot({ path: `${outDir}/failure-${user.username}.png` }).catch(() => {})
+} finally {
+  await browser.close()
+}
+process.exit(failed ? 1 : 0)
