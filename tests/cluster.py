@@ -2,7 +2,6 @@
 as an operator runs a cluster (see the README's scale-out section)."""
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,29 +13,13 @@ import redis
 from tests import services
 from tests.harness import ServerProcess
 
-POSTGRES_URL = os.environ.get("CONFAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def _postgres_up() -> bool:
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=2).close()
-        return True
-    except psycopg.Error:
-        return False
-
-
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
-    except redis.RedisError:
-        return False
+POSTGRES_URL, REDIS_URL = services.POSTGRES_URL, services.REDIS_URL
 
 
 def require_cluster_services() -> None:
     """Call at module level: skip (fail in CI) unless both PostgreSQL and Redis are reachable."""
-    services.require("PostgreSQL", POSTGRES_URL, _postgres_up)
-    services.require("Redis", REDIS_URL, _redis_up)
+    services.require_postgres()
+    services.require_redis()
 
 
 class Cluster:

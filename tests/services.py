@@ -2,7 +2,12 @@
 import os
 from typing import Callable
 
+import psycopg
 import pytest
+import redis
+
+POSTGRES_URL = os.environ.get("CONFAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def require(name: str, url: str, reachable: Callable[[], bool]) -> None:
@@ -12,3 +17,26 @@ def require(name: str, url: str, reachable: Callable[[], bool]) -> None:
     if os.environ.get("CI"):
         raise RuntimeError(f"{name} is required in CI and is not reachable at {url}")
     pytest.skip(f"{name} not reachable at {url}", allow_module_level=True)
+
+
+def _postgres_up() -> bool:
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def require_postgres() -> None:
+    require("PostgreSQL", POSTGRES_URL, _postgres_up)
+
+
+def require_redis() -> None:
+    require("Redis", REDIS_URL, _redis_up)

@@ -1,5 +1,4 @@
 """The same models on the real local PostgreSQL, through psycopg 3, cooperating with gevent."""
-import os
 import time
 import uuid
 
@@ -14,18 +13,9 @@ from storage.db import open_database, reading
 from tests import services
 from tests.harness import ROOT, bearer, register, running_server
 
-ADMIN_URL = os.environ.get("CONFAB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_URL = services.POSTGRES_URL
 
-
-def _reachable() -> bool:
-    try:
-        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
-        return True
-    except psycopg.OperationalError:
-        return False
-
-
-services.require("PostgreSQL", ADMIN_URL, _reachable)
+services.require_postgres()
 
 
 @pytest.fixture(scope="module")

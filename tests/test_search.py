@@ -197,7 +197,7 @@ def test_accents_and_case_are_folded_on_sqlite(server):
     key = word()
     message = client.say(room, f"Crème brûlée for {key}")
     assert found(api, f"creme brulee {key}") == [message["id"]]
-    assert f"<mark>Crème</mark>" in search(api, f"creme {key}")["items"][0]["snippet"]
+    assert "<mark>Crème</mark>" in search(api, f"creme {key}")["items"][0]["snippet"]
     tagged = client.say(room, f"<script>{key}</script> & more")
     snippet = search(api, f"{key} more")["items"][0]["snippet"]
     assert snippet == f"&lt;script&gt;<mark>{key}</mark>&lt;/script&gt; &amp; <mark>more</mark>", snippet
