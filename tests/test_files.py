@@ -193,7 +193,8 @@ def test_traversal_file_names_never_leave_the_folder(server):
     (b"hello", "application/pdf", "not a PDF document"),
     (b"\xff\xfe bad utf-8", "text/plain", "not UTF-8"),
     (b"<html></html>", "text/html", "not accepted"),
-])
+], ids=["text-as-png", "truncated-png", "png-as-jpeg", "bomb-over-pillow-limit", "bomb-over-our-limit",
+        "text-as-pdf", "bad-utf8", "html"])
 def test_content_that_is_not_what_it_claims_is_refused(server, content, content_type, reason):
     login, _ = user(server)
     before = stored(server)
