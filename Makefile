@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test install ui bench-broker bench-collab bench-chat bench-scaleout clean
+.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-chat: $(DEV)
 	$(PY) bench/chat.py $(ARGS)
 
 # the chat workload on one instance and on two, against the local PostgreSQL and Redis (scaleout.md)
+# two instances on 8081/8082 against the local PostgreSQL and Redis (README, Scale-out)
+cluster: $(DEV)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -f Procfile.cluster start
+
 bench-scaleout: $(DEV)
 	npm ci --prefix bench --silent --no-audit --no-fund
 	$(PY) bench/chat.py --scaleout --conns 400 --rooms 20 --paced 2000 --seconds 10 $(ARGS)
