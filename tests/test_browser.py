@@ -104,7 +104,8 @@ def test_committed_bundle_matches_the_source(tmp_path: Path) -> None:
 @pytest.mark.timeout(360)
 def test_web_ui_in_chromium(tmp_path: Path) -> None:
     _require((CHROMIUM.exists(), str(CHROMIUM)), _node_modules())
-    server = ServerProcess(tmp_path / "data", env={"CONFAB_AUTH_ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S)})
+    server = ServerProcess(tmp_path / "data", env={"CONFAB_AUTH_ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S),
+                                                        "CONFAB_CHAT_SEND_RATE": "1000"})
     try:
         server.wait_ready()
         shutil.rmtree(OUTPUT, ignore_errors=True)

@@ -128,6 +128,36 @@ try {
     check(await ben.page.locator('.room .msg-text', { hasText: 'sent while ben was away' }).count() === 1,
       'the replayed message shows once')
   })
+  await step('older history loads when the message list is scrolled to the top', async () => {
+    const roomId = await ana.page.evaluate(() => location.hash.split('/')[2])
+    const n = 110 // more than two pages of 50
+    const acked = await ana.page.evaluate(async ({ roomId, n }) => { // a bot burst on a raw socket of ana's
+      const { access } = JSON.parse(localStorage.getItem('confab.session'))
+      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws?token=${access}`)
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject })
+      let count = 0
+      const done = new Promise((resolve) => {
+        ws.onmessage = (e) => { const f = JSON.parse(e.data); if (f.type === 'ack' && ++count === n) resolve() }
+      })
+      for (let i = 1; i <= n; i++) {
+        ws.send(JSON.stringify({ type: 'send_message', ref: `bulk${i}`, room_id: roomId,
+          content: `bulk message ${i}`, client_msg_id: `bulk-${i}` }))
+      }
+      await done
+      ws.close()
+      return count
+    }, { roomId, n })
+    check(acked === n, `every bulk message acknowledged (${acked})`)
+    await ben.page.reload()
+    const log = ben.page.locator('.room .scroller')
+    await ben.page.locator('.room .msg-text', { hasText: `bulk message ${n}` }).waitFor()
+    const first = ben.page.locator('.room .msg-text', { hasText: /^bulk message 1$/ })
+    check(await first.count() === 0, 'the oldest page is not loaded before scrolling')
+    await eventually(async () => {
+      await log.evaluate((el) => { el.scrollTop = 0 })
+      return (await first.count()) === 1
+    }, 'scrolling up loads older pages down to the first message')
+  })
   await step('direct message with unread badge and preview', async () => {
     await ben.page.getByRole('button', { name: '+ DM' }).click()
     await ben.page.getByLabel('Find a person').fill('ana')
