@@ -1,9 +1,10 @@
 """Webhooks and their pending deliveries (the outbox the dispatcher drains, so it survives a restart).
 
+Deliveries are stored by the chat writer in the transaction of the events they carry (``subscribers``
+then ``enqueue``), so an acknowledged event has its deliveries, whatever happens to ``chat.events``.
 A delivery's ``body`` is the exact JSON sent (and signed) on every attempt. Deliveries of one webhook
 go out strictly in ``ordinal`` order, one in flight at a time: only the oldest pending one (the head)
-is ever attempted. ``(webhook, source)`` is unique, so an event the consumer sees twice (at-least-once
-broker delivery) is stored once.
+is ever attempted. ``source`` is the event's id, shared by the deliveries of one event.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from domain import jsonfmt
 from domain.errors import Conflict, NotFound
 from storage import notifications
 from storage.chat_models import RoomMember
-from storage.db import reading, unit_of_work
+from storage.db import database, reading, unit_of_work
 from storage.models import BaseModel, User, new_id, utcnow
 
 EVENTS = ("message.created", "message.edited", "message.deleted", "reaction.added", "reaction.removed")
@@ -43,7 +44,7 @@ class WebhookDelivery(BaseModel):
     id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
     webhook = peewee.ForeignKeyField(Webhook, on_delete="CASCADE")
     ordinal = peewee.BigIntegerField()  # order of delivery within the webhook
-    source = peewee.CharField(max_length=80)  # identity of the event, for deduplication
+    source = peewee.CharField(max_length=80)  # the event's id: one per event, shared by its deliveries
     event = peewee.CharField(max_length=32)
     body = peewee.TextField()
     status = peewee.CharField(max_length=16, default=PENDING)
@@ -59,6 +60,9 @@ class WebhookDelivery(BaseModel):
 
 
 MODELS = [Webhook, WebhookDelivery]
+
+_ENQUEUE_SQL = ("INSERT INTO webhook_delivery (id, webhook_id, ordinal, source, event, body, status, attempts, "
+                "next_attempt_at, last_error, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, {p}, '', {p})")
 
 _last_ordinal = 0
 
@@ -103,25 +107,31 @@ def delete(user_id: str, webhook_id: str) -> None:
 
 # --- the outbox ----------------------------------------------------------------------------------------
 
-def enqueue(room_id: str, event: str, data: dict[str, Any], source: str) -> int:
-    """Store a delivery of ``event`` for every active webhook subscribed to it whose owner is a member
-    of ``room_id``; an already stored ``source`` is skipped. Returns how many were stored."""
-    with reading():
-        hooks = [h for h in Webhook.select(Webhook.id, Webhook.events)
-                 .join(RoomMember, on=(RoomMember.user == Webhook.user))
-                 .where((RoomMember.room == room_id) & (Webhook.is_active == True))  # noqa: E712
-                 if event in json.loads(h.events)]
-    if not hooks:
-        return 0
+def subscribers(room_ids: set[str]) -> dict[str, list[tuple[str, frozenset[str]]]]:
+    """Inside the caller's transaction, in one query: room → (webhook id, subscribed events) of the active
+    webhooks whose owner is a member of the room (can read it) at this moment."""
+    found: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    query = (Webhook.select(Webhook.id, Webhook.events, RoomMember.room)
+             .join(RoomMember, on=(RoomMember.user == Webhook.user))
+             .where(RoomMember.room.in_(room_ids) & (Webhook.is_active == True)).tuples())  # noqa: E712
+    for webhook_id, events, room_id in query:
+        found.setdefault(room_id, []).append((webhook_id, frozenset(json.loads(events))))
+    return found
+
+
+def enqueue(deliveries: list[tuple[str, str, str, dict[str, Any]]]) -> int:
+    """Store ``(webhook id, event id, event name, data)`` deliveries inside the caller's transaction; each
+    webhook receives them in the order given. Returns how many were stored. Plain SQL, because it runs
+    in the chat writer's group commit: peewee's ``insert_many`` took ~70 µs a row, ``executemany`` ~17."""
     now = utcnow()
+    stamp = WebhookDelivery.created_at.db_value(now)
     rows = []
-    for hook in hooks:
+    for webhook_id, source, event, data in deliveries:
         delivery_id = new_id()
         body = jsonfmt.dumps({"id": delivery_id, "event": event, "created_at": now, "data": data})
-        rows.append({"id": delivery_id, "webhook": hook.id, "ordinal": _next_ordinal(), "source": source,
-                     "event": event, "body": body, "next_attempt_at": now, "created_at": now})
-    with unit_of_work():
-        WebhookDelivery.insert_many(rows).on_conflict_ignore().execute()
+        rows.append((delivery_id, webhook_id, _next_ordinal(), source, event, body, PENDING, stamp, stamp))
+    if rows:
+        database.cursor().executemany(_ENQUEUE_SQL.format(p=database.param), rows)
     return len(rows)
 
 

@@ -1,14 +1,18 @@
 """Webhooks against a real local HTTP receiver that checks every signature: retries after a failure,
 order per webhook, only rooms the owner can read, disabling after failures in a row (with a live
-notification), and pending deliveries surviving a kill -9 of the server."""
+notification), on SQLite and PostgreSQL; pending deliveries surviving a kill -9 of the server, and
+the deliveries of acknowledged events surviving a kill right after the ack with the in-memory broker."""
 import hashlib
 import hmac
 import json
 import sqlite3
+import uuid
 
+import psycopg
 import pytest
 from gevent.pywsgi import WSGIServer
 
+from tests import services
 from tests.harness import ServerProcess, free_port, register, running_server
 from tests.test_chat_helpers import Api, ChatClient, new_room, user
 from tests.waiting import wait_for
@@ -48,10 +52,25 @@ class Receiver:
         self.server.stop(timeout=1)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("webhooks"), webhooks=CONFIG, chat={"send_rate": "100"}) as running:
-        yield running
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """One server per engine: deliveries are written by the chat writer's own SQL on both."""
+    options = {"webhooks": CONFIG, "chat": {"send_rate": "100"}}
+    if request.param == "sqlite":
+        with running_server(tmp_path_factory.mktemp("webhooks"), **options) as running:
+            yield running
+        return
+    services.require_postgres()
+    name = "confab_webhooks_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(services.POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"{services.POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+        with running_server(tmp_path_factory.mktemp("webhooks-pg"), database={"url": url}, **options) as running:
+            yield running
+    finally:
+        with psycopg.connect(services.POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -181,6 +200,61 @@ def test_pending_deliveries_survive_a_kill_of_the_server(tmp_path):
         assert [r["body"]["data"]["id"] for r in receiver.delivered("/hook")] == sent
         assert all(r["valid"] for r in receiver.requests)
         wait_for(lambda: pending_deliveries(tmp_path) == 0)  # recorded once the receiver has answered
+    finally:
+        second.stop()
+        receiver.close()
+
+
+
+def test_acknowledged_events_reach_the_webhook_although_the_server_dies_right_after_the_ack(tmp_path):
+    """In-memory broker without a log: the ``chat.events`` records of a burst of sends die with the
+    process, killed (SIGKILL) the moment the last ack arrives; the deliveries committed with the
+    messages survive, and the restarted server sends every event once, in order."""
+    env = {"CONFAB_BROKER_BACKEND": "memory", "CONFAB_BROKER_LOG": "off", "CONFAB_CHAT_SEND_RATE": "1000",
+           "CONFAB_WEBHOOKS_BACKOFF_BASE_S": "0.1", "CONFAB_WEBHOOKS_BACKOFF_MAX_S": "0.3",
+           "CONFAB_WEBHOOKS_MAX_FAILURES": "1000"}
+    port = free_port()  # nothing listens there during the first run: nothing is delivered before the kill
+    first = ServerProcess(tmp_path, env=env)
+    try:
+        first.wait_ready()
+        login = register(first.base)
+        api = Api(first.base, login)
+        created = api.post("/webhooks", json={"url": f"http://127.0.0.1:{port}/hook", "events": [
+            "message.created", "message.edited", "message.deleted", "reaction.added", "reaction.removed"]})
+        assert created.status_code == 201, created.text
+        room = new_room(api)
+        client = ChatClient(first.ws_base, login)
+        early = [client.say(room, f"early {i}")["id"] for i in range(3)]
+        for frame in ({"type": "edit_message", "message_id": early[0], "new_content": "edited"},
+                      {"type": "delete_message", "message_id": early[1]},
+                      {"type": "add_reaction", "message_id": early[2], "emoji": "👍"},
+                      {"type": "remove_reaction", "message_id": early[2], "emoji": "👍"}):
+            assert client.request(frame)["type"] == "ack"
+        refs = [client.send({"type": "send_message", "room_id": room, "content": f"burst {i}",
+                             "client_msg_id": f"burst-{i}"}) for i in range(40)]
+        acks = [client.wait_for(lambda f, ref=ref: f.get("ref") == ref, timeout=15) for ref in refs]
+    finally:
+        first.stop()  # SIGKILL right after the last ack: events still queued in memory die with the process
+    client.close()
+    assert all(a["type"] == "ack" for a in acks), acks
+    burst = [a["message"]["id"] for a in acks]
+
+    receiver = Receiver(port)
+    receiver.secrets["/hook"] = created.json()["secret"]
+    second = ServerProcess(tmp_path, env=env)
+    try:
+        second.wait_ready()
+        expected = [("message.created", m) for m in early] + [
+            ("message.edited", early[0]), ("message.deleted", early[1]), ("reaction.added", early[2]),
+            ("reaction.removed", early[2])] + [("message.created", m) for m in burst]
+        wait_for(lambda: len(receiver.delivered("/hook")) >= len(expected), timeout=30)
+        got = [(r["event"], r["body"]["data"].get("message_id") or r["body"]["data"]["id"])
+               for r in receiver.delivered("/hook")]
+        assert got == expected  # each event once, in the order it was committed
+        assert all(r["valid"] and r["event"] == r["body"]["event"] for r in receiver.requests)
+        edited = receiver.delivered("/hook")[3]["body"]["data"]
+        assert (edited["content"], edited["is_edited"]) == ("edited", True)
+        assert receiver.delivered("/hook")[5]["body"]["data"]["emoji"] == "👍"
     finally:
         second.stop()
         receiver.close()

@@ -6,6 +6,9 @@ command can refer to a message of its own batch, since its id is only known from
 Sends get their seqs in one counter update per room; a command that is refused (not a member, no such
 message) is answered with its error and leaves nothing in the transaction, because every check runs
 before its writes. Results are computed inside the transaction and released only after it commits.
+The webhook deliveries of the batch's events are stored in the same transaction (one query finds the
+webhooks of all its rooms), so every acknowledged event reaches its webhooks even if its
+``chat.events`` record is lost.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Any
 import peewee
 
 from actors.chat.notifications import notify
+from actors.chat.webhooks import enqueue_deliveries
 from domain.chat_events import Event, frame_event
 from domain.errors import DomainError
 from storage import chat as rooms
@@ -55,6 +59,7 @@ def _apply(commands: list[dict[str, Any]]) -> list[Outcome]:
                 outcomes[index] = Outcome(error=exc)
         if sends:
             _append(commands, sends, outcomes)
+        enqueue_deliveries(event for outcome in outcomes for event in outcome.events)
     return outcomes
 
 

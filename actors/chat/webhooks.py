@@ -1,8 +1,9 @@
 """Webhooks: chat events become stored deliveries, and a singleton job sends them.
 
-``on_event`` consumes ``chat.events`` in its own consumer group (shared by the instances, so each
-event is turned into deliveries once) and stores one delivery per active webhook subscribed to the
-event whose owner is a member of the room. Nothing is sent on the request path or by the chat writer.
+``enqueue_deliveries`` runs inside the chat writer's transaction, once per batch: it stores one
+delivery per active webhook subscribed to the event whose owner is a member of the room, so the
+deliveries commit with the messages and exist for every acknowledged event, even if the process dies
+before the events reach ``chat.events``. Nothing is sent on the request path or by the chat writer.
 
 ``dispatch`` is a singleton job (``actors.cluster``): for each webhook with pending deliveries it sends
 the oldest one, and the next only after that one succeeded, so a webhook receives its events in order,
@@ -23,7 +24,7 @@ import logging
 import random
 import time
 from datetime import timedelta
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import gevent
 import gevent.pool
@@ -32,16 +33,14 @@ import urllib3
 from actors.chat.notifications import live_event
 from actors.cluster import SingletonJob
 from domain import logs
-from domain.broker import Broker, Record
-from domain.chat_events import Event, decode_event
+from domain.chat_events import Event
 from domain.config import WebhooksConfig
 from domain.metrics import Metrics
 from storage import webhooks as store
-from storage.models import utcnow
+from storage.models import new_id, utcnow
 
 log = logging.getLogger("confab.webhooks")
 
-TOPIC, GROUP = "chat.events", "chat.webhooks"
 EVENT_NAMES = {"new_message": "message.created", "message_edited": "message.edited",
                "message_deleted": "message.deleted", "reaction_added": "reaction.added",
                "reaction_removed": "reaction.removed"}
@@ -64,6 +63,33 @@ def backoff_s(attempt: int, base_s: float, max_s: float) -> float:
     return delay / 2 + random.uniform(0, delay / 2)
 
 
+def enqueue_deliveries(events: Iterable[Event]) -> int:
+    """Inside the chat writer's transaction: store the deliveries of a batch's ``events`` (in their order)
+    for the webhooks of their rooms, found in one query. Frames are decoded only in rooms with a webhook,
+    so a batch without one costs that query alone. Returns how many deliveries were stored."""
+    frames = [(e.room_id, e.frame) for e in events if e.frame is not None and e.control is None]
+    hooks = store.subscribers({room_id for room_id, _ in frames}) if frames else {}
+    if not hooks:
+        return 0
+    deliveries: list[tuple[str, str, str, dict[str, Any]]] = []
+    for room_id, frame in frames:
+        subscribed = hooks.get(room_id, [])
+        payload = _payload(frame) if subscribed else None
+        if payload is not None:
+            source, (name, data) = new_id(), payload  # the event's id, shared by its deliveries
+            deliveries += [(hook_id, source, name, data) for hook_id, names in subscribed if name in names]
+    return store.enqueue(deliveries)
+
+
+def _payload(frame: str) -> tuple[str, dict[str, Any]] | None:
+    """(webhook event name, data) of a chat event frame, or None for a frame webhooks do not carry."""
+    decoded = json.loads(frame)
+    name = EVENT_NAMES.get(decoded["type"])
+    if name is None:
+        return None
+    return name, decoded["message"] if name.startswith("message.") else {k: decoded[k] for k in REACTION_FIELDS}
+
+
 class Webhooks:
     def __init__(self, config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None]) -> None:
         self.config, self.metrics, self.publish = config, metrics, publish
@@ -71,26 +97,6 @@ class Webhooks:
                                          headers={"User-Agent": "Confab-Webhooks/1",
                                                   "Content-Type": "application/json"})
         self._pruned_at = 0.0
-
-    # --- chat.events → stored deliveries --------------------------------------------------------------
-
-    def on_event(self, record: Record) -> None:
-        """Store the deliveries of one event; storage errors raise, so the broker redelivers it."""
-        event = decode_event(record.value)
-        if event.frame is None or event.control is not None:
-            return
-        try:
-            frame = json.loads(event.frame)
-            name = EVENT_NAMES.get(frame.get("type"))
-            if name is None:
-                return
-            data = frame["message"] if name.startswith("message.") else {k: frame[k] for k in REACTION_FIELDS}
-        except (ValueError, KeyError, AttributeError) as exc:
-            logs.event(log, "webhook.bad_event", logging.ERROR, partition=record.partition, offset=record.offset,
-                       error=repr(exc))
-            return
-        source = f"{record.timestamp}:{hashlib.sha256(record.value).hexdigest()[:40]}"
-        store.enqueue(event.room_id, name, data, source)
 
     # --- the dispatch job -----------------------------------------------------------------------------
 
@@ -154,10 +160,9 @@ class Webhooks:
         return response.status, "" if 200 <= response.status < 300 else f"HTTP {response.status}"
 
 
-def start_webhooks(config: WebhooksConfig, metrics: Metrics, broker: Broker, publish: Callable[[Event], None],
+def start_webhooks(config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None],
                    jobs: list[SingletonJob]) -> Webhooks:
-    """Consume ``chat.events`` into deliveries and add the dispatch job to the process's singleton jobs."""
+    """Add the dispatch job to the process's singleton jobs (deliveries are stored by the chat writer)."""
     hooks = Webhooks(config, metrics, publish)
-    broker.subscribe(TOPIC, GROUP, hooks.on_event)
     jobs.append(SingletonJob("webhooks.dispatch", config.dispatch_interval_s, hooks.dispatch))
     return hooks
