@@ -5,6 +5,9 @@ Each cluster size gets a fresh database and Redis prefix (both removed afterward
 deliveries/s, latencies, and CPU seconds per Confab instance, Redis and PostgreSQL (from /proc, summed
 over the processes named ``redis-server`` / ``postgres``), which is where the bottleneck shows.
 Loopback only; bounded by ``--conns`` and ``--seconds``. Writes bench/results/scaleout.md.
+
+With two instances the load starts once each holds some of the ``chat.writer`` partitions (``/health``),
+so the measured window sees the partitions spread, not the first instance holding all of them.
 """
 from __future__ import annotations
 
@@ -12,18 +15,22 @@ import argparse
 import os
 import platform
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import redis
+import requests
 
 from bots import create_accounts, create_room
 from chat import BENCH, _fmt, run_load, start_confab, stop
+from domain.config import BrokerConfig, parse_topics
 from tests.cluster import POSTGRES_URL, REDIS_URL
 
 SERVICES = ("redis-server", "postgres")
+WRITER = "chat.writer"
 
 
 def service_cpu() -> dict[str, float]:
@@ -42,6 +49,23 @@ def service_cpu() -> dict[str, float]:
             fields = tail.split()
             totals[name] += (int(fields[11]) + int(fields[12])) / ticks
     return totals
+
+
+def writer_partitions(base: str) -> list[str]:
+    """The ``chat.commands`` partitions whose ``chat.writer`` lease the instance at ``base`` holds."""
+    children = requests.get(f"{base}/health", timeout=5).json()["components"]["broker"]["children"]
+    return sorted(name for name, child in children.items()
+                  if name.startswith("broker.chat.commands.") and WRITER in child.get("held", ()))
+
+
+def wait_spread(bases: list[str], partitions: int, timeout_s: float = 60.0) -> list[list[str]]:
+    """Wait until the writer partitions are spread: all held, none by an instance over its share."""
+    share, deadline = -(-partitions // len(bases)), time.monotonic() + timeout_s
+    while True:
+        held = [writer_partitions(base) for base in bases]
+        if sum(map(len, held)) == partitions and max(map(len, held)) <= share or time.monotonic() > deadline:
+            return held
+        time.sleep(0.5)
 
 
 def run_cluster(size: int, args: argparse.Namespace, plans: dict[str, dict[str, Any]], work: Path) -> dict[str, Any]:
@@ -63,9 +87,13 @@ def run_cluster(size: int, args: argparse.Namespace, plans: dict[str, dict[str, 
                   "url": f"ws://127.0.0.1:{servers[(r * per_room + m) % size][1]}/ws"}
                  for r in range(args.rooms) for m in range(per_room)]
         pids = [proc.pid for proc, _ in servers]
-        return {name: run_load(pids, {"url": conns[0]["url"], "conns": conns, "warmup_s": 2,
-                                      "duration_s": args.seconds, **plan}, work, service_cpu)
-                for name, plan in plans.items()}
+        held = wait_spread(bases, parse_topics(BrokerConfig().topics)["chat.commands"])
+        print(f"{size} instance(s): chat.writer partitions held " + " / ".join(str(len(h)) for h in held))
+        results = {name: run_load(pids, {"url": conns[0]["url"], "conns": conns, "warmup_s": 2,
+                                         "duration_s": args.seconds, **plan}, work, service_cpu)
+                   for name, plan in plans.items()}
+        print("  after the load: " + " / ".join(str(len(writer_partitions(base))) for base in bases))
+        return results
     finally:
         for index, (proc, _) in enumerate(servers):
             stop(proc, work / f"{size}-{index}" / "server.log")

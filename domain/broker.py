@@ -37,15 +37,23 @@ class Producer(Protocol):
 
 
 class Consumer(Protocol):
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, group: str, handler: Handler, *, each_instance: bool = False) -> None:
         """Deliver every partition of ``topic`` to ``handler`` for consumer group ``group``, resuming after
         the group's last committed offset. A group new to a partition starts at the oldest record still
         held for delivery (in-process: the partition's last ``queue_size`` records). One handler per group
-        and topic in a process; a second raises ``ValueError``."""
+        and topic in a process; a second raises ``ValueError``.
+
+        A plain group is shared by the instances of a cluster: each record is handled once, by whichever
+        instance holds its partition. With ``each_instance`` every instance reads the topic in a group of
+        its own, from the moment it subscribes (no history), and the group goes when the instance does;
+        for what every instance must see (fan-out, replies to its callers). In-process there is one
+        instance and the group is ``group`` itself."""
         ...
 
 
 class Broker(Producer, Consumer, Protocol):
+    instance_id: str  # this process in the cluster registry (``"local"`` for the in-process broker)
+
     def create_topic(self, name: str, partitions: int) -> None:
         """Create ``name`` with ``partitions`` partitions; a no-op when it exists with that many."""
         ...

@@ -117,6 +117,18 @@ def test_unknown_topic_and_second_subscription_of_a_group_are_refused(make_broke
             broker.create_topic(name, partitions)
 
 
+def test_each_instance_keeps_the_plain_group_in_process(make_broker):
+    broker = make_broker()
+    assert broker.instance_id == "local"
+    broker.publish("t", "k", b"held")
+    got = Collector()
+    broker.subscribe("t", "g", got, each_instance=True)  # the only instance: the group is "g" itself
+    wait_for(lambda: [r.value for r in got.records] == [b"held"])  # from the oldest record held, as any group
+    assert list(broker.partitions("t")[0].groups) == ["g"]
+    with pytest.raises(ValueError):
+        broker.subscribe("t", "g", Collector())
+
+
 def test_a_failing_handler_is_retried_with_backoff_and_never_skipped(make_broker, caplog):
     broker = make_broker()
     calls = []

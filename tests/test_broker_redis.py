@@ -1,18 +1,29 @@
 """The Redis Streams backend against the real local Redis: the same contract as the in-process broker,
-plus what several instances need: each command processed once, every instance's own group sees all,
-and a dead instance's pending entries are taken over when its lease expires."""
+plus what several instances need: each command processed once, its partitions spread over the
+instances, every instance's own group sees all from when it subscribed and goes with it, and a dead
+instance's partitions, pending entries and groups are taken over or reaped.
+
+"Another instance" is either a second broker in this process or, where it must die like a real one,
+a subprocess (``MEMBER``) killed with SIGKILL; both record what they handle in one Redis list, so the
+order in which records were processed across instances can be checked."""
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
+import gevent
 import pytest
 import redis
 
-from actors.broker import redis_streams
+from actors import cluster
+from actors.broker import instance_groups, redis_streams, start_broker
 from actors.broker.redis_streams import BrokerUnavailable, RedisBroker, to_offset
-from actors.supervisor import Supervisor
+from actors.supervisor import Supervisor, stop_supervision
 from domain.broker import partition_for
 from domain.config import build_config
 from domain.errors import Unavailable
@@ -21,6 +32,8 @@ from tests import services
 from tests.waiting import wait_for
 
 REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parent.parent
+FAST_CLUSTER = {"HEARTBEAT_S": 0.2, "INSTANCE_TTL_MS": 1000}  # an instance leaves the registry within 1 s
 
 
 def _reachable() -> bool:
@@ -43,20 +56,114 @@ def prefix():
         client.delete(*keys)
 
 
+@pytest.fixture
+def fast_cluster(monkeypatch):
+    for name, value in FAST_CLUSTER.items():
+        monkeypatch.setattr(cluster, name, value)
+
+
+def broker_settings(prefix, topics, **broker):
+    return {"backend": "redis", "redis_url": REDIS_URL, "redis_prefix": prefix, "topics": topics,
+            "publish_timeout_s": "0.5", **broker}
+
+
 @contextmanager
 def instance(prefix, topics="t:2", **broker):
-    """One server instance's broker: its own supervisor, sharing Redis with the others."""
-    config = build_config({"broker": {"backend": "redis", "redis_url": REDIS_URL, "topics": topics,
-                                      "publish_timeout_s": "0.5", **broker}})
+    """One server instance's broker as the bootstrap starts it (with the cluster registry and the
+    broker's singleton jobs): its own supervisor, sharing Redis with the others."""
+    config = build_config({"broker": broker_settings(prefix, topics, **broker)})
     supervisor = Supervisor.start(watch_interval_s=0.05)
-    started = RedisBroker(supervisor, config, NullMetrics(), prefix=prefix)
+    started = None
     try:
-        for name, partitions in config.topic_partitions().items():
-            started.create_topic(name, partitions)
+        started = start_broker(supervisor, config, NullMetrics())
         yield started
     finally:
-        started.close(timeout_s=3)
-        supervisor.stop()
+        if started is not None:
+            started.close(timeout_s=3)
+        stop_supervision(supervisor)
+
+
+MEMBER = r"""
+from gevent import monkey; monkey.patch_all()
+import json, sys, time
+import redis
+from actors import cluster
+from actors.broker import instance_groups, start_broker
+from actors.supervisor import Supervisor
+from domain.config import build_config
+from domain.metrics import NullMetrics
+
+settings = json.loads(sys.argv[1])
+for name, value in settings["cluster"].items():
+    setattr(cluster, name, value)
+instance_groups.REAP_EVERY_S = settings["reap_every_s"]
+broker = start_broker(Supervisor.start(), build_config({"broker": settings["broker"]}), NullMetrics())
+seen = redis.Redis.from_url(settings["broker"]["redis_url"])
+
+def handle(record):
+    time.sleep(0.001)
+    seen.rpush(settings["seen"], f"{broker.instance_id} {record.partition} {record.key} {int(record.value)}")
+
+for group, each_instance in settings["groups"]:
+    broker.subscribe("t", group, handle, each_instance=each_instance)
+print(broker.instance_id, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+class Member:
+    """Another instance in its own process, consuming ``groups`` of topic ``t`` into the list ``seen``."""
+
+    def __init__(self, prefix, topics, groups, seen, log_path):
+        settings = {"broker": broker_settings(prefix, topics), "groups": groups, "seen": seen,
+                    "cluster": FAST_CLUSTER, "reap_every_s": instance_groups.REAP_EVERY_S}
+        with open(log_path, "w") as log:
+            self.process = subprocess.Popen([sys.executable, "-c", MEMBER, json.dumps(settings)], cwd=ROOT,
+                                            stdout=subprocess.PIPE, stderr=log,
+                                            env={**os.environ, "CONFAB_STATSD_ENABLED": "false"})
+        with gevent.Timeout(60):
+            self.instance_id = self.process.stdout.readline().decode().strip()
+        assert self.instance_id.startswith("instance-"), log_path.read_text()
+
+    def kill(self):
+        """SIGKILL: no lease released, no group destroyed, the registry entry left to expire."""
+        self.process.kill()
+        self.process.wait()
+
+
+@contextmanager
+def member(*args):
+    started = Member(*args)
+    try:
+        yield started
+    finally:
+        started.kill()
+
+
+def recorder(broker, seen):
+    """The handler ``MEMBER`` uses, for an instance in this process."""
+    client = redis.Redis.from_url(REDIS_URL)
+
+    def handle(record):
+        time.sleep(0.001)
+        client.rpush(seen, f"{broker.instance_id} {record.partition} {record.key} {int(record.value)}")
+    return handle
+
+
+def handled(seen, start=0):
+    """``(instance, partition, key, value)`` in the order the instances handled them."""
+    rows = redis.Redis.from_url(REDIS_URL).lrange(seen, start, -1)
+    return [(i, int(p), k, int(v)) for i, p, k, v in (row.decode().split() for row in rows)]
+
+
+def group_names(stream):
+    """The groups of ``stream`` with their lag."""
+    try:
+        groups = redis.Redis.from_url(REDIS_URL).xinfo_groups(stream)
+    except redis.ResponseError:  # no stream
+        return {}
+    return {g["name"].decode(): instance_groups.lag_of(g) for g in groups}
 
 
 def test_offsets_keep_stream_ids_whole_and_in_order():
@@ -205,3 +312,113 @@ def test_instances_register_and_a_singleton_job_moves_when_its_holder_dies(prefi
         for supervisor in supervisors.values():
             if supervisor.is_alive():
                 stop_supervision(supervisor)
+
+
+# --- groups of one instance (each_instance) ---------------------------------------------------------------
+
+def test_an_each_instance_group_starts_at_the_end_and_goes_with_its_instance(prefix):
+    seen = []
+    with instance(prefix) as early:
+        for i in range(6):
+            early.publish("t", f"k{i}", b"before")
+        with instance(prefix) as late:
+            late.subscribe("t", "fanout", seen.append, each_instance=True)
+            with pytest.raises(ValueError):
+                late.subscribe("t", "fanout", seen.append, each_instance=True)
+            group = f"fanout.{late.instance_id}"
+            streams = [late.stream_key("t", index) for index in range(2)]
+            assert all(group in group_names(stream) for stream in streams)
+            for i in range(6):
+                early.publish("t", f"k{i}", b"after")
+            wait_for(lambda: len(seen) >= 6, timeout=10)
+            assert [r.value for r in seen] == [b"after"] * 6  # history first, had it started at "0"
+        assert not any(group in group_names(stream) for stream in streams)  # destroyed by close()
+        assert all(group_names(stream) == {} for stream in streams)
+
+
+def test_a_killed_instances_group_is_reaped_and_publishes_do_not_wait_for_it(prefix, fast_cluster, monkeypatch,
+                                                                           tmp_path):
+    monkeypatch.setattr(instance_groups, "REAP_EVERY_S", 3600.0)  # the job runs at start; the test runs it again
+    client = redis.Redis.from_url(REDIS_URL)
+    with instance(prefix, topics="t:1", queue_size="5", publish_timeout_s="2") as here:
+        stream = here.stream_key("t", 0)
+        with member(prefix, "t:1", [["fanout", True]], f"{prefix}:seen", tmp_path / "member.log") as there:
+            group = f"fanout.{there.instance_id}"
+            wait_for(lambda: group in group_names(stream), timeout=10)
+            here.reaper.run()
+            here.reaper.run()
+            assert group in group_names(stream)  # a live instance's group is never reaped
+            there.kill()
+            wait_for(lambda: not client.exists(f"{prefix}:instance:{there.instance_id}"), timeout=10)
+            for i in range(20):  # four times queue_size past a group nobody will read again
+                here.publish("t", "k", str(i).encode())
+            assert group_names(stream)[group] == 20  # still there, unread: lag ignores a dead instance's group
+            here.reaper.run()
+            assert group in group_names(stream)  # missing from the registry once: a suspect
+            here.reaper.run()
+            assert group not in group_names(stream)  # twice in a row: destroyed
+    assert handled(f"{prefix}:seen") == []
+
+
+# --- partitions of a shared group spread over the instances ------------------------------------------------
+
+class Publisher(threading.Thread):
+    """A steady stream of records on ``keys``, each key's values counting up from 0."""
+
+    def __init__(self, broker, keys):
+        super().__init__(daemon=True)
+        self.broker, self.sent, self.halt = broker, dict.fromkeys(keys, 0), threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            for key in self.sent:
+                self.broker.publish("t", key, str(self.sent[key]).encode())
+                self.sent[key] += 1
+                time.sleep(0.003)
+
+
+def holders(rows):
+    """partition → the instance that handled its latest record."""
+    return {partition: who for who, partition, _key, _value in rows}
+
+
+def test_a_shared_groups_partitions_spread_over_instances_and_a_survivor_takes_all(prefix, fast_cluster, tmp_path):
+    seen = f"{prefix}:seen"
+    keys = [f"k{i}" for i in range(12)]
+    assert {partition_for(key, 4) for key in keys} == {0, 1, 2, 3}
+    with instance(prefix, topics="t:4", publish_timeout_s="5") as here:
+        here.subscribe("t", "work", recorder(here, seen))
+        publisher = Publisher(here, keys)
+        publisher.start()
+        wait_for(lambda: len(set(holders(handled(seen)))) == 4, timeout=10)  # alone: all four partitions
+        with member(prefix, "t:4", [["work", False]], seen, tmp_path / "member.log") as there:
+            mark = len(handled(seen))
+
+            def split_two_and_two():
+                latest = holders(handled(seen, mark))
+                return len(latest) == 4 and sorted(latest.values()) == sorted([here.instance_id] * 2
+                                                                             + [there.instance_id] * 2)
+            wait_for(split_two_and_two, timeout=30)
+            before_kill = handled(seen)
+            there.kill()
+            kill_mark = len(handled(seen))  # whatever the killed instance handled is in the list by now
+            wait_for(lambda: set(holders(handled(seen, kill_mark)).values()) == {here.instance_id}
+                     and len(holders(handled(seen, kill_mark))) == 4, timeout=30)
+        publisher.halt.set()
+        publisher.join(10)
+        sent = {(key, value) for key, count in publisher.sent.items() for value in range(count)}
+        wait_for(lambda: {(k, v) for _w, _p, k, v in handled(seen)} >= sent, timeout=20)
+    rows = handled(seen)
+    assert {(k, v) for _w, _p, k, v in rows} == sent
+    assert {who for who, *_ in before_kill} == {here.instance_id, there.instance_id}
+    firsts = {}
+    for position, (who, _p, key, value) in enumerate(rows):
+        if (key, value) in firsts:  # at-least-once: only what the killed instance had not acknowledged
+            first_who, first_position = firsts[(key, value)]
+            assert (first_who, who) == (there.instance_id, here.instance_id), (key, value)
+            assert first_position < kill_mark <= position
+        firsts.setdefault((key, value), (who, position))
+    assert len(rows) - len(firsts) <= 4  # one record in hand per partition of the killed instance at most
+    for key in keys:  # per-key order, across the handoffs and the takeover
+        values = [v for _w, _p, k, v in rows if k == key]
+        assert values == sorted(values)

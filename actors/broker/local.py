@@ -38,6 +38,8 @@ class LocalBroker:
     """Implements ``domain.broker.Broker`` in this process. At shutdown call ``close`` before the supervisor
     stops the other components: it drains the queues into handlers that may still need them."""
 
+    instance_id = "local"  # the only instance
+
     def __init__(self, supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics) -> None:
         self._supervisor = supervisor
         self._config = config
@@ -79,7 +81,9 @@ class LocalBroker:
         partition = partitions[partition_for(key, len(partitions))]
         return partition.index, partition.append(key, event)
 
-    def subscribe(self, topic: str, group: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, group: str, handler: Handler, *, each_instance: bool = False) -> None:
+        """``each_instance`` changes nothing here: this process is the only instance, and the group keeps
+        its plain name (and its committed offsets)."""
         if (topic, group) in self._subscriptions:
             raise ValueError(f"group {group!r} already subscribes to {topic!r} in this process")
         if topic not in self._topics:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pykka
 
 from actors import session
+from actors.broker import RedisBroker
 from actors.chat import replies, shared_presence
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
-from actors.chat.instances import REAP_EVERY_S, InstanceGroups
 from actors.chat.service import ChatService
 from actors.chat.webhooks import start_webhooks
 from actors.chat.writer import ChatWriter
@@ -28,10 +28,10 @@ _current: list[ChatService] = []  # the running service the session hooks report
 def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object,
                jobs: list[SingletonJob]) -> ChatService:
     """Start the chat writer and the event consumers; ``jobs`` gets the webhook dispatch job, and with
-    several instances (Redis) the presence sweep and the reaping of dead instances' groups."""
+    several instances (Redis) the presence sweep."""
     partitions = config.topic_partitions()
-    groups = InstanceGroups(broker, {**partitions, replies.TOPIC: partitions["chat.events"]})  # type: ignore[arg-type]
-    service = ChatService(config.chat, metrics, broker, groups)  # type: ignore[arg-type]
+    shared = (broker.client, broker.prefix) if isinstance(broker, RedisBroker) else None
+    service = ChatService(config.chat, metrics, broker, shared)  # type: ignore[arg-type]
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
         sink, service, config.chat.group_commit_max)))
     if isinstance(service.presence, shared_presence.SharedPresence):
@@ -40,7 +40,6 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
         start_child(supervisor, ChildSpec("chat.instance", "chat", lambda sink: ChatHeartbeat.start(
             sink, service, presence)))
         jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
-        jobs.append(SingletonJob("chat.reap_groups", REAP_EVERY_S, groups.reap))
     chat_frames.register()
     session.FRAME_HANDLERS.update(ChatFrames(service).handlers())
     _current[:] = [service]
@@ -48,7 +47,7 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
         session.SESSION_OPENED_HOOKS.append(_session_opened)
         session.SESSION_CLOSED_HOOKS.append(_session_closed)
     service.listen()
-    start_webhooks(config.webhooks, metrics, service.broker, service.publish, jobs)
+    start_webhooks(config.webhooks, metrics, service.publish, jobs)
     return service
 
 

@@ -2,8 +2,7 @@
 
 Every ``shared_presence.BEAT_S`` it renews this instance's presence set and answers UNAVAILABLE to
 callers whose command no writer answered (``actors.chat.replies``). On a graceful stop, which comes
-after the sockets closed and the broker stopped reading, it empties the presence set and destroys
-this instance's consumer groups, so no publisher waits on an instance that is gone.
+after the sockets closed, it empties the presence set (the broker destroys this instance's groups).
 """
 from __future__ import annotations
 
@@ -38,7 +37,6 @@ class ChatHeartbeat(ComponentActor):
         if self._timer is not None:
             self._timer.cancel()
         self._presence.leave()
-        self._service.groups.drop()
 
     def handle(self, message: Any) -> Any:
         if isinstance(message, _Beat):
@@ -48,7 +46,7 @@ class ChatHeartbeat(ComponentActor):
         self._service.replies.expire()
         try:
             self._presence.heartbeat()
-            self.report_health("ok", True, instance_id=self._service.groups.instance,
+            self.report_health("ok", True, instance_id=self._service.instance,
                                users_online_here=len(self._presence.online_here()),
                                awaiting_replies=len(self._service.pending))
         except redis.RedisError as exc:

@@ -9,7 +9,7 @@ events on ``chat.events``; their consumer hands the pre-encoded frames to the hu
 With several instances on Redis, ``chat.writer`` stays one shared group, so a command is committed
 once, and a room partition is written by one instance at a time, which keeps each room's events in
 seq order (the join seam in ``actors.chat.hub`` relies on it). Events, replies and presence changes
-are read by a group per instance (``actors.chat.instances``), so every instance's sessions see them.
+are read by a group per instance (``each_instance``), so every instance's sessions see them.
 An event with a ``user_id`` and no control action is that user's own doing (typing): their sessions
 are skipped.
 """
@@ -22,11 +22,11 @@ from collections import deque
 from typing import Any, Callable
 
 import gevent.event
+import redis
 
 from actors.chat import replies, shared_presence
 from actors.chat.batch import Outcome
 from actors.chat.hub import RoomHub
-from actors.chat.instances import InstanceGroups
 from actors.chat.presence import Presence, Typing
 from actors.chat.shared_presence import SharedPresence
 from domain import logs, ws_protocol
@@ -49,30 +49,32 @@ GAP_FILL_MAX = 1000  # a longer gap is left to the clients' since_seq
 
 
 class ChatService:
-    def __init__(self, config: ChatConfig, metrics: Metrics, broker: Broker, groups: InstanceGroups) -> None:
-        self.config, self.metrics, self.broker, self.groups = config, metrics, broker, groups
+    def __init__(self, config: ChatConfig, metrics: Metrics, broker: Broker,
+                 shared: tuple[redis.Redis, str] | None = None) -> None:
+        """``shared``: the Redis client and key prefix of a cluster's presence; None on one instance."""
+        self.config, self.metrics, self.broker, self.instance = config, metrics, broker, broker.instance_id
         self.hub = RoomHub()
-        self.presence: Presence = SharedPresence(self.hub, broker, groups.client, groups.prefix, groups.instance) \
-            if groups.client is not None and groups.instance is not None else Presence(self.hub)
+        self.presence: Presence = Presence(self.hub) if shared is None else \
+            SharedPresence(self.hub, broker, shared[0], shared[1], self.instance)
         self.typing = Typing(self.publish, config.typing_ttl_s)
         self.limiter = RateLimiter(config.send_rate / config.send_window_s, config.send_rate)
         self.queue: deque[dict[str, Any]] = deque()  # outlives a restarted writer actor
-        self.replies = replies.Replies(broker, groups.instance)
+        self.replies = replies.Replies(broker, self.instance)
         self.pending = self.replies.pending  # the callers waiting for an answer, by command id
         self.kick: Callable[[], None] = lambda: None  # set by the writer actor
 
     def listen(self) -> None:
         self.broker.subscribe(COMMANDS, WRITER_GROUP, self._on_command)
-        self.groups.subscribe(EVENTS, FANOUT_GROUP, self._on_event)
+        self.broker.subscribe(EVENTS, FANOUT_GROUP, self._on_event, each_instance=True)
         if isinstance(self.presence, SharedPresence):
-            self.groups.subscribe(replies.TOPIC, replies.GROUP, self.replies.on_record)
-            self.groups.subscribe(shared_presence.TOPIC, PRESENCE_GROUP, self.presence.on_event)
+            self.broker.subscribe(replies.TOPIC, replies.GROUP, self.replies.on_record, each_instance=True)
+            self.broker.subscribe(shared_presence.TOPIC, PRESENCE_GROUP, self.presence.on_event, each_instance=True)
 
     # --- commands -----------------------------------------------------------------------------------
 
     def submit(self, command: dict[str, Any], reply: Reply) -> None:
         """Publish ``command``; ``reply`` is called once with its outcome, after the commit."""
-        command = {**command, "cid": uuid.uuid4().hex, "ts": time.time(), "origin": self.groups.instance}
+        command = {**command, "cid": uuid.uuid4().hex, "ts": time.time(), "origin": self.instance}
         self.replies.expect(command["cid"], reply)
         key = command.get("room_id") or command.get("message_id") or ""
         try:

@@ -77,8 +77,7 @@ def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics
     add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
     table = DocumentTable()
     close_log = _commit_off_hub(config)
-    # the Redis broker's consumer name is the instance id of the cluster registry; in memory there is one
-    relay = Relay(broker, getattr(broker, "consumer", "local"))
+    relay = Relay(broker, broker.instance_id)
     handle = start_child(supervisor, ChildSpec(
         "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay, close_log)))
     relay.subscribe(table.loaded)

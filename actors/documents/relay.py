@@ -1,9 +1,9 @@
 """Documents across instances: every stored update, awareness change, share change and deletion goes
 out on ``doc.updates``.
 
-Each instance subscribes with a consumer group of its own (``doc.relay.<instance id>``), so every
-instance sees every record; a record reaches a document's actor only when that actor is loaded
-here and did not publish it itself. A record is JSON keyed by document id: ``origin`` (the
+Each instance subscribes with a consumer group of its own (``each_instance``), so every instance
+sees every record published while it runs; a record reaches a document's actor only when that actor
+is loaded here and did not publish it itself. A record is JSON keyed by document id: ``origin`` (the
 publishing instance), ``kind``, and for ``updates`` a list of ``{version, author_id, update (base64
 Yjs bytes), delta (API.md delta as the origin saw it, or null)}``; for ``awareness`` the base64
 payload and the ``user_id`` behind it; ``access`` carries ``user_id`` and ``role`` (null: no access),
@@ -33,7 +33,7 @@ from domain.broker import Broker, Record
 
 log = logging.getLogger("confab.documents")
 
-TOPIC = "doc.updates"
+TOPIC, GROUP = "doc.updates", "doc.relay"
 
 
 class Relay:
@@ -79,7 +79,7 @@ class Relay:
                     ref.tell(message)
                 except pykka.ActorDeadError:
                     pass  # evicted meanwhile
-        self.broker.subscribe(TOPIC, f"doc.relay.{self.instance_id}", deliver)
+        self.broker.subscribe(TOPIC, GROUP, deliver, each_instance=True)
 
     def _decode(self, value: bytes) -> RemoteUpdates | RemoteAwareness | AccessChanged | Deleted | None:
         body = json.loads(value)

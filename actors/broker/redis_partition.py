@@ -1,0 +1,210 @@
+"""One Redis stream's consumer side: a delivery greenlet per subscribed group, under the group's lease.
+
+Per-partition order within a group needs one reader at a time, so each (shared group, topic, partition)
+is held under a lease (``SET NX PX``, renewed while alive). Which instance takes a free lease, and when
+a holder gives one up, is ``actors.broker.fair_share``. A new holder first reclaims every pending entry
+of the group with XAUTOCLAIM, whatever a previous holder (released, or dead) read and did not
+acknowledge, then reads new entries. A holder stops at a record boundary when its lease is lost or it
+holds more than its share; a dead holder's lease expires and is taken over within about ``LEASE_MS``
+plus ``FREE_GRACE_S``. A group of this instance alone (``each_instance``) needs no lease.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+import redis
+
+from actors import runtime
+from actors.broker.fair_share import FREE_GRACE_S
+from actors.component import ComponentActor, HealthSink
+from domain import logs
+from domain.broker import Handler, Record
+from storage.redis_lease import Lease
+
+if TYPE_CHECKING:
+    from actors.broker.redis_streams import RedisBroker
+
+log = logging.getLogger("confab.broker")
+
+BLOCK_MS = 500
+READ_BATCH = 256
+WAIT_POLL_S = 0.5  # how often a partition not held here looks at its lease
+RETRY_FIRST_S, RETRY_MAX_S = 0.05, 5.0
+TICK_S = 1.0
+_SEQ_BITS = 20
+LEASE_LOST, SURPLUS = "lease_lost", "surplus"
+
+
+def to_offset(entry_id: bytes | str) -> int:
+    """Stream ids (``ms-seq``) as the integer offsets of ``Record``; order is preserved."""
+    ms, seq = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).split("-")
+    return (int(ms) << _SEQ_BITS) | int(seq)
+
+
+class _Tick:
+    pass
+
+
+class _OwnGroup:
+    """The lease of a group no other instance reads: always held."""
+
+    def keep(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class RedisPartitionActor(ComponentActor):
+    """Owns the delivery greenlets of one stream: one per subscribed group."""
+
+    def __init__(self, broker: "RedisBroker", topic: str, index: int, health_sink: HealthSink | None) -> None:
+        super().__init__(f"broker.{topic}.{index}", health_sink)
+        self.broker, self.topic, self.index = broker, topic, index
+        self.stream = broker.stream_key(topic, index)
+        self._deliveries: dict[str, Any] = {}
+        self._leases: dict[str, Lease | _OwnGroup] = {}
+        self._timer: runtime.Timer | None = None
+
+    def on_start(self) -> None:
+        for group in self.broker.groups_of(self.topic):
+            self.start_group(group)
+        self._tick()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for greenlet in self._deliveries.values():
+            greenlet.kill(block=True, timeout=2.0)
+        for group, lease in self._leases.items():
+            lease.release()
+            self.broker.shares.drop(self.topic, group, self.index)
+
+    def handle(self, message: Any) -> Any:
+        if isinstance(message, str):
+            self.start_group(message)
+        elif isinstance(message, _Tick):
+            self._tick()
+
+    def start_group(self, group: str) -> None:
+        if group not in self._deliveries or self._deliveries[group].dead:
+            self._deliveries[group] = runtime.spawn(self._deliver, group)
+
+    def _tick(self) -> None:
+        try:
+            lags = self.broker.measure_lag(self.topic, self.index)
+            for group, lag in lags.items():
+                self.broker.metrics.gauge(f"broker.lag.{self.topic}.{self.index}.{group}", lag)
+            held = sorted(group for group, lease in self._leases.items()
+                          if isinstance(lease, Lease) and self.broker.shares.holds(self.topic, group, self.index))
+            self.report_health("ok", True, backend="redis", lag=lags, held=held)
+        except redis.RedisError as exc:
+            self.report_health("down", False, backend="redis", error=str(exc))
+        self._timer = runtime.call_later(TICK_S, self.actor_ref.tell, _Tick())
+
+    # -- delivery ------------------------------------------------------------------------------------
+    def _deliver(self, group: str) -> None:
+        """Hold the partition (shared groups: when it is this instance's to hold), then consume it."""
+        handler, shared = self.broker.handler_of(self.topic, group), not self.broker.is_own_group(group)
+        lease = self.broker.lease(self._lease_key(group)) if shared else _OwnGroup()
+        self._leases[group] = lease
+        with logs.bound(topic=self.topic, partition=self.index, group=group):
+            while True:
+                try:
+                    if isinstance(lease, Lease):
+                        self._take(group, lease)
+                    self.broker.ensure_group(self.stream, group)
+                    self._consume(group, handler, lease, shared)
+                except redis.RedisError as exc:
+                    logs.event(log, "broker.redis_error", logging.WARNING, error=str(exc))
+                    runtime.sleep(1.0)
+
+    def _lease_key(self, group: str) -> str:
+        return f"{self.broker.prefix}:lease:{group}:{self.topic}:{self.index}"
+
+    def _take(self, group: str, lease: Lease) -> None:
+        """Return once this instance holds the lease: free and under its share, free for
+        ``FREE_GRACE_S`` whatever the share, or still ours."""
+        shares, partitions = self.broker.shares, self.broker.partitions_of(self.topic)
+        shares.drop(self.topic, group, self.index)
+        free_since: float | None = None
+        while True:
+            shares.share(self.topic, group, partitions)  # renews this instance's membership even when all is held
+            holder = self.broker.client.get(lease.key)
+            if holder is not None and holder.decode() != lease.holder:
+                free_since = None
+            else:
+                now = time.monotonic()
+                free_since = now if free_since is None else free_since
+                anyway = holder is not None or now - free_since >= FREE_GRACE_S
+                if shares.reserve(self.topic, group, partitions, self.index, anyway):
+                    if lease.acquire():
+                        return
+                    shares.drop(self.topic, group, self.index)
+            runtime.sleep(WAIT_POLL_S)
+
+    def _consume(self, group: str, handler: Handler, lease: Lease | _OwnGroup, shared: bool) -> None:
+        """Reclaim the group's pending entries, then read new ones, until ``stop`` says otherwise."""
+        client, consumer = self.broker.client, self.broker.instance_id
+        partitions = self.broker.partitions_of(self.topic)
+
+        def stop() -> str | None:
+            if not lease.keep():
+                return LEASE_LOST
+            if shared and self.broker.shares.surplus(self.topic, group, partitions, self.index):
+                return SURPLUS
+            return None
+
+        start: bytes | str = "0-0"
+        reclaimed, reason = 0, None
+        while reason is None:  # first everything pending in the group, whoever read it
+            start, claimed, _deleted = client.xautoclaim(self.stream, group, consumer, 0, start_id=start,
+                                                         count=READ_BATCH)
+            reclaimed += len(claimed)
+            reason = self._handle_all(group, handler, claimed, stop)
+            if start in (b"0-0", "0-0"):
+                break
+        if shared:
+            logs.event(log, "broker.partition_taken", logging.INFO, reclaimed=reclaimed)
+        while reason is None and (reason := stop()) is None:
+            read = client.xreadgroup(group, consumer, {self.stream: ">"}, count=READ_BATCH, block=BLOCK_MS)
+            for _stream, entries in read or ():
+                reason = self._handle_all(group, handler, entries, stop)
+        self.broker.shares.drop(self.topic, group, self.index)
+        if reason == SURPLUS:
+            lease.release()
+            logs.event(log, "broker.partition_released", logging.INFO, reason="over its share")
+        else:
+            logs.event(log, "broker.lease_lost", logging.WARNING)
+
+    def _handle_all(self, group: str, handler: Handler, entries: list, stop: Callable[[], str | None]) -> str | None:
+        """Handle and acknowledge ``entries`` in order; the reason to stop early, at a record boundary."""
+        for entry_id, fields in entries:
+            reason = stop()
+            if reason is not None:
+                return reason
+            record = Record(self.topic, self.index, to_offset(entry_id), fields[b"k"].decode(), fields[b"v"],
+                            int(entry_id.split(b"-")[0]))
+            if not self._run_handler(handler, record, stop):
+                return LEASE_LOST  # another instance took the partition: the record is theirs now
+            self.broker.client.xack(self.stream, group, entry_id)
+            self.broker.metrics.incr("broker.consumed")
+        return None
+
+    def _run_handler(self, handler: Handler, record: Record, stop: Callable[[], str | None]) -> bool:
+        """Call ``handler`` until it succeeds (True), or the lease is lost while retrying (False)."""
+        delay, attempt = RETRY_FIRST_S, 1
+        while True:
+            try:
+                with logs.bound(offset=record.offset):
+                    handler(record)
+                return True
+            except Exception as exc:  # noqa: BLE001 — retried, never skipped (at-least-once)
+                logs.event(log, "broker.handler_failed", logging.ERROR, exc_info=exc, offset=record.offset,
+                           attempt=attempt)
+                runtime.sleep(delay)
+                if stop() == LEASE_LOST:
+                    return False
+                delay, attempt = min(delay * 2, RETRY_MAX_S), attempt + 1
