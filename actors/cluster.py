@@ -22,7 +22,7 @@ import pykka
 import redis
 
 from actors import runtime
-from actors.component import ComponentActor, HealthSink
+from actors.component import HealthSink, PeriodicActor
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
 from storage.redis_lease import Lease
@@ -31,6 +31,15 @@ log = logging.getLogger("confab.cluster")
 
 HEARTBEAT_S = 1.0
 INSTANCE_TTL_MS = 5000
+
+
+def instance_key(prefix: str, instance_id: str) -> str:
+    return f"{prefix}:instance:{instance_id}"
+
+
+def live_instances(client: redis.Redis, prefix: str) -> set[str]:
+    """The ids of the instances whose heartbeat key has not expired."""
+    return {key.decode().rsplit(":", 1)[1] for key in client.scan_iter(instance_key(prefix, "*"), count=1000)}
 
 
 @dataclass
@@ -42,44 +51,28 @@ class SingletonJob:
     last_run: float = field(default=0.0)
 
 
-class _Beat:
-    pass
-
-
-class ClusterActor(ComponentActor):
+class ClusterActor(PeriodicActor):
     def __init__(self, health_sink: HealthSink, client: redis.Redis | None, prefix: str, instance_id: str,
                  jobs: list[SingletonJob]) -> None:
-        super().__init__("cluster", health_sink)
+        super().__init__("cluster", health_sink, HEARTBEAT_S)
         self.client, self.prefix, self.instance_id, self.jobs = client, prefix, instance_id, jobs
         self.leases: dict[str, Lease] = {}
         self.info = {"id": instance_id, "host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
         self._running: dict[str, Any] = {}
-        self._timer: runtime.Timer | None = None
-
-    def on_start(self) -> None:
-        self._beat()
 
     def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        super().on_stop()
         for greenlet in self._running.values():
             greenlet.kill(block=True, timeout=2.0)
         for lease in self.leases.values():
             lease.release()
         if self.client is not None:
             try:
-                self.client.delete(self._key(self.instance_id))
+                self.client.delete(instance_key(self.prefix, self.instance_id))
             except redis.RedisError:
                 pass
 
-    def handle(self, message: Any) -> Any:
-        if isinstance(message, _Beat):
-            self._beat()
-
-    def _key(self, instance_id: str) -> str:
-        return f"{self.prefix}:instance:{instance_id}"
-
-    def _beat(self) -> None:
+    def tick(self) -> None:
         try:
             instances = self._register()
             held = [job.name for job in list(self.jobs) if self._drive(job)]
@@ -87,14 +80,13 @@ class ClusterActor(ComponentActor):
         except redis.RedisError as exc:
             logs.event(log, "cluster.heartbeat_failed", logging.WARNING, error=str(exc))
             self.report_health("degraded", True, instance_id=self.instance_id, error=str(exc))
-        self._timer = runtime.call_later(HEARTBEAT_S, self.actor_ref.tell, _Beat())
 
     def _register(self) -> list[str]:
         """Renew this instance's key; the ids of every live instance."""
         if self.client is None:
             return [self.instance_id]
-        self.client.set(self._key(self.instance_id), json.dumps(self.info), px=INSTANCE_TTL_MS)
-        return sorted(key.decode().rsplit(":", 1)[1] for key in self.client.scan_iter(self._key("*")))
+        self.client.set(instance_key(self.prefix, self.instance_id), json.dumps(self.info), px=INSTANCE_TTL_MS)
+        return sorted(live_instances(self.client, self.prefix))
 
     def _holds(self, job: SingletonJob) -> bool:
         if self.client is None:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import pykka
 
+from actors import runtime
 from domain import logs
 
 log = logging.getLogger("confab.actors")
@@ -56,8 +57,12 @@ class ComponentActor(pykka.ThreadingActor):
             self._health_sink(HealthReport(self.name, Health(status, ready, detail)))
 
     def on_receive(self, message: Any) -> Any:
+        return self._contained(self.handle, message)
+
+    @staticmethod
+    def _contained(fn: Callable[..., Any], *args: Any) -> Any:
         try:
-            return self.handle(message)
+            return fn(*args)
         except Exception:
             raise
         except BaseException as exc:  # noqa: BLE001 — see the module docstring
@@ -72,3 +77,37 @@ class ComponentActor(pykka.ThreadingActor):
         logs.event(log, "actor.failed", logging.ERROR, actor=self.name, error=repr(exception_value))
         if self._health_sink is not None:
             self._health_sink(ChildFailed(self.name, repr(exception_value)))
+
+
+class _Tick:
+    """A periodic actor's own timer, due."""
+
+
+class PeriodicActor(ComponentActor):
+    """A component that runs ``tick()`` when it starts and then every ``interval_s`` seconds until it
+    stops. Subclasses that override ``on_start`` or ``on_stop`` call ``super()`` (``on_start`` last:
+    the first tick runs there)."""
+
+    def __init__(self, name: str, health_sink: HealthSink | None, interval_s: float) -> None:
+        super().__init__(name, health_sink)
+        self.interval_s = interval_s
+        self._timer: runtime.Timer | None = None
+
+    def on_start(self) -> None:
+        self._tick()
+
+    def on_stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _Tick):
+            return self._tick()
+        return super().on_receive(message)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def _tick(self) -> None:
+        self._contained(self.tick)
+        self._timer = runtime.call_later(self.interval_s, self.actor_ref.tell, _Tick())

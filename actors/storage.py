@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
-
 import peewee
 import pykka
 
-from actors import runtime
-from actors.component import ComponentActor, HealthSink
+from actors.component import HealthSink, PeriodicActor
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
 from domain.config import AppConfig
@@ -24,29 +21,12 @@ from storage.db import engine_name, open_database, reading
 log = logging.getLogger("confab.storage")
 
 
-class _Check:
-    pass
-
-
-class StorageActor(ComponentActor):
+class StorageActor(PeriodicActor):
     def __init__(self, health_sink: HealthSink, schema_version: int, interval_s: float) -> None:
-        super().__init__("storage", health_sink)
+        super().__init__("storage", health_sink, interval_s)
         self._schema_version = schema_version
-        self._interval_s = interval_s
-        self._timer: runtime.Timer | None = None
 
-    def on_start(self) -> None:
-        self._check()
-
-    def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def handle(self, message: Any) -> Any:
-        if isinstance(message, _Check):
-            self._check()
-
-    def _check(self) -> None:
+    def tick(self) -> None:
         started = time.perf_counter()
         try:
             with reading() as db:
@@ -56,7 +36,6 @@ class StorageActor(ComponentActor):
         except peewee.PeeweeException as exc:
             logs.event(log, "storage.check_failed", logging.ERROR, error=str(exc).splitlines()[0])
             self.report_health("down", False, engine=engine_name(), error=str(exc).splitlines()[0])
-        self._timer = runtime.call_later(self._interval_s, self.actor_ref.tell, _Check())
 
 
 def start_storage(supervisor: pykka.ActorRef, config: AppConfig, check_interval_s: float = 5.0) -> ChildHandle:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 import redis
 
+from actors.cluster import live_instances
 from domain import logs
 
 log = logging.getLogger("confab.broker")
@@ -42,15 +43,14 @@ class Registry:
     """The live instances of the cluster as seen from this one (which always counts itself)."""
 
     def __init__(self, client: redis.Redis, prefix: str, instance_id: str) -> None:
-        self.client, self.pattern, self.instance_id = client, f"{prefix}:instance:*", instance_id
+        self.client, self.prefix, self.instance_id = client, prefix, instance_id
         self._live: frozenset[str] = frozenset({instance_id})
         self._expires = 0.0
 
     def live(self, fresh: bool = False) -> frozenset[str]:
         if fresh or time.monotonic() >= self._expires:
             self._expires = time.monotonic() + LIVE_CACHE_S  # the others use the last view meanwhile
-            keys = self.client.scan_iter(self.pattern, count=1000)
-            self._live = frozenset({key.decode().rsplit(":", 1)[1] for key in keys} | {self.instance_id})
+            self._live = frozenset(live_instances(self.client, self.prefix) | {self.instance_id})
         return self._live
 
     def counts(self, group: str) -> bool:

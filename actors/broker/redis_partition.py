@@ -18,7 +18,7 @@ import redis
 
 from actors import runtime
 from actors.broker.fair_share import FREE_GRACE_S
-from actors.component import ComponentActor, HealthSink
+from actors.component import HealthSink, PeriodicActor
 from domain import logs
 from domain.broker import Handler, Record
 from storage.redis_lease import Lease
@@ -43,10 +43,6 @@ def to_offset(entry_id: bytes | str) -> int:
     return (int(ms) << _SEQ_BITS) | int(seq)
 
 
-class _Tick:
-    pass
-
-
 class _OwnGroup:
     """The lease of a group no other instance reads: always held."""
 
@@ -57,25 +53,23 @@ class _OwnGroup:
         pass
 
 
-class RedisPartitionActor(ComponentActor):
+class RedisPartitionActor(PeriodicActor):
     """Owns the delivery greenlets of one stream: one per subscribed group."""
 
     def __init__(self, broker: "RedisBroker", topic: str, index: int, health_sink: HealthSink | None) -> None:
-        super().__init__(f"broker.{topic}.{index}", health_sink)
+        super().__init__(f"broker.{topic}.{index}", health_sink, TICK_S)
         self.broker, self.topic, self.index = broker, topic, index
         self.stream = broker.stream_key(topic, index)
         self._deliveries: dict[str, Any] = {}
         self._leases: dict[str, Lease | _OwnGroup] = {}
-        self._timer: runtime.Timer | None = None
 
     def on_start(self) -> None:
         for group in self.broker.groups_of(self.topic):
             self.start_group(group)
-        self._tick()
+        super().on_start()
 
     def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        super().on_stop()
         for greenlet in self._deliveries.values():
             greenlet.kill(block=True, timeout=2.0)
         for group, lease in self._leases.items():
@@ -85,14 +79,12 @@ class RedisPartitionActor(ComponentActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, str):
             self.start_group(message)
-        elif isinstance(message, _Tick):
-            self._tick()
 
     def start_group(self, group: str) -> None:
         if group not in self._deliveries or self._deliveries[group].dead:
             self._deliveries[group] = runtime.spawn(self._deliver, group)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
         try:
             lags = self.broker.measure_lag(self.topic, self.index)
             for group, lag in lags.items():
@@ -102,7 +94,6 @@ class RedisPartitionActor(ComponentActor):
             self.report_health("ok", True, backend="redis", lag=lags, held=held)
         except redis.RedisError as exc:
             self.report_health("down", False, backend="redis", error=str(exc))
-        self._timer = runtime.call_later(TICK_S, self.actor_ref.tell, _Tick())
 
     # -- delivery ------------------------------------------------------------------------------------
     def _deliver(self, group: str) -> None:

@@ -7,42 +7,26 @@ after the sockets closed, it empties the presence set (the broker destroys this 
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 import redis
 
-from actors import runtime
 from actors.chat.service import ChatService
 from actors.chat.shared_presence import BEAT_S, SharedPresence
-from actors.component import ComponentActor, HealthSink
+from actors.component import HealthSink, PeriodicActor
 from domain import logs
 
 log = logging.getLogger("confab.chat")
 
 
-class _Beat:
-    pass
-
-
-class ChatHeartbeat(ComponentActor):
+class ChatHeartbeat(PeriodicActor):
     def __init__(self, health_sink: HealthSink, service: ChatService, presence: SharedPresence) -> None:
-        super().__init__("chat.instance", health_sink)
+        super().__init__("chat.instance", health_sink, BEAT_S)
         self._service, self._presence = service, presence
-        self._timer: runtime.Timer | None = None
-
-    def on_start(self) -> None:
-        self._beat()
 
     def on_stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        super().on_stop()
         self._presence.leave()
 
-    def handle(self, message: Any) -> Any:
-        if isinstance(message, _Beat):
-            self._beat()
-
-    def _beat(self) -> None:
+    def tick(self) -> None:
         self._service.replies.expire()
         try:
             self._presence.heartbeat()
@@ -52,4 +36,3 @@ class ChatHeartbeat(ComponentActor):
         except redis.RedisError as exc:
             logs.event(log, "chat.heartbeat_failed", logging.WARNING, error=str(exc))
             self.report_health("degraded", True, error=str(exc))
-        self._timer = runtime.call_later(BEAT_S, self.actor_ref.tell, _Beat())
