@@ -176,3 +176,21 @@ def test_joins_are_announced_and_leave_room_stops_live_delivery_to_that_socket(s
     assert b.say(room, "still a member")["seq"] == 3  # leave_room leaves the stream, not the room
     a.close()
     b.close()
+
+
+def test_a_new_member_who_is_online_is_announced_to_the_room(server):
+    """Status changes reach the rooms a user shares; joining one more must not leave its members
+    thinking the newcomer is offline."""
+    (a_login, a_api), (b_login, b_api) = user(server), user(server)
+    room = new_room(a_api)
+    a = ChatClient(server.ws_base, a_login)
+    a.join(room)
+    b = ChatClient(server.ws_base, b_login)  # online before sharing any room with a
+    b.request({"type": "ping"})
+    assert b_api.post(f"/rooms/{room}/join").status_code == 200
+    assert a.of_type("user_joined")["user"]["id"] == b.user_id
+    status = a.of_type("user_status")
+    assert status["user_id"] == b.user_id and status["status"] == "online"
+    assert not [f for f in b.drain() if f["type"] == "user_status"]  # not told about themselves
+    a.close()
+    b.close()

@@ -39,6 +39,7 @@ from domain.metrics import Metrics
 from domain.ratelimit import RateLimiter
 from storage.chat_messages import messages_between
 from storage.db import reading
+from storage.models import utcnow
 
 log = logging.getLogger("confab.chat")
 
@@ -156,8 +157,14 @@ class ChatService:
     # --- membership changes made over REST ------------------------------------------------------------
 
     def member_joined(self, room_id: str, user: dict[str, Any]) -> None:
+        """Tell the room; a new member who is online is also announced as such, since the members
+        only hear of status changes in rooms they share with the user."""
         self.presence.add_room(user["id"], room_id)
         self.publish(frame_event(room_id, {"type": "user_joined", "room_id": room_id, "user": user}))
+        if user["id"] in self.presence.online():
+            self.publish(frame_event(room_id, {"type": "user_status", "user_id": user["id"],
+                                               "username": user.get("username"), "status": "online",
+                                               "last_seen": utcnow()}, user_id=user["id"]))
 
     def member_left(self, room_id: str, user_id: str) -> None:
         """Stop delivery to the user's sockets now, then tell the others (and other instances)."""
