@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain import ws_protocol
 
@@ -38,11 +38,17 @@ class RoomFrame(_Frame):
 
 class SendMessageFrame(_Frame):
     room_id = fields.String(**ID)
-    content = fields.String(required=True, validate=validate.Length(min=1))
+    content = fields.String(required=True)
     client_msg_id = fields.String(**ID)
     reply_to_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     attachments = fields.List(fields.String(validate=FILE_ID), load_default=list,
                               validate=validate.Length(max=10))
+
+    @validates_schema
+    def _says_something(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """A message is text, files, or both: ``content`` may be empty only with attachments."""
+        if not data.get("content") and not data.get("attachments"):
+            raise ValidationError("Shorter than minimum length 1.", "content")
 
 
 class EditMessageFrame(_Frame):

@@ -72,6 +72,7 @@ def test_events_and_commands_round_trip_as_bytes():
 @pytest.mark.parametrize("frame", [
     '{"type":"send_message","room_id":"r","content":"hi"}',
     '{"type":"send_message","room_id":"r","content":"","client_msg_id":"c"}',
+    '{"type":"send_message","room_id":"r","content":"","client_msg_id":"c","attachments":[]}',
     '{"type":"send_message","room_id":"r","content":"x","client_msg_id":"c","attachments":"f"}',
     '{"type":"join_room","room_id":"r","since_seq":-1}',
     '{"type":"typing","room_id":"r","is_typing":1}',

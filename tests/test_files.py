@@ -106,6 +106,8 @@ def test_upload_attach_member_downloads_stranger_gets_not_found(server):
         other = new_room(b_api, name="elsewhere")
         b.join(other)
         assert b.say(other, "fwd", attachments=[file_id])["attachments"] == [upload_body]
+        just_the_file = b.say(other, "", attachments=[file_id])  # a message may be only its files
+        assert just_the_file["content"] == "" and just_the_file["attachments"] == [upload_body]
         c_room = new_room(c_api, name="c")
         c = ChatClient(server.ws_base, c_login)
         try:

@@ -53,13 +53,12 @@ export function composer ({ label, placeholder, send, typing }) {
     const content = box.value.trim()
     if (!content && !files.length) return
     const attachments = files.map((f) => f.file_id)
-    const text = content || files.map((f) => f.file_name).join(', ') // a message needs text: name the files
     box.value = ''
     files.length = 0
     renderChips()
     stopTyping()
     try {
-      await send({ content: text, attachments })
+      await send({ content, attachments }) // files alone are a message too
       if (attachments.length) announce('')
     } catch (err) {
       box.value = content

@@ -34,7 +34,7 @@ export function renderMessage (message, ctx) {
       message.is_edited && !message.is_deleted ? h('span', { class: 'edited' }, '(edited)') : null),
     message.is_deleted
       ? h('p', { class: 'msg-text deleted' }, 'This message was deleted.')
-      : h('p', { class: 'msg-text' }, message.content),
+      : h('p', { class: 'msg-text', hidden: !message.content }, message.content),
     message.is_deleted ? null : attachments(message.attachments || []),
     message.is_deleted ? null : reactions(message, ctx),
     message.is_deleted || message.pending ? null : actions(message, mine, ctx)))

@@ -31,7 +31,7 @@ export class Sidebar {
     const unread = room.unread_count || 0
     const peer = room.peer
     const last = room.last_message
-    const preview = last ? `${last.user.id === store.me.id ? 'You' : nameOf(last.user)}: ${last.snippet}` : 'No messages yet'
+    const preview = last ? `${last.user.id === store.me.id ? 'You' : nameOf(last.user)}: ${last.snippet || 'sent a file'}` : 'No messages yet'
     const label = `${this.chat.title(room)}${unread ? `, ${unread} unread` : ''}`
     return h('li', {},
       h('a', { href: `#/chat/${room.id}`, class: `room-link${active ? ' active' : ''}${unread ? ' unread' : ''}`,
