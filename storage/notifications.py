@@ -70,6 +70,14 @@ def audience(messages: list[dict[str, Any]], mentioned: set[str]) -> Audience:
     return Audience(kinds, dm_members, user_ids, readers, authors)
 
 
+def notified(message_id: str, user_ids: list[str]) -> set[str]:
+    """Which of ``user_ids`` already have a notification for the message."""
+    if not user_ids:
+        return set()
+    return {n.user_id for n in Notification.select(Notification.user)
+            .where((Notification.message == message_id) & Notification.user.in_(user_ids))}
+
+
 def snippet(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
 

@@ -125,3 +125,27 @@ def test_listing_pages_newest_first_and_refuses_bad_queries(server):
         assert response.status_code == 400 and response.json()["error"]["code"] == "BAD_REQUEST", params
     assert b_api.post("/notifications/no-such-id/read").status_code == 404
     a.close()
+
+
+def test_an_edit_that_adds_a_mention_notifies_only_the_newly_mentioned(server):
+    (a_login, a_api), (b_login, b_api), (c_login, c_api) = user(server), user(server), user(server)
+    room = new_room(a_api)
+    for api in (b_api, c_api):
+        assert api.post(f"/rooms/{room}/join").status_code == 200
+    sender = ChatClient(server.ws_base, a_login)
+    sender.join(room)
+    b, c = ChatClient(server.ws_base, b_login), ChatClient(server.ws_base, c_login)
+    message = sender.say(room, f"hi @{name(b_login)}")
+    assert b.wait_for(is_notification)["notification"]["message_id"] == message["id"]
+    edited = sender.request({"type": "edit_message", "message_id": message["id"],
+                             "new_content": f"hi @{name(b_login)} and @{name(c_login)}"})
+    assert edited["type"] == "ack", edited
+    live = c.wait_for(is_notification)["notification"]
+    assert live["kind"] == "mention" and live["message_id"] == message["id"] and name(c_login) in live["snippet"]
+    sender.request({"type": "edit_message", "message_id": message["id"],  # mentioned already: nothing new
+                    "new_content": f"hey @{name(b_login)} and @{name(c_login)}"})
+    barrier(sender, room)
+    assert not [f for f in b.drain() + c.drain() if is_notification(f)]
+    assert len(notifications(b_api)["items"]) == 1 and len(notifications(c_api)["items"]) == 1
+    for client in (sender, b, c):
+        client.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import peewee
 
-from actors.chat.notifications import notify
+from actors.chat.notifications import notify, notify_edit
 from actors.chat.webhooks import enqueue_deliveries
 from domain.chat_events import Event, frame_event
 from domain.errors import DomainError
@@ -124,7 +124,7 @@ def _edit(c: dict[str, Any]) -> Outcome:
     message = messages.message_dicts([messages.edit_message(c["user_id"], c["message_id"], c["content"])])[0]
     frame = {"type": "message_edited", "room_id": message["room_id"], "message_id": message["id"],
              "new_content": message["content"], "edited_at": message["updated_at"], "message": message}
-    return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame)])
+    return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame), *notify_edit(message)])
 
 
 def _delete(c: dict[str, Any]) -> Outcome:

@@ -3,8 +3,9 @@
 A message notifies: the other member of a DM (``dm``), every member of the room it ``@mentions``
 (``mention``), and the author of the message it replies to if still a member (``reply``); never its
 sender, and one notification per user and message (dm > mention > reply). Only members can read a
-room, so only members are notified. ``notify`` runs inside the chat writer's transaction: the rows
-commit with the messages, and the frames go out on ``chat.events`` after the commit like any event.
+room, so only members are notified. An edit that adds a mention notifies the newly mentioned
+members. Both run inside the chat writer's transaction: the rows commit with the messages, and the
+frames go out on ``chat.events`` after the commit like any event.
 """
 from __future__ import annotations
 
@@ -53,9 +54,25 @@ def notify(messages: list[dict[str, Any]]) -> dict[str, list[Event]]:
     if not messages:
         return {}
     audience = store.audience(messages, set().union(*(mentions(m["content"]) for m in messages)))
+    return _store([(m, user_id, kind) for m in messages for user_id, kind in recipients(m, audience).items()])
+
+
+def notify_edit(message: dict[str, Any]) -> list[Event]:
+    """After an edit (inside its transaction): notify the members it now mentions who have no
+    notification for this message yet; the events that deliver them."""
+    names = mentions(message["content"])
+    if not names:
+        return []
+    found = [user_id for user_id, kind in recipients(message, store.audience([message], names)).items()
+             if kind == "mention"]
+    fresh = sorted(set(found) - store.notified(message["id"], found))
+    return _store([(message, user_id, "mention") for user_id in fresh]).get(message["id"], [])
+
+
+def _store(wanted: list[tuple[dict[str, Any], str, str]]) -> dict[str, list[Event]]:
+    """Insert a notification per (message, user, kind); message id → the live events."""
     rows = [{"user": user_id, "kind": kind, "room": m["room_id"], "message": m["id"], "actor": m["user"]["id"],
-             "snippet": store.snippet(m["content"])}
-            for m in messages for user_id, kind in recipients(m, audience).items()]
+             "snippet": store.snippet(m["content"])} for m, user_id, kind in wanted]
     events: dict[str, list[Event]] = {}
     for row, notification in zip(rows, store.insert(rows)):
         events.setdefault(row["message"], []).append(live_event(row["room"], row["user"], notification))
