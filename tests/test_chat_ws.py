@@ -194,3 +194,21 @@ def test_a_new_member_who_is_online_is_announced_to_the_room(server):
     assert not [f for f in b.drain() if f["type"] == "user_status"]  # not told about themselves
     a.close()
     b.close()
+
+
+def test_an_invited_user_hears_of_the_room_on_every_socket_at_once(server):
+    (a_login, a_api), (b_login, b_api) = user(server), user(server)
+    room = new_room(a_api, private=True, name="secret")
+    a = ChatClient(server.ws_base, a_login)
+    a.join(room)
+    b_sockets = [ChatClient(server.ws_base, b_login) for _ in range(2)]  # joined nothing yet
+    for socket in b_sockets:
+        socket.request({"type": "ping"})
+    assert a_api.post(f"/rooms/{room}/members", json={"username": b_login["user"]["username"]}).status_code == 201
+    for socket in b_sockets:
+        told = socket.of_type("user_joined")
+        assert told["room_id"] == room and told["user"]["id"] == b_login["user"]["id"]
+    assert a.of_type("user_joined")["user"]["id"] == b_login["user"]["id"]  # the room hears of it too
+    assert not [f for f in a.drain() if f["type"] == "user_joined"]  # once
+    for client in (a, *b_sockets):
+        client.close()

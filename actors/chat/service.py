@@ -166,6 +166,13 @@ class ChatService:
                                                "username": user.get("username"), "status": "online",
                                                "last_seen": utcnow()}, user_id=user["id"]))
 
+    def member_invited(self, room_id: str, user: dict[str, Any]) -> None:
+        """Someone else added ``user``: the room is told as for a join, and every socket of the user
+        too (they have joined nothing of this room yet), so their clients can list it at once."""
+        self.member_joined(room_id, user)
+        frame = ws_protocol.encode({"type": "user_joined", "room_id": room_id, "user": user})
+        self.publish(Event(room_id, None, frame, TO_USER, user["id"]))
+
     def member_left(self, room_id: str, user_id: str) -> None:
         """Stop delivery to the user's sockets now, then tell the others (and other instances)."""
         frame = ws_protocol.encode({"type": "user_left", "room_id": room_id, "user_id": user_id})

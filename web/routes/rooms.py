@@ -104,7 +104,7 @@ def invite(body: dict[str, Any], room_id: str) -> dict[str, Any]:
     target = body.get("user_id") or _user_id_of(body["username"])
     member, newly = rooms.add_member(_me(), room_id, target, body["role"])
     if newly:
-        services().chat.member_joined(room_id, member["user"])
+        services().chat.member_invited(room_id, member["user"])
     return member
 
 
