@@ -56,6 +56,9 @@ export class ChatApp {
     return room.kind === 'dm' ? (room.peer ? nameOf(room.peer) : 'Direct message') : room.name
   }
 
+  /** The room as text: "# name" for a public channel, the bare title for private rooms and DMs. */
+  label (room) { return `${room.kind === 'channel' && !room.is_private ? '# ' : ''}${this.title(room)}` }
+
   async loadRooms () {
     const [page] = await Promise.all([api('/rooms', { query: { limit: 200 } }), this.refreshOnline()])
     await Promise.all(page.items.filter((r) => r.kind === 'dm').map((room) => this.findPeer(room)))
@@ -104,6 +107,7 @@ export class ChatApp {
         break
       case 'user_joined':
         if (frame.user && frame.user.id !== store.me.id) this.refreshOnline()
+        else if (frame.user && !store.rooms.has(frame.room_id)) this.refreshRooms() // invited by someone
         break
       case 'read_receipt':
         if (frame.user_id === store.me.id) store.markRead(frame.room_id)
@@ -189,7 +193,10 @@ export class ChatApp {
   /** Show a room (the router calls this for #/chat/<id>); `messageId` focuses one message once loaded. */
   async open (roomId, messageId = null) {
     await this.ready.catch(() => {})
-    if (this.store.activeRoom === roomId && this.view) return
+    if (this.store.activeRoom === roomId && this.view) {
+      if (messageId) await this.view.reveal(messageId)
+      return
+    }
     this.closeThread()
     if (this.view) this.view.destroy()
     let room = this.store.rooms.get(roomId)
@@ -204,9 +211,9 @@ export class ChatApp {
     this.view = new RoomView(this, room)
     replace(this.main, this.view.node)
     this.node.classList.add('has-room')
-    await this.view.loadOlder()
+    await this.view.loadOlder().catch((err) => announce(err.message, 'error'))
     this.markRead(roomId)
-    if (messageId) document.getElementById(`m-${messageId}`)?.focus()
+    if (messageId) await this.view.reveal(messageId)
     else this.view.focus()
   }
 
@@ -226,6 +233,7 @@ export class ChatApp {
     replace(this.threadSlot, this.thread.node)
     this.node.classList.add('has-thread')
     this.thread.focus()
+    return this.thread
   }
 
   closeThread () {

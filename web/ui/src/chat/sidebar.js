@@ -1,19 +1,22 @@
 // The room list: channels and DMs by latest activity, each with its unread badge and the last message's
-// preview; DMs show the other person's presence dot.
+// preview; DMs show the other person's presence dot, private rooms a lock. Message search sits above it.
+import { icon } from '../core/icons.js'
 import { h, replace } from '../core/dom.js'
 import { nameOf } from './message.js'
 import { newRoomDialog, browseRoomsDialog, newDmDialog } from './dialogs.js'
+import { MessageSearch } from './search.js'
 
 export class Sidebar {
   constructor (chat) {
     this.chat = chat
     this.list = h('ul', { class: 'room-list', 'aria-label': 'your rooms' })
+    this.search = new MessageSearch(chat, (shown) => { this.list.hidden = shown })
     this.node = h('nav', { class: 'sidebar', 'aria-label': 'rooms' },
       h('div', { class: 'sidebar-actions' },
         h('button', { type: 'button', onclick: () => newRoomDialog(chat) }, '+ Room'),
         h('button', { type: 'button', onclick: () => browseRoomsDialog(chat) }, 'Browse'),
         h('button', { type: 'button', onclick: () => newDmDialog(chat) }, '+ DM')),
-      this.list)
+      this.search.form, this.search.results, this.list)
     this.offs = [chat.store.on('rooms', () => this.render()), chat.store.on('presence', () => this.render())]
     this.render()
   }
@@ -32,16 +35,20 @@ export class Sidebar {
     const peer = room.peer
     const last = room.last_message
     const preview = last ? `${last.user.id === store.me.id ? 'You' : nameOf(last.user)}: ${last.snippet || 'sent a file'}` : 'No messages yet'
-    const label = `${this.chat.title(room)}${unread ? `, ${unread} unread` : ''}`
+    const label = `${this.chat.title(room)}${room.is_private ? ', private' : ''}${unread ? `, ${unread} unread` : ''}`
     return h('li', {},
       h('a', { href: `#/chat/${room.id}`, class: `room-link${active ? ' active' : ''}${unread ? ' unread' : ''}`,
         'aria-current': active ? 'page' : false, 'aria-label': label, dataset: { roomId: room.id } },
       h('span', { class: 'room-name' },
-        peer ? h('span', { class: `dot ${store.online.has(peer.id) ? 'online' : 'offline'}`, 'aria-hidden': 'true' }) : '# ',
+        peer ? h('span', { class: `dot ${store.online.has(peer.id) ? 'online' : 'offline'}`, 'aria-hidden': 'true' })
+          : room.is_private ? h('span', { class: 'private-mark', 'aria-hidden': 'true' }, icon('lock')) : '# ',
         this.chat.title(room)),
       unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null,
       h('span', { class: 'preview' }, preview)))
   }
 
-  destroy () { for (const off of this.offs) off() }
+  destroy () {
+    for (const off of this.offs) off()
+    this.search.destroy()
+  }
 }

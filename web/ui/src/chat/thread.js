@@ -24,7 +24,7 @@ export class ThreadPanel {
         send: (body) => chat.sendMessage(root.room_id, { ...body, reply_to_id: root.id }),
         typing: () => {} }))
     this.off = store.on('message', (m) => { if (m.id === root.id || m.thread_root_id === root.id) this.render() })
-    this.load()
+    this.ready = this.load().catch(() => {}) // resolves once the replies are shown
   }
 
   messages () {
