@@ -127,6 +127,7 @@ try {
     await ben.page.locator('.room .msg-text', { hasText: 'sent while ben was away' }).waitFor()
     check(await ben.page.locator('.room .msg-text', { hasText: 'sent while ben was away' }).count() === 1,
       'the replayed message shows once')
+    await shot(ana.page, 'chat')
   })
   await step('older history loads when the message list is scrolled to the top', async () => {
     const roomId = await ana.page.evaluate(() => location.hash.split('/')[2])
@@ -170,7 +171,6 @@ try {
     await dm.locator('.preview', { hasText: 'Ben: psst, a private word' }).waitFor()
     await say(ben.page, 'and another one')
     await dm.locator('.badge', { hasText: '2' }).waitFor()
-    await shot(ana.page, 'chat')
     await dm.click()
     await ana.page.locator('.room .msg-text', { hasText: 'and another one' }).waitFor()
     await eventually(async () => (await dm.locator('.badge').count()) === 0, 'opening the DM clears its badge')
