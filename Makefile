@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout clean
+.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-chat: $(DEV)
 # two instances on 8081/8082 against the local PostgreSQL and Redis (README, Scale-out)
 cluster: $(DEV)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho -f Procfile.cluster start
+
+bench-search: $(DEV)
+	$(PY) bench/search.py $(ARGS)
 
 bench-scaleout: $(DEV)
 	npm ci --prefix bench --silent --no-audit --no-fund

@@ -10,6 +10,10 @@ Query syntax (both engines): words must all match, in any order, case-insensitiv
 matches those words in a row; ``-word`` or ``-"a phrase"`` excludes; the last word also matches as
 a prefix. The user's text is never passed to the engine's query parser as syntax: each term is a
 quoted FTS5 string or goes through ``phraseto_tsquery``, so no input can make the engine fail.
+
+On SQLite the ranked match runs on a worker thread with a read-only connection of its own (WAL lets it
+read beside the writer): ``sqlite3`` blocks the gevent hub for a whole statement, and a common word in a
+large history takes tens of milliseconds, which every socket of the process would otherwise wait out.
 """
 from __future__ import annotations
 
@@ -17,17 +21,19 @@ import html
 import logging
 import math
 import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 import peewee
 
+from actors import runtime
 from domain import logs
 from domain.errors import BadRequest
 from storage.chat import require_member
 from storage.chat_messages import message_dicts
 from storage.chat_models import Message, Room
-from storage.db import engine_name, unit_of_work
+from storage.db import database, engine_name, reading, unit_of_work
 
 log = logging.getLogger("confab.search")
 
@@ -153,13 +159,17 @@ def search_messages(user_id: str, text: str, *, room_id: str | None = None, limi
     """
     query = parse_query(text)
     position = _position(after)
-    with unit_of_work():  # one snapshot on SQLite: hits and their messages agree
-        if room_id is not None:
+    if room_id is not None:
+        with unit_of_work():
             require_member(room_id, user_id)
-        find = _postgres_hits if engine_name() == "postgresql" else _sqlite_hits
-        hits = find(query, user_id, room_id, position, limit + 1)
-        more, hits = len(hits) > limit, hits[:limit]
-        items = _hydrate(hits)
+    if engine_name() == "postgresql":  # psycopg waits cooperatively
+        with reading():
+            hits = _postgres_hits(query, user_id, room_id, position, limit + 1)
+    else:
+        hits = _sqlite_hits(query, user_id, room_id, position, limit + 1)
+    more, hits = len(hits) > limit, hits[:limit]
+    with unit_of_work():
+        items = _hydrate(hits)  # a hit deleted meanwhile is left out
     return items, ({"rank": hits[-1].rank, "id": hits[-1].message_id} if more else None)
 
 
@@ -182,15 +192,29 @@ def _sqlite_hits(query: SearchQuery, user_id: str, room_id: str | None, position
     if room_id is not None:
         inner, params = inner + " AND m.room_id = ?", [*params, room_id]
     sql, params = _ranked_page(inner, params, position, limit, "?")
-    rows = Message._meta.database.execute_sql(sql, params).fetchall()
-    if not rows:
-        return []
-    marks = ", ".join("?" for _ in rows)
-    snippets = dict(Message._meta.database.execute_sql(
-        f"SELECT m.id, snippet(message_fts, 0, ?, ?, '…', ?) FROM message_fts "
-        f"JOIN message AS m ON m.rowid = message_fts.rowid WHERE message_fts MATCH ? AND m.id IN ({marks})",
-        [_OPEN, _CLOSE, SNIPPET_TOKENS, expression, *(row[0] for row in rows)]).fetchall())
-    return [Hit(message_id, rank, snippets.get(message_id, "")) for message_id, rank in rows]
+    return runtime.run_blocking(_sqlite_read, database.obj.database, sql, params, expression)
+
+
+_readers: dict[str, list[sqlite3.Connection]] = {}  # database path → idle read-only connections
+
+
+def _sqlite_read(path: str, sql: str, params: list[Any], expression: str) -> list[Hit]:
+    """On a worker thread: the page of hits, then the snippets of just those."""
+    idle = _readers.setdefault(path, [])
+    conn = idle.pop() if idle else sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5,
+                                                   check_same_thread=False)
+    try:
+        rows = conn.execute(sql, params).fetchall()
+        if not rows:
+            return []
+        marks = ", ".join("?" for _ in rows)
+        snippets = dict(conn.execute(
+            f"SELECT m.id, snippet(message_fts, 0, ?, ?, '…', ?) FROM message_fts "
+            f"JOIN message AS m ON m.rowid = message_fts.rowid WHERE message_fts MATCH ? AND m.id IN ({marks})",
+            [_OPEN, _CLOSE, SNIPPET_TOKENS, expression, *(row[0] for row in rows)]).fetchall())
+        return [Hit(message_id, rank, snippets.get(message_id, "")) for message_id, rank in rows]
+    finally:
+        idle.append(conn)
 
 
 def _postgres_hits(query: SearchQuery, user_id: str, room_id: str | None, position: tuple[float, str] | None,
