@@ -98,6 +98,27 @@ def list_for(user_id: str) -> list[dict[str, Any]]:
                 .order_by(Webhook.created_at, Webhook.id)]
 
 
+def update(user_id: str, webhook_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change ``url``, ``events`` or ``is_active`` of one of the caller's webhooks. Turning it back on
+    clears its failure count: deliveries resume with events from then on (those given up stay so)."""
+    values: dict[Any, Any] = {}
+    if "url" in changes:
+        values[Webhook.url] = changes["url"]
+    if "events" in changes:
+        values[Webhook.events] = json.dumps(sorted(set(changes["events"])))
+    if changes.get("is_active") is True:
+        values.update({Webhook.is_active: True, Webhook.failure_count: 0, Webhook.disabled_at: None})
+    elif changes.get("is_active") is False:
+        values.update({Webhook.is_active: False, Webhook.disabled_at: utcnow()})
+    with unit_of_work():
+        hook = Webhook.get_or_none((Webhook.id == webhook_id) & (Webhook.user == user_id))
+        if hook is None:
+            raise NotFound("webhook not found")
+        if values:
+            Webhook.update(values).where(Webhook.id == webhook_id).execute()
+        return webhook_dict(Webhook.get_by_id(webhook_id))
+
+
 def delete(user_id: str, webhook_id: str) -> None:
     """Delete one of the caller's webhooks with its pending deliveries."""
     with unit_of_work():

@@ -144,6 +144,14 @@ def test_a_webhook_failing_in_a_row_is_disabled_and_its_owner_notified(server, r
     attempts = [r for r in receiver.requests if r["path"] == "/down"]
     assert len(attempts) == 3 and len({r["delivery"] for r in attempts}) == 1  # the second never went out
     assert a_api.get("/notifications").json()["items"][0]["id"] == live["id"]
+
+    receiver.failures["/down"] = 0  # the endpoint is back: its owner turns the webhook on again
+    on = a_api.patch(f"/webhooks/{created['id']}", json={"is_active": True})
+    assert on.status_code == 200 and (on.json()["is_active"], on.json()["failure_count"]) == (True, 0)
+    again = a.say(room, "after the repair")
+    wait_for(lambda: [r for r in receiver.delivered("/down") if r["body"]["data"]["id"] == again["id"]], timeout=10)
+    assert user(server)[1].patch(f"/webhooks/{created['id']}", json={"is_active": True}).status_code == 404
+    assert a_api.patch(f"/webhooks/{created['id']}", json={"events": []}).status_code == 400
     a.close()
 
 

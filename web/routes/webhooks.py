@@ -6,7 +6,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from storage import webhooks
-from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema
+from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from web.services import principal
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhooks")
@@ -24,6 +24,14 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, WebhookSchema(many=True))
 def list_webhooks() -> list[dict[str, Any]]:
     return webhooks.list_for(principal().user_id)
+
+
+@blp.route("/<webhook_id>", methods=["PATCH"])
+@blp.arguments(WebhookUpdateSchema)
+@blp.response(200, WebhookSchema)
+def update(body: dict[str, Any], webhook_id: str) -> dict[str, Any]:
+    """Change the URL or events, or turn the webhook off and on (on again clears its failure count)."""
+    return webhooks.update(principal().user_id, webhook_id, body)
 
 
 @blp.route("/<webhook_id>", methods=["DELETE"])

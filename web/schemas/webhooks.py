@@ -23,6 +23,13 @@ class WebhookCreateSchema(Schema):
                          validate=validate.Length(min=1, max=len(EVENTS)))
 
 
+class WebhookUpdateSchema(Schema):
+    url = fields.String(validate=[validate.Length(min=1, max=2048), _http_url])
+    events = fields.List(fields.String(validate=validate.OneOf(EVENTS)),
+                         validate=validate.Length(min=1, max=len(EVENTS)))
+    is_active = fields.Boolean(metadata={"description": "true turns a disabled webhook back on"})
+
+
 class WebhookSchema(Schema):
     id = fields.String(required=True)
     url = fields.String(required=True)
