@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 import pykka
 
@@ -94,8 +94,7 @@ class Presence:
         return len(sends)
 
     def _announce(self, user_id: str, status: str, seen: datetime | None) -> None:
-        frame = ws_protocol.encode({"type": "user_status", "user_id": user_id, "username": self._names.get(user_id),
-                                    "status": status, "last_seen": seen or utcnow()})
+        frame = ws_protocol.encode(status_frame(user_id, self._names.get(user_id), status, seen or utcnow()))
         self._hub.deliver_to_rooms(self._rooms.get(user_id, set()), frame, skip_user=user_id)
 
 
@@ -125,6 +124,12 @@ class Typing:
     def _tell(self, room_id: str, user: dict[str, str], is_typing: bool) -> None:
         frame = {"type": "user_typing", "room_id": room_id, "user": user, "is_typing": is_typing}
         self._publish(frame_event(room_id, frame, user_id=user["id"]))
+
+
+def status_frame(user_id: str, username: str | None, status: str, last_seen: datetime) -> dict[str, Any]:
+    """The ``user_status`` frame (API.md), whichever instance or path tells it."""
+    return {"type": "user_status", "user_id": user_id, "username": username, "status": status,
+            "last_seen": last_seen}
 
 
 def save_last_seen(seen: dict[str, datetime]) -> None:

@@ -27,7 +27,7 @@ import redis
 from actors.chat import replies, shared_presence
 from actors.chat.batch import Outcome
 from actors.chat.hub import RoomHub
-from actors.chat.presence import Presence, Typing
+from actors.chat.presence import Presence, Typing, status_frame
 from actors.chat.shared_presence import SharedPresence
 from domain import logs, ws_protocol
 from domain.broker import Broker, Record
@@ -159,19 +159,23 @@ class ChatService:
     def member_joined(self, room_id: str, user: dict[str, Any]) -> None:
         """Tell the room; a new member who is online is also announced as such, since the members
         only hear of status changes in rooms they share with the user."""
-        self.presence.add_room(user["id"], room_id)
-        self.publish(frame_event(room_id, {"type": "user_joined", "room_id": room_id, "user": user}))
-        if user["id"] in self.presence.online():
-            self.publish(frame_event(room_id, {"type": "user_status", "user_id": user["id"],
-                                               "username": user.get("username"), "status": "online",
-                                               "last_seen": utcnow()}, user_id=user["id"]))
+        self._tell_joined(room_id, user)
 
     def member_invited(self, room_id: str, user: dict[str, Any]) -> None:
         """Someone else added ``user``: the room is told as for a join, and every socket of the user
         too (they have joined nothing of this room yet), so their clients can list it at once."""
-        self.member_joined(room_id, user)
-        frame = ws_protocol.encode({"type": "user_joined", "room_id": room_id, "user": user})
+        frame = self._tell_joined(room_id, user)
         self.publish(Event(room_id, None, frame, TO_USER, user["id"]))
+
+    def _tell_joined(self, room_id: str, user: dict[str, Any]) -> str:
+        """Publish ``user_joined`` to the room (and ``user_status`` if they are online); the joined frame."""
+        self.presence.add_room(user["id"], room_id)
+        frame = ws_protocol.encode({"type": "user_joined", "room_id": room_id, "user": user})
+        self.publish(Event(room_id, None, frame))
+        if user["id"] in self.presence.online():
+            online = status_frame(user["id"], user.get("username"), "online", utcnow())
+            self.publish(frame_event(room_id, online, user_id=user["id"]))
+        return frame
 
     def member_left(self, room_id: str, user_id: str) -> None:
         """Stop delivery to the user's sockets now, then tell the others (and other instances)."""

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from actors.chat.hub import RoomHub
-from actors.chat.presence import Presence, save_last_seen
+from actors.chat.presence import Presence, save_last_seen, status_frame
 from domain import logs, ws_protocol
 from domain.broker import Broker, Record
 from domain.errors import Unavailable
@@ -101,8 +101,7 @@ class SharedPresence(Presence):
         now = utcnow()
         save_last_seen({user_id: now for user_id in went})
         for user_id, status in [(u, "online") for u in came] + [(u, "offline") for u in went]:
-            frame = ws_protocol.encode({"type": "user_status", "user_id": user_id, "username": names.get(user_id),
-                                        "status": status, "last_seen": now})
+            frame = ws_protocol.encode(status_frame(user_id, names.get(user_id), status, now))
             body = {"user_id": user_id, "rooms": sorted(rooms.get(user_id, ())), "frame": frame}
             self._broker.publish(TOPIC, user_id, json.dumps(body).encode())
         pipe = self._client.pipeline(transaction=True)  # after publishing: a crash repeats, never loses
