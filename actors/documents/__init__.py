@@ -77,7 +77,7 @@ def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics
     add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
     table = DocumentTable()
     close_log = _commit_off_hub(config)
-    relay = Relay(broker, broker.instance_id)
+    relay = Relay(broker, broker.instance_id, cluster=config.broker.backend == "redis")
     handle = start_child(supervisor, ChildSpec(
         "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay, close_log)))
     relay.subscribe(table.loaded)

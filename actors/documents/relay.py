@@ -17,6 +17,9 @@ cross-instance reply to each ack and buy nothing the CRDT does not already give;
 the durable append, and each actor's mailbox plus the stream's per-key order keep per-document order.
 A publish that fails is logged and not retried: the update is durable, and another instance's actor
 notices the hole in versions at the next update and reads it from storage (``DocumentActor`` repair).
+
+On one instance (the in-process broker) there is nobody to tell: the relay neither publishes nor
+subscribes, so an update costs no encoding, no broker record (nor, with ``broker.log``, its sync).
 """
 from __future__ import annotations
 
@@ -37,8 +40,9 @@ TOPIC, GROUP = "doc.updates", "doc.relay"
 
 
 class Relay:
-    def __init__(self, broker: Broker, instance_id: str) -> None:
-        self.broker, self.instance_id = broker, instance_id
+    def __init__(self, broker: Broker, instance_id: str, *, cluster: bool) -> None:
+        """``cluster``: other instances may share the broker (the Redis backend)."""
+        self.broker, self.instance_id, self.cluster = broker, instance_id, cluster
 
     def publish_updates(self, document_id: str, updates: list[tuple[int, str, bytes, list | None]]) -> None:
         """``(version, author_id, update, delta)`` of updates just stored, in version order."""
@@ -56,6 +60,8 @@ class Relay:
         self._publish(document_id, {"kind": "deleted"})
 
     def _publish(self, document_id: str, body: dict[str, Any]) -> None:
+        if not self.cluster:
+            return
         try:
             self.broker.publish(TOPIC, document_id, json.dumps({"origin": self.instance_id, **body}).encode())
         except Exception as exc:  # noqa: BLE001 — what it announces is durable already; never fail that
@@ -64,6 +70,9 @@ class Relay:
 
     def subscribe(self, loaded: Callable[[str], pykka.ActorRef | None]) -> None:
         """Hand other instances' records to the document's actor when ``loaded`` finds one here."""
+        if not self.cluster:
+            return
+
         def deliver(record: Record) -> None:
             ref = loaded(record.key)
             if ref is None:
