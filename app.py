@@ -53,7 +53,7 @@ def bootstrap(config: AppConfig) -> Confab:
         broker = start_broker(supervisor, config, metrics, jobs)
         collab = start_collab(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
-        gateway = start_gateway(supervisor, metrics)
+        gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
                             supervisor, gateway, broker, chat=chat, collab=collab)
         server = create_server(create_app(services), config)

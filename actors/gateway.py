@@ -1,30 +1,36 @@
 """The gateway component: the registry of live WebSocket sessions.
 
 It answers which sessions exist (for closing a user's sockets when a key is revoked, and every
-socket with 1001 at shutdown), publishes the ``ws.sessions`` and ``users.connected`` gauges, and
-reports the gateway's health. Sessions are told, never asked, so the registry never waits on one.
+socket with 1001 at shutdown), admits at most ``max_per_user`` sockets per user, publishes the
+``ws.sessions`` and ``users.connected`` gauges, and reports the gateway's health. A session is reached
+through its ``close`` (which never waits), so the registry never waits on one.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pykka
 
 from actors import runtime
 from actors.component import ComponentActor, HealthSink
-from actors.session import Close
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain.metrics import Metrics
+from domain.ws_protocol import CLOSE_GOING_AWAY, CLOSE_RATE_LIMITED
+
+
+class Closable(Protocol):
+    def close(self, code: int, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class Register:
+    """Ask: None when admitted, else the (close code, reason) to refuse the socket with."""
     session_id: str
     user_id: str
     api_key_id: str | None
-    ref: pykka.ActorRef
+    session: Closable
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class UserSessions:
-    """Ask: the session actor refs of one user (to reach every socket of that user)."""
+    """Ask: the sessions of one user (to reach every socket of that user)."""
     user_id: str
 
 
@@ -72,10 +78,11 @@ class _Publish:
 
 
 class GatewayActor(ComponentActor):
-    def __init__(self, health_sink: HealthSink, metrics: Metrics, table: SessionTable) -> None:
+    def __init__(self, health_sink: HealthSink, metrics: Metrics, table: SessionTable, max_per_user: int) -> None:
         super().__init__("gateway", health_sink)
         self._metrics = metrics
         self._table = table
+        self._max_per_user = max_per_user
         self._publish_timer: runtime.Timer | None = None
 
     def on_start(self) -> None:
@@ -92,11 +99,14 @@ class GatewayActor(ComponentActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, Register):
             if not self._table.accepting:
-                return False
+                return CLOSE_GOING_AWAY, "server is shutting down"
+            if self._max_per_user and self._table.users[message.user_id] >= self._max_per_user:
+                self._metrics.incr("ws.refused_too_many")
+                return CLOSE_RATE_LIMITED, "too many connections"
             self._table.sessions[message.session_id] = message
             self._table.users[message.user_id] += 1
             self._publish_soon()
-            return True
+            return None
         if isinstance(message, Unregister):
             entry = self._table.sessions.pop(message.session_id, None)
             if entry is not None:
@@ -118,14 +128,14 @@ class GatewayActor(ComponentActor):
                     continue
                 if message.api_key_id not in (None, entry.api_key_id):
                     continue
-                entry.ref.tell(Close(message.code, message.reason))
+                entry.session.close(message.code, message.reason)
                 closed += 1
             self._publish()
             return closed
         if isinstance(message, Stats):
             return self._stats()
         if isinstance(message, UserSessions):
-            return [entry.ref for entry in self._table.sessions.values() if entry.user_id == message.user_id]
+            return [entry.session for entry in self._table.sessions.values() if entry.user_id == message.user_id]
         return None
 
     def _stats(self) -> dict[str, Any]:
@@ -139,6 +149,8 @@ class GatewayActor(ComponentActor):
         self.report_health("ok" if stats["accepting"] else "degraded", stats["accepting"], **stats)
 
 
-def start_gateway(supervisor: pykka.ActorRef, metrics: Metrics) -> ChildHandle:
+def start_gateway(supervisor: pykka.ActorRef, metrics: Metrics, max_per_user: int) -> ChildHandle:
+    """``max_per_user``: sockets (/ws and /yjs together) one user may hold open; 0 for no limit."""
     table = SessionTable()
-    return start_child(supervisor, ChildSpec("gateway", "gateway", lambda sink: GatewayActor.start(sink, metrics, table)))
+    return start_child(supervisor, ChildSpec("gateway", "gateway", lambda sink: GatewayActor.start(
+        sink, metrics, table, max_per_user)))

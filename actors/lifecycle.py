@@ -10,7 +10,7 @@ import pykka
 
 from actors import runtime
 from actors.gateway import CloseSessions, Stats
-from actors.session import CLOSE_GOING_AWAY
+from domain.ws_protocol import CLOSE_GOING_AWAY
 from actors.supervisor import ChildHandle, stop_supervision
 from domain import logs
 

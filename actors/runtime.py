@@ -1,4 +1,4 @@
-"""The concurrency runtime behind a few hooks: spawn, call_later, run_blocking and BatchThread.
+"""The concurrency runtime behind a few hooks: spawn, soon, call_later, run_blocking and BatchThread.
 
 Everything else in Confab schedules work through these, so moving off gevent touches this file only.
 Pykka's ThreadingActor becomes a greenlet because ``gevent.monkey.patch_all()`` runs first in app.py.
@@ -30,6 +30,12 @@ class _GreenletTimer:
 def spawn(fn: Callable[..., Any], *args: Any) -> gevent.Greenlet:
     """Run ``fn`` concurrently (a greenlet)."""
     return gevent.spawn(fn, *args)
+
+
+def soon(fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the running greenlet yields, before the loop polls for I/O again (in the hub:
+    ``fn`` must not block, and must not raise)."""
+    gevent.get_hub().loop.run_callback(fn)
 
 
 def call_later(delay_s: float, fn: Callable[..., Any], *args: Any) -> Timer:
@@ -94,6 +100,11 @@ class BatchThread:
         if self._on_close is not None:
             self._pool.apply(self._on_close)
         self._pool.kill()
+
+
+def event() -> gevent.event.Event:
+    """A flag greenlets can wait on (``set``, ``wait(timeout)``, ``is_set``)."""
+    return gevent.event.Event()
 
 
 def sleep(seconds: float) -> None:

@@ -1,7 +1,13 @@
-"""One actor per WebSocket: the only writer to its socket, and the one place its frames are handled.
+"""One session per /ws socket: its state, and the one place its frames are handled.
 
-The socket's route greenlet only reads and tells ``Inbound``; replies, broadcasts (``Send``) and
-closes all pass through this actor's inbox, so frames leave in order and never interleave.
+The socket's own greenlet is the session's actor: it alone reads the socket and hands each frame to
+``Session.handle``, in order, so the session's state needs no lock; its mailbox is the socket itself,
+so a client that floods frames is slowed down by TCP instead of queued in memory. Everything else
+reaches a session only in ways that never wait: frames pushed into its socket's outbox (``send``,
+already encoded, shared by every recipient of a broadcast) and ``close``. A Pykka actor per socket
+would add a greenlet and an inbox (13.7 KB per socket, measured: a third of a socket's whole budget)
+and a hop per frame for every broadcast.
+
 Frame handlers are registered per frame type by the modules that own them (chat, documents).
 """
 from __future__ import annotations
@@ -12,32 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from actors import runtime
-from actors.component import ComponentActor
 from domain import logs, ws_protocol
 from domain.auth import Principal
 from domain.errors import DomainError, Internal
 from domain.metrics import Metrics
+from domain.ws_protocol import CLOSE_POLICY, Sink, WireFrame
 
 log = logging.getLogger("confab.session")
-
-CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_INTERNAL = 1001, 1008, 1011
-
-
-@dataclass(frozen=True)
-class Inbound:
-    data: str | bytes
-
-
-@dataclass(frozen=True)
-class Send:
-    """A frame for the client: a dict, text already encoded, or a frame shared by many recipients."""
-    frame: dict[str, Any] | str | ws_protocol.WireFrame
-
-
-@dataclass(frozen=True)
-class Close:
-    code: int
-    reason: str
 
 
 @dataclass
@@ -46,7 +33,7 @@ class SessionContext:
     session_id: str
     principal: Principal
     request_id: str
-    send: Callable[[dict[str, Any] | str | ws_protocol.WireFrame], None]
+    send: Callable[[dict[str, Any] | WireFrame], bool]
     close: Callable[[int, str], None]
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -62,32 +49,30 @@ SESSION_OPENED_HOOKS: list[Callable[[SessionContext], None]] = []
 SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
 
-class SessionActor(ComponentActor):
-    def __init__(self, ws: Any, session_id: str, principal: Principal, request_id: str, metrics: Metrics,
-                 close_socket: Callable[[Any, int, str], None], plain_frames: bool = False) -> None:
-        super().__init__(f"session.{session_id}")
-        self._ws = ws
-        self._plain_frames = plain_frames  # no extension negotiated: shared broadcast bytes are valid here
+class Session:
+    def __init__(self, sink: Sink, session_id: str, principal: Principal, request_id: str,
+                 metrics: Metrics) -> None:
+        self._sink = sink
         self._metrics = metrics
-        self._close_socket = close_socket
-        self._closed = False
         self._expiry: runtime.Timer | None = None
-        self.context = SessionContext(session_id, principal, request_id, self._send_later, self._close_later)
+        self.context = SessionContext(session_id, principal, request_id, self.send, self.close)
 
-    def _send_later(self, frame: dict[str, Any] | str | ws_protocol.WireFrame) -> None:
-        self.actor_ref.tell(Send(frame))
+    def send(self, frame: dict[str, Any] | WireFrame) -> bool:
+        """Queue a frame for the client (a dict is encoded here); False once the socket is closing."""
+        return self._sink.send(frame if isinstance(frame, WireFrame) else WireFrame(ws_protocol.encode(frame)))
 
-    def _close_later(self, code: int, reason: str) -> None:
-        self.actor_ref.tell(Close(code, reason))
+    def close(self, code: int, reason: str) -> None:
+        logs.event(log, "ws.closing", code=code, reason=reason, session_id=self.context.session_id)
+        self._sink.close(code, reason)
 
-    def on_start(self) -> None:
+    def start(self) -> None:
         expires_at = self.context.principal.expires_at
         if expires_at is not None:
-            self._expiry = runtime.call_later(expires_at - time.time(), self._close_later, CLOSE_POLICY,
+            self._expiry = runtime.call_later(expires_at - time.time(), self.close, CLOSE_POLICY,
                                               "access token expired")
         self._run_hooks(SESSION_OPENED_HOOKS)
 
-    def on_stop(self) -> None:
+    def stop(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
         self._run_hooks(SESSION_CLOSED_HOOKS)
@@ -100,16 +85,8 @@ class SessionActor(ComponentActor):
                 logs.event(log, "session.hook_failed", logging.ERROR, exc_info=True,
                            request_id=self.context.request_id)
 
-    def handle(self, message: Any) -> Any:
-        with logs.bound(request_id=self.context.request_id, user_id=self.context.principal.user_id):
-            if isinstance(message, Inbound):
-                self._on_frame(message.data)
-            elif isinstance(message, Send):
-                self._write(message.frame)
-            elif isinstance(message, Close):
-                self._close(message.code, message.reason)
-
-    def _on_frame(self, data: str | bytes) -> None:
+    def handle(self, data: str | bytes) -> None:
+        """One frame from the client: validated, handled, answered (an error frame for anything wrong)."""
         try:
             frame = ws_protocol.parse_frame(data)
         except ws_protocol.FrameError as exc:
@@ -125,31 +102,9 @@ class SessionActor(ComponentActor):
             self._error(Internal("internal error"), frame.ref)
             return
         if reply is not None:
-            self._write(reply)
+            self.send(reply)
 
     def _error(self, error: DomainError, ref: str | None) -> None:
         self._metrics.incr(f"errors.{error.code}")
         logs.event(log, "ws.frame_error", logging.INFO, code=error.code, message=error.message)
-        self._write(ws_protocol.error_frame(error, ref))
-
-    def _write(self, frame: dict[str, Any] | str | ws_protocol.WireFrame) -> None:
-        if self._closed:
-            return
-        try:
-            if isinstance(frame, ws_protocol.WireFrame):
-                if not (self._plain_frames and self._ws.connected):
-                    self._ws.send(frame.text)  # compressed per connection, or closing: let the library decide
-                else:
-                    self._ws.sock.send(frame.wire)  # the broadcast's shared bytes, as they are
-            else:
-                self._ws.send(frame if isinstance(frame, str) else ws_protocol.encode(frame))
-        except Exception as exc:  # noqa: BLE001 — the peer is gone or too slow; the reader ends the session
-            self._closed = True
-            logs.event(log, "ws.send_failed", logging.INFO, error=repr(exc))
-
-    def _close(self, code: int, reason: str) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        logs.event(log, "ws.closing", code=code, reason=reason)
-        self._close_socket(self._ws, code, reason)
+        self.send(ws_protocol.error_frame(error, ref))

@@ -6,11 +6,10 @@ is encoded once, by the writer, whatever the number of recipients.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from domain import ws_protocol
+from domain import jsonfmt, ws_protocol
 
 #: control actions the fan-out applies before (or instead of) delivering the frame
 UNSUBSCRIBE_USER = "unsubscribe_user"  # a member was removed or left: stop delivering to them at once
@@ -22,19 +21,19 @@ TO_USER = "to_user"  # deliver the frame to every socket of user_id (notificatio
 class Event:
     room_id: str
     seq: int | None  # the message seq for new_message (the join seam dedupes on it), else None
-    frame: str | None  # encoded client frame, or None for a pure control event
+    frame: bytes | None  # encoded client frame, or None for a pure control event
     control: str | None = None
     user_id: str | None = None  # the subject of a control action
 
 
 def encode_event(event: Event) -> bytes:
     header = {"r": event.room_id, "s": event.seq, "c": event.control, "u": event.user_id}
-    return (json.dumps(header, separators=(",", ":")) + "\n" + (event.frame or "")).encode()
+    return jsonfmt.dumpb(header) + b"\n" + (event.frame or b"")
 
 
 def decode_event(value: bytes) -> Event:
-    head, _, frame = value.decode().partition("\n")
-    header = json.loads(head)
+    head, _, frame = value.partition(b"\n")
+    header = jsonfmt.loads(head)
     return Event(header["r"], header["s"], frame or None, header["c"], header["u"])
 
 
@@ -43,11 +42,11 @@ def frame_event(room_id: str, frame: dict[str, Any], seq: int | None = None, **c
 
 
 def encode_command(command: dict[str, Any]) -> bytes:
-    return json.dumps(command, separators=(",", ":"), ensure_ascii=False).encode()
+    return jsonfmt.dumpb(command)
 
 
 def decode_command(value: bytes) -> dict[str, Any]:
-    command = json.loads(value)
+    command = jsonfmt.loads(value)
     if not isinstance(command, dict) or "op" not in command or "cid" not in command:
         raise ValueError("not a chat command")
     return command

@@ -35,6 +35,10 @@ class ServerConfig:
     ws_ping_interval_s: float = setting(25.0, "Seconds between WebSocket pings; a peer that misses one is closed",
                                         minimum=0)
     ws_compression: bool = setting(False, "Accept permessage-deflate on WebSockets (less bandwidth, more CPU)")
+    ws_outbox_bytes: int = setting(1_048_576, "Bytes queued for a WebSocket whose client stopped reading before "
+                                   "it is closed (4008)", minimum=16384)
+    ws_max_sockets_per_user: int = setting(32, "WebSockets (/ws and /yjs) one user may hold open; more are "
+                                           "closed with 4429 (0 = no limit)", minimum=0)
     cors_origins: str = setting("", "Comma-separated origins allowed by CORS; empty disables CORS, * allows any")
 
 

@@ -1,4 +1,4 @@
-"""The /ws JSON protocol as pure functions: text in → a validated frame or an error; dicts → text out.
+"""The /ws JSON protocol as pure functions: text in → a validated frame or an error; dicts → bytes out.
 
 No sockets here: sessions feed frames in and send what comes out, so the protocol is unit-tested
 without a network. Frame schemas are registered by the module that handles the frame type.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
@@ -16,6 +16,11 @@ from domain import jsonfmt
 from domain.errors import BadRequest, DomainError
 
 MAX_REF_LENGTH = 64
+
+#: close codes (RFC 6455's, and Confab's own in the 4000s); docs/protocol.md says when each is used
+CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_INTERNAL = 1001, 1008, 1009, 1011
+CLOSE_SLOW_CONSUMER = 4008  # the socket's outbound buffer passed its limit: reconnect and resume
+CLOSE_RATE_LIMITED = 4429  # too many refused frames in a row, or too many sockets for one user
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,9 @@ def parse_frame(text: str | bytes) -> Frame:
     if isinstance(text, bytes):
         raise FrameError(BadRequest("binary frames are not accepted on /ws; send JSON text"), None)
     try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError):
-        raise FrameError(BadRequest("frame is not valid JSON"), None) from None
+        raw = jsonfmt.loads(text)
+    except ValueError:
+        raise _undecodable(text) from None
     ref = _ref_of(raw)
     if not isinstance(raw, dict):
         raise FrameError(BadRequest("frame must be a JSON object"), None)
@@ -90,35 +95,77 @@ def parse_frame(text: str | bytes) -> Frame:
     return Frame(envelope["type"], ref, data)
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return jsonfmt.dumps(frame)
+def _undecodable(text: str) -> FrameError:
+    """Why a frame is not acceptable JSON: a lone surrogate (valid JSON escape, not Unicode) is named
+    with its field, and the frame's ``ref`` is kept when the ref itself is sound."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError):
+        return FrameError(BadRequest("frame is not valid JSON"), None)
+    path = _surrogate_path(raw)
+    if path is None:  # accepted by the standard library only (e.g. NaN): not JSON either
+        return FrameError(BadRequest("frame is not valid JSON"), None)
+    return FrameError(BadRequest("frame has text that is not valid Unicode",
+                                 {"fields": {path or "frame": ["contains a lone surrogate (not a Unicode scalar value)"]}}),
+                      _ref_of(raw) if path != "ref" else None)
+
+
+def _surrogate_path(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding a lone surrogate; None when there is none."""
+    if isinstance(value, str):
+        return path if any("\ud800" <= ch <= "\udfff" for ch in value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _surrogate_path(key) is not None:
+            return where
+        found = _surrogate_path(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def encode(frame: dict[str, Any]) -> bytes:
+    """A server frame's JSON payload."""
+    return jsonfmt.dumpb(frame)
 
 
 class WireFrame:
-    """A server text frame encoded once and shared by every recipient of a broadcast.
+    """A server frame encoded once and shared by every recipient of a broadcast.
 
     Server frames are unmasked, so without per-connection compression the same bytes are valid on
-    every socket: ``wire`` is the complete RFC 6455 frame, built on first use.
+    every socket: ``wire`` is the complete RFC 6455 frame (header + payload), built on first use.
     """
-    __slots__ = ("text", "_wire")
+    __slots__ = ("payload", "binary", "_wire")
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, payload: bytes, binary: bool = False) -> None:
+        self.payload, self.binary = payload, binary
         self._wire: bytes | None = None
 
     @property
     def wire(self) -> bytes:
         if self._wire is None:
-            payload = self.text.encode()
-            size = len(payload)
-            if size < 126:
-                header = struct.pack("!BB", 0x81, size)
-            elif size < 65536:
-                header = struct.pack("!BBH", 0x81, 126, size)
-            else:
-                header = struct.pack("!BBQ", 0x81, 127, size)
-            self._wire = header + payload
+            self._wire = frame_header(len(self.payload), self.binary) + self.payload
         return self._wire
+
+
+class Sink(Protocol):
+    """Where a socket's frames go (its outbox): ``send`` queues and never waits; False once the socket
+    is closing or gone. ``close`` starts the closing handshake."""
+
+    def send(self, frame: WireFrame) -> bool: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+def frame_header(size: int, binary: bool = False) -> bytes:
+    """The header of one unmasked, unfragmented server frame (text or binary) of ``size`` bytes."""
+    opcode = 0x82 if binary else 0x81
+    if size < 126:
+        return struct.pack("!BB", opcode, size)
+    if size < 65536:
+        return struct.pack("!BBH", opcode, 126, size)
+    return struct.pack("!BBQ", opcode, 127, size)
 
 
 def error_frame(error: DomainError, ref: str | None = None) -> dict[str, Any]:

@@ -3,16 +3,22 @@
 Models bind to ``database`` (a proxy) so the same models run on either engine. Repositories open a
 pooled connection per unit of work with ``unit_of_work()``; SQLite calls block the gevent hub, so a
 unit of work never yields (no network I/O, no actor ask) between its first and last statement.
+
+Group commits (the chat writer, the document update log) run on SQLite on a dedicated OS thread, so
+an fsync never stalls the hub: such a thread calls ``use_own_connection()`` once, and from then on
+every model query made on that thread goes through its own connection (the proxy routes by OS thread),
+never through the pool, whose locks and connection state belong to the hub's greenlets.
 """
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlparse
 
 import peewee
+from gevent import monkey
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from domain import logs
@@ -20,11 +26,49 @@ from domain.config import AppConfig
 
 log = logging.getLogger("confab.storage")
 
-database = peewee.DatabaseProxy()
+_os_thread_id = monkey.get_original("_thread", "get_ident")  # threading's is per greenlet under gevent
+
+
+class _ThreadRoutedProxy(peewee.DatabaseProxy):
+    """The models' database: the shared one, or the calling OS thread's own connection if it has one."""
+    __slots__ = ("_shared", "_own")
+
+    def __init__(self) -> None:
+        self._own: dict[int, peewee.Database] = {}
+        super().__init__()
+
+    def __setattr__(self, attr: str, value: Any) -> None:  # Proxy allows only its own slots
+        object.__setattr__(self, attr, value)
+
+    @property  # type: ignore[override]
+    def obj(self) -> Any:
+        return self._own.get(_os_thread_id(), self._shared) if self._own else self._shared
+
+    @obj.setter
+    def obj(self, value: Any) -> None:
+        self._shared = value
+
+
+class _ThreadSqlite(peewee.SqliteDatabase):
+    """One OS thread's own connection, kept open between units of work (``close`` is for the thread's end)."""
+
+    def close(self) -> bool:
+        return False
+
+    def close_for_good(self) -> None:
+        super().close()
+
+
+database = _ThreadRoutedProxy()
 
 
 class StorageUnavailable(RuntimeError):
     """The configured database cannot be opened; the message is one line for the operator."""
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> dict[str, Any]:
+    return {"journal_mode": "wal", "synchronous": "full", "foreign_keys": 1, "busy_timeout": busy_timeout_ms,
+            "cache_size": -16000}
 
 
 def open_database(config: AppConfig) -> peewee.Database:
@@ -35,8 +79,7 @@ def open_database(config: AppConfig) -> peewee.Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         db: peewee.Database = PooledSqliteDatabase(
             str(path), max_connections=config.database.pool_size, timeout=10, stale_timeout=300,
-            pragmas={"journal_mode": "wal", "synchronous": "full", "foreign_keys": 1,
-                     "busy_timeout": config.database.busy_timeout_ms, "cache_size": -16000})
+            pragmas=_sqlite_pragmas(config.database.busy_timeout_ms), returning_clause=True)
     else:
         parsed = urlparse(url)
         db = PooledPostgresqlDatabase(
@@ -78,6 +121,26 @@ def reading() -> Iterator[peewee.Database]:
     """A pooled connection for reads (no explicit transaction)."""
     with database.connection_context():
         yield database
+
+
+def use_own_connection() -> None:
+    """On an OS thread of its own: from now on this thread's queries use a connection of its own
+    (SQLite only; PostgreSQL needs none: psycopg waits cooperatively on the hub)."""
+    shared = database._shared
+    own = _ThreadSqlite(shared.database, pragmas=list(shared._pragmas), timeout=10, returning_clause=True,
+                        thread_safe=False)
+    database._own[_os_thread_id()] = own
+
+
+def release_own_connection() -> None:
+    """The end of such a thread: close its connection."""
+    own = database._own.pop(_os_thread_id(), None)
+    if own is not None:
+        own.close_for_good()
+
+
+def is_sqlite() -> bool:
+    return engine_name() == "sqlite"
 
 
 def close_database() -> None:

@@ -10,7 +10,7 @@ from domain.chat_events import DROP_ROOM, Event, decode_command, decode_event, e
 
 def collect(into):
     """A hub subscriber recording the text of each frame (broadcasts arrive as shared WireFrames)."""
-    return lambda frame: into.append(getattr(frame, "text", frame))
+    return lambda frame: into.append(frame.payload.decode())
 
 chat_frames.register()
 
@@ -18,14 +18,14 @@ chat_frames.register()
 def test_the_seam_holds_live_frames_during_replay_and_drops_what_was_replayed():
     hub, got = RoomHub(), []
     hub.subscribe("r", "s1", "u1", collect(got), buffering=True)
-    hub.deliver("r", 5, "m5")  # committed before the history read, delivered during the replay
-    hub.deliver("r", 6, "m6")  # committed after the read
-    hub.deliver("r", None, "typing")
+    hub.deliver("r", 5, b"m5")  # committed before the history read, delivered during the replay
+    hub.deliver("r", 6, b"m6")  # committed after the read
+    hub.deliver("r", None, b"typing")
     assert got == []
     hub.go_live("r", "s1", replayed_up_to=5)
     assert got == ["m6", "typing"]
-    hub.deliver("r", 4, "m4-late")  # still on its way although replayed: dropped
-    hub.deliver("r", 7, "m7")
+    hub.deliver("r", 4, b"m4-late")  # still on its way although replayed: dropped
+    hub.deliver("r", 7, b"m7")
     assert got == ["m6", "typing", "m7"]
 
 
@@ -35,12 +35,12 @@ def test_deliver_reaches_every_session_once_and_unsubscribes_stop_it():
     hub.subscribe("r", "s2", "u1", collect(b), buffering=False)
     hub.subscribe("r", "s3", "u2", collect(c), buffering=False)
     hub.subscribe("q", "s3", "u2", collect(c), buffering=False)
-    assert hub.deliver("r", 1, "x", skip_user="u2") == 2
-    assert hub.deliver_to_rooms({"r", "q"}, "status") == 3 and c == ["status"]
-    hub.unsubscribe_user("r", "u1", farewell="bye")
-    assert a == ["x", "status", "bye"] and hub.deliver("r", 2, "y") == 1
+    assert hub.deliver("r", 1, b"x", skip_user="u2") == 2
+    assert hub.deliver_to_rooms({"r", "q"}, b"status") == 3 and c == ["status"]
+    hub.unsubscribe_user("r", "u1", farewell=b"bye")
+    assert a == ["x", "status", "bye"] and hub.deliver("r", 2, b"y") == 1
     hub.drop_session("s3")
-    assert hub.deliver("r", 3, "z") == 0 and hub.deliver("q", None, "z") == 0
+    assert hub.deliver("r", 3, b"z") == 0 and hub.deliver("q", None, b"z") == 0
     hub.subscribe("r", "s4", "u3", collect(a), buffering=False)
     hub.drop_room("r")
     assert not hub.is_subscribed("r", "s4")
@@ -50,8 +50,8 @@ def test_the_hub_drops_redelivered_seqs_and_reports_a_hole_before_a_seq():
     hub, got = RoomHub(), []
     assert hub.gap("r", 9) is None  # no session: nothing to fill
     hub.subscribe("r", "s1", "u1", collect(got), buffering=False)
-    assert hub.deliver("r", 3, "m3") == 1 and hub.gap("r", 4) is None
-    assert hub.deliver("r", 3, "m3-again") == 0 and got == ["m3"]  # at-least-once redelivery
+    assert hub.deliver("r", 3, b"m3") == 1 and hub.gap("r", 4) is None
+    assert hub.deliver("r", 3, b"m3-again") == 0 and got == ["m3"]  # at-least-once redelivery
     assert hub.gap("r", 6) == 3  # 4 and 5 never came: read them from storage first
     hub.drop_session("s1")
     hub.subscribe("r", "s2", "u1", collect(got), buffering=False)
@@ -59,7 +59,7 @@ def test_the_hub_drops_redelivered_seqs_and_reports_a_hole_before_a_seq():
 
 
 def test_events_and_commands_round_trip_as_bytes():
-    event = Event("room", 7, '{"type":"new_message"}')
+    event = Event("room", 7, b'{"type":"new_message"}')
     assert decode_event(encode_event(event)) == event
     control = Event("room", None, None, DROP_ROOM)
     assert decode_event(encode_event(control)) == control

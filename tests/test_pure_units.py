@@ -48,7 +48,7 @@ def test_bad_frames_become_bad_request_with_the_ref(text, message, ref):
 def test_ping_parses_and_replies_carry_the_ref():
     frame = ws_protocol.parse_frame('{"type": "ping", "ref": "abc"}')
     assert (frame.type, frame.ref) == ("ping", "abc")
-    assert ws_protocol.encode(ws_protocol.reply("pong", frame.ref)) == '{"type":"pong","ref":"abc"}'
+    assert ws_protocol.encode(ws_protocol.reply("pong", frame.ref)) == b'{"type":"pong","ref":"abc"}'
 
 
 def test_deeply_nested_json_is_an_error_not_a_crash():
@@ -64,7 +64,7 @@ def test_wire_frames_decode_as_the_same_text_in_a_standard_client(size):
 
     text = ("ü" * size)[:size]
     client = Connection(ConnectionType.CLIENT)
-    frame = ws_protocol.WireFrame(text)
+    frame = ws_protocol.WireFrame(text.encode())
     client.receive_data(frame.wire + frame.wire)  # the same bytes serve twice: shared by every member
     received = "".join(e.data for e in client.events() if isinstance(e, TextMessage))
     assert received == text + text

@@ -7,7 +7,6 @@ import requests
 import websocket
 
 from actors.gateway import UserSessions
-from actors.session import Send
 from tests.harness import bearer, close_code, connect_ws, register, running_server, ws_request
 from tests.waiting import wait_for
 
@@ -102,8 +101,8 @@ def test_slow_reader_receives_every_frame_whole(server, user):
     (session,) = server.confab.services.gateway.ask(UserSessions(user["user"]["id"]))
     payload = "y" * 60_000
     frames = 150
-    for i in range(frames):
-        session.tell(Send({"type": "bulk", "i": i, "data": payload}))
+    for i in range(frames):  # pushed in one go (one tick): more than the outbox limit, but no overflow
+        assert session.send({"type": "bulk", "i": i, "data": payload})
     time.sleep(1.0)  # the server is now blocked on a full socket buffer
     for i in range(frames):
         frame = json.loads(ws.recv())
@@ -157,7 +156,7 @@ def test_each_websocket_costs_one_file_descriptor(tmp_path):
         except OSError:
             return ""
 
-    with running_server(tmp_path) as fresh:
+    with running_server(tmp_path, server={"ws_max_sockets_per_user": "0"}) as fresh:
         token = register(fresh.base)["access_token"]
         sockets = [connect_ws(f"{fresh.ws_base}/ws", token) for _ in range(40)]
         for ws in sockets:

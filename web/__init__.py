@@ -9,11 +9,11 @@ from flask_smorest import Api
 
 from domain import jsonfmt
 from web import errors, middleware
-from web import yjs  # noqa: F401 — registers the /yjs route on ``sock``
+from web import yjs  # noqa: F401 — registers the /yjs route on ``sockets``
 from web.routes import (api_keys, auth, dms, documents, files, health, messages, notifications, rooms, search, ui,
                         users, webhooks)
 from web.services import Services
-from web.ws import sock
+from web.ws import sockets
 
 OPENAPI_SECURITY = {"bearerAuth": {"type": "http", "scheme": "bearer",
                                    "description": "access token (JWT) or API key (cfk_…)"}}
@@ -38,8 +38,6 @@ def create_app(svc: Services) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1", OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={"components": {"securitySchemes": OPENAPI_SECURITY},
                           "security": [{"bearerAuth": []}]},
-        SOCK_SERVER_OPTIONS={"max_message_size": svc.config.server.ws_max_message_bytes,
-                             "ping_interval": svc.config.server.ws_ping_interval_s or None},
     )
     app.extensions["confab"] = svc
     api = Api(app)
@@ -48,7 +46,8 @@ def create_app(svc: Services) -> Flask:
         api.register_blueprint(module.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(ui.blp)
-    sock.init_app(app)
+    server = svc.config.server
+    sockets.init_app(app, server.ws_max_message_bytes, server.ws_ping_interval_s, server.ws_outbox_bytes)
     middleware.init_app(app, svc.config)
     errors.init_app(app)
     return app

@@ -1,58 +1,68 @@
-"""``WS /ws``: authenticate the upgrade, run one session actor per socket, feed it what arrives.
+"""``WS /ws``: authenticate the upgrade, admit it at the gateway, then run its session on this greenlet.
 
-This greenlet only reads; everything written goes through the session actor (one writer per socket).
+The route's greenlet is the session's actor: it reads each frame and has the session handle it, in
+order (``actors.session``); everything written goes through the socket's outbox.
 """
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
 
 from flask import request
-from flask_sock import Sock
 
 from actors.gateway import Register, Unregister
-from actors.session import CLOSE_GOING_AWAY, CLOSE_POLICY, Inbound, SessionActor
+from actors.session import Session
 from domain import logs
 from domain.errors import Unauthorized
+from domain.metrics import Metrics
+from domain.ws_protocol import CLOSE_POLICY
 from web import websocket
 from web.middleware import public
 from web.services import services
+from web.websocket import Connection
 
 log = logging.getLogger("confab.ws")
 
-sock = Sock()
+sockets = websocket.WebSockets()
 
 
-@sock.route("/ws")
+@sockets.route("/ws")
 @public
-def chat_socket(ws: Any) -> None:
-    websocket.serve_guarded(ws, lambda request_id: _serve(ws, request_id))
+def chat_socket(conn: Connection) -> None:
+    websocket.serve_guarded(conn, lambda request_id: _serve(conn, request_id))
 
 
-def _serve(ws: Any, request_id: str) -> None:
+def _serve(conn: Connection, request_id: str) -> None:
     svc = services()
-    websocket.harden(ws, send_timeout_s=svc.config.server.shutdown_grace_s)
     try:
         principal = svc.auth.authenticate(websocket.bearer_from(request))
     except Unauthorized as exc:
         logs.event(log, "ws.refused", logging.INFO, reason=exc.message)
-        websocket.close(ws, CLOSE_POLICY, exc.message)
+        conn.close(CLOSE_POLICY, exc.message)
         return
     session_id = uuid.uuid4().hex
-    session = SessionActor.start(ws, session_id, principal, request_id, svc.metrics, websocket.close,
-                                 websocket.plain_frames(ws))
-    try:
-        if not svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session)):
-            websocket.close(ws, CLOSE_GOING_AWAY, "server is shutting down")
-            return
-        logs.event(log, "ws.opened", user_id=principal.user_id, session_id=session_id)
-        while True:
-            data = ws.receive()
-            if data is None:
-                break
-            session.tell(Inbound(data))
-    finally:
-        svc.gateway.tell(Unregister(session_id))
-        session.stop()
-        logs.event(log, "ws.closed", session_id=session_id, close_code=int(ws.close_reason))
+    session = Session(conn, session_id, principal, request_id, svc.metrics)
+    refused = svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session))
+    if refused is not None:
+        logs.event(log, "ws.refused", logging.INFO, reason=refused[1], user_id=principal.user_id)
+        conn.close(*refused)
+        return
+    conn.on_overflow(lambda queued: _slow_consumer(svc.metrics, request_id, session_id, queued))
+    with logs.bound(user_id=principal.user_id, session_id=session_id):
+        logs.event(log, "ws.opened")
+        session.start()
+        try:
+            while (data := conn.receive()) is not None:
+                session.handle(data)
+        finally:
+            svc.gateway.tell(Unregister(session_id))
+            session.stop()
+            logs.event(log, "ws.closed", close_code=conn.close_code)
+
+
+def _slow_consumer(metrics: Metrics, request_id: str, session_id: str, queued: int) -> None:
+    """One line and one count per socket cut for not reading (see ``web.outbox``); it runs in whichever
+    greenlet overflowed the outbox, so the socket's ids are passed, not taken from the log context."""
+    metrics.incr("ws.slow_consumer")
+    logs.event(log, "ws.slow_consumer", logging.WARNING, request_id=request_id, session_id=session_id,
+               queued_bytes=queued)

@@ -3,7 +3,8 @@
 Authenticate and check access *before* any document byte (1008 otherwise), register with the
 gateway (shutdown and key revocation close these sockets too), join the document actor, then only
 read: each binary message is parsed here (pure, ``domain.yjs_sync``) and told to the document actor;
-a malformed one is logged and skipped, and the socket goes on. A peer actor is the socket's writer.
+a malformed one is logged and skipped, and the socket goes on. The document actor pushes what this
+socket must receive straight into its outbox.
 """
 from __future__ import annotations
 
@@ -16,67 +17,60 @@ import pykka
 from flask import request
 
 from actors.documents.messages import Join, Leave, Subscriber, YjsIn
-from actors.documents.peer import Outbound, YjsPeerActor
 from actors.gateway import Register, Unregister
-from actors.session import CLOSE_GOING_AWAY, CLOSE_INTERNAL, CLOSE_POLICY, Close
 from domain import logs, yjs_sync
 from domain.errors import DomainError, Unauthorized
+from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY
 from storage import documents as store
 from web import websocket
 from web.middleware import public
 from web.services import services
-from web.ws import sock
+from web.websocket import Connection
+from web.ws import sockets
 
 log = logging.getLogger("confab.yjs")
 
 
-@sock.route("/yjs/<document_id>")
+@sockets.route("/yjs/<document_id>")
 @public
-def yjs_socket(ws: Any, document_id: str) -> None:
-    websocket.serve_guarded(ws, lambda _request_id: _serve(ws, document_id), document_id=document_id)
+def yjs_socket(conn: Connection, document_id: str) -> None:
+    websocket.serve_guarded(conn, lambda _request_id: _serve(conn, document_id), document_id=document_id)
 
 
-def _serve(ws: Any, document_id: str) -> None:
+def _serve(conn: Connection, document_id: str) -> None:
     svc = services()
-    websocket.harden(ws, send_timeout_s=svc.config.server.shutdown_grace_s)
     try:
         principal = svc.auth.authenticate(websocket.bearer_from(request))
         _doc, role = store.access(document_id, principal.user_id)
     except (Unauthorized, DomainError) as exc:  # NOT_FOUND too: same close, no existence leak
         logs.event(log, "yjs.refused", logging.INFO, code=exc.code, reason=exc.message)
-        websocket.close(ws, CLOSE_POLICY, "not authorized for this document")
+        conn.close(CLOSE_POLICY, "not authorized for this document")
         return
     peer_id = uuid.uuid4().hex
-    peer = YjsPeerActor.start(ws, peer_id, websocket.close)
+    refused = svc.gateway.ask(Register(peer_id, principal.user_id, principal.api_key_id, conn))
+    if refused is not None:
+        logs.event(log, "yjs.refused", logging.INFO, reason=refused[1], user_id=principal.user_id)
+        conn.close(*refused)
+        return
     document = None
     try:
-        if not svc.gateway.ask(Register(peer_id, principal.user_id, principal.api_key_id, peer)):
-            websocket.close(ws, CLOSE_GOING_AWAY, "server is shutting down")
-            return
         document = svc.collab.open(document_id)
-        subscriber = Subscriber(peer_id, principal.user_id, role, "yjs",
-                                lambda data: peer.tell(Outbound(data)),
-                                lambda code, reason: peer.tell(Close(code, reason)))
-        document.ask(Join(subscriber), timeout=10)
+        document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close)), timeout=10)
         logs.event(log, "yjs.opened", user_id=principal.user_id, peer_id=peer_id, role=role)
-        _read(ws, document, peer_id)
+        _read(conn, document, peer_id)
     except (DomainError, pykka.ActorDeadError) as exc:
         logs.event(log, "yjs.join_failed", logging.WARNING, error=repr(exc))
-        peer.ask(Close(CLOSE_INTERNAL, "document unavailable, retry"), timeout=5)  # before flask-sock's 1000
+        conn.close(CLOSE_INTERNAL, "document unavailable, retry")
     finally:
         svc.gateway.tell(Unregister(peer_id))
         if document is not None:
             _tell(document, Leave(peer_id))
             svc.collab.release(document_id, document)
-        peer.stop(block=False)
-        logs.event(log, "yjs.closed", peer_id=peer_id, close_code=int(ws.close_reason or 0))
+        logs.event(log, "yjs.closed", peer_id=peer_id, close_code=conn.close_code)
 
 
-def _read(ws: Any, document: pykka.ActorRef, peer_id: str) -> None:
-    while True:
-        data = ws.receive()
-        if data is None:
-            return
+def _read(conn: Connection, document: pykka.ActorRef, peer_id: str) -> None:
+    while (data := conn.receive()) is not None:
         try:
             message = yjs_sync.parse(data if isinstance(data, bytes) else b"")
         except yjs_sync.ProtocolError as exc:

@@ -1,4 +1,4 @@
-"""The chat frame handlers of /ws: they run inside the session actor, validate, and hand commands on.
+"""The chat frame handlers of /ws: they run in the session's greenlet, validate, and hand commands on.
 
 Writes never block the session: the command is published and the ``ack`` (or error) arrives later,
 after the group commit, through ``ctx.send``. Only ``join_room`` reads storage in the session, to
@@ -8,30 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import pykka
-
 from actors.chat.batch import Outcome
 from actors.chat.service import ChatService
 from actors.session import SessionContext
 from domain import ws_protocol
 from domain.errors import BadRequest, Forbidden, RateLimited
-from domain.ws_protocol import Frame
+from domain.ws_protocol import CLOSE_RATE_LIMITED, Frame
 from storage import chat as rooms
 from storage.chat_messages import messages_between
 from storage.db import reading
 
-CLOSE_RATE_LIMITED = 4429
 REPLAY_PAGE = 200
-
-
-def _tolerant(send: Callable[[Any], None]) -> Callable[[Any], None]:
-    """``ctx.send`` that ignores a session which closed meanwhile (its close hook unsubscribes it)."""
-    def deliver(frame: Any) -> None:
-        try:
-            send(frame)
-        except pykka.ActorDeadError:
-            pass
-    return deliver
 
 
 def _user(ctx: SessionContext) -> dict[str, str]:
@@ -55,7 +42,7 @@ class ChatFrames:
             self.chat.member_joined(room_id, _user(ctx))
         self.chat.presence.add_room(ctx.principal.user_id, room_id)
         hub = self.chat.hub
-        hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, _tolerant(ctx.send), buffering=since is not None)
+        hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, ctx.send, buffering=since is not None)
         try:
             if since is not None:
                 hub.go_live(room_id, ctx.session_id, self._replay(ctx, room_id, since))
@@ -72,7 +59,7 @@ class ChatFrames:
             with reading():
                 page = messages_between(room_id, after_seq=last, limit=REPLAY_PAGE)
             for message in page:
-                ctx.send(ws_protocol.encode({"type": "new_message", "message": message}))
+                ctx.send({"type": "new_message", "message": message})
             if page:
                 last = page[-1]["seq"]
             if len(page) < REPLAY_PAGE:
@@ -131,7 +118,7 @@ class ChatFrames:
 
     def _submit(self, ctx: SessionContext, frame: Frame, command: dict[str, Any]) -> None:
         command.update(user_id=ctx.principal.user_id, rid=ctx.request_id)
-        ref, send = frame.ref, _tolerant(ctx.send)
+        ref, send = frame.ref, ctx.send
 
         def reply(outcome: Outcome) -> None:
             if outcome.error is not None:

@@ -1,6 +1,8 @@
 """The local fan-out: which sessions joined which room, and delivery of encoded frames to them.
 
-Runs in whichever greenlet calls it and never yields, so under gevent each method is atomic.
+A delivery frames the payload once and pushes the same bytes into each member socket's outbox: no
+message per member, no wait. Runs in whichever greenlet calls it and never yields, so under gevent
+each method is atomic.
 
 The join seam: a session joining with ``since_seq`` is subscribed *before* its history is read, in
 buffering mode. Live frames that arrive while the history is replayed are held; ``go_live`` then sends
@@ -20,7 +22,7 @@ from typing import Callable
 
 from domain.ws_protocol import WireFrame
 
-Send = Callable[[str | WireFrame], None]
+Send = Callable[[WireFrame], bool]  # a session's send: queues the frame in its socket's outbox
 
 
 class _Subscription:
@@ -28,16 +30,16 @@ class _Subscription:
 
     def __init__(self, user_id: str, send: Send, buffering: bool) -> None:
         self.user_id, self.send = user_id, send
-        self.held: list[tuple[int | None, str | WireFrame]] | None = [] if buffering else None
+        self.held: list[tuple[int | None, WireFrame]] | None = [] if buffering else None
         self.floor = 0  # messages at or below this seq were replayed from storage
 
-    def deliver(self, seq: int | None, text: str | WireFrame) -> None:
+    def deliver(self, seq: int | None, frame: WireFrame) -> None:
         if seq is not None and seq <= self.floor:
             return
         if self.held is not None:
-            self.held.append((seq, text))
+            self.held.append((seq, frame))
         else:
-            self.send(text)
+            self.send(frame)
 
 
 class RoomHub:
@@ -56,8 +58,8 @@ class RoomHub:
         if sub is None or sub.held is None:
             return
         held, sub.held, sub.floor = sub.held, None, replayed_up_to
-        for seq, text in held:
-            sub.deliver(seq, text)
+        for seq, frame in held:
+            sub.deliver(seq, frame)
 
     def unsubscribe(self, room_id: str, session_id: str) -> None:
         subs = self._rooms.get(room_id)
@@ -69,12 +71,12 @@ class RoomHub:
         if rooms is not None:
             rooms.discard(room_id)
 
-    def unsubscribe_user(self, room_id: str, user_id: str, farewell: str | None = None) -> None:
+    def unsubscribe_user(self, room_id: str, user_id: str, farewell: bytes | None = None) -> None:
         """Stop delivering ``room_id`` to every session of ``user_id``, after ``farewell`` if given."""
         for session_id, sub in list(self._rooms.get(room_id, {}).items()):
             if sub.user_id == user_id:
                 if farewell is not None:
-                    sub.send(farewell)
+                    sub.send(WireFrame(farewell))
                 self.unsubscribe(room_id, session_id)
 
     def drop_room(self, room_id: str) -> None:
@@ -101,8 +103,8 @@ class RoomHub:
         last = self._last.get(room_id)
         return last if last is not None and seq > last + 1 and room_id in self._rooms else None
 
-    def deliver(self, room_id: str, seq: int | None, text: str, skip_user: str | None = None) -> int:
-        """Send the same encoded ``text`` to every session in the room; returns how many got it."""
+    def deliver(self, room_id: str, seq: int | None, payload: bytes, skip_user: str | None = None) -> int:
+        """Send the same encoded frame to every session in the room; returns how many got it."""
         subs = self._rooms.get(room_id)
         if subs is None:
             return 0
@@ -110,17 +112,17 @@ class RoomHub:
             if seq <= self._last.get(room_id, 0):
                 return 0
             self._last[room_id] = seq
-        count, frame = 0, WireFrame(text)  # framed once for every member
+        count, frame = 0, WireFrame(payload)  # framed once for every member
         for sub in list(subs.values()):
             if sub.user_id != skip_user:
                 sub.deliver(seq, frame)
                 count += 1
         return count
 
-    def deliver_to_rooms(self, room_ids: set[str], text: str, skip_user: str | None = None) -> int:
-        """Send ``text`` once to each session subscribed to any of ``room_ids`` (presence)."""
+    def deliver_to_rooms(self, room_ids: set[str], payload: bytes, skip_user: str | None = None) -> int:
+        """Send the frame once to each session subscribed to any of ``room_ids`` (presence)."""
         seen: set[str] = set()
-        frame = WireFrame(text)
+        frame = WireFrame(payload)
         for room_id in room_ids:
             for session_id, sub in self._rooms.get(room_id, {}).items():
                 if session_id not in seen and sub.user_id != skip_user:

@@ -11,8 +11,6 @@ import logging
 from datetime import datetime
 from typing import Any, Callable
 
-import pykka
-
 from actors import runtime
 from actors.chat.hub import RoomHub, Send
 from domain import logs, ws_protocol
@@ -83,14 +81,11 @@ class Presence:
     def online(self) -> list[str]:
         return sorted(self._sessions)
 
-    def send_to_user(self, user_id: str, text: str) -> int:
-        """Send ``text`` to every socket ``user_id`` has open on this instance (notifications)."""
-        sends, frame = list(self._sessions.get(user_id, {}).values()), ws_protocol.WireFrame(text)
+    def send_to_user(self, user_id: str, payload: bytes) -> int:
+        """Send the frame to every socket ``user_id`` has open on this instance (notifications)."""
+        sends, frame = list(self._sessions.get(user_id, {}).values()), ws_protocol.WireFrame(payload)
         for send in sends:
-            try:
-                send(frame)
-            except pykka.ActorDeadError:  # closing: its close hook forgets it
-                pass
+            send(frame)
         return len(sends)
 
     def _announce(self, user_id: str, status: str, seen: datetime | None) -> None:

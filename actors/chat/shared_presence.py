@@ -10,7 +10,6 @@ seen within about a second, and a dead instance's users go offline within ``TTL_
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -18,7 +17,7 @@ import redis
 
 from actors.chat.hub import RoomHub
 from actors.chat.presence import Presence, save_last_seen, status_frame
-from domain import logs, ws_protocol
+from domain import jsonfmt, logs, ws_protocol
 from domain.broker import Broker, Record
 from domain.errors import Unavailable
 from storage.chat_models import RoomMember
@@ -101,9 +100,9 @@ class SharedPresence(Presence):
         now = utcnow()
         save_last_seen({user_id: now for user_id in went})
         for user_id, status in [(u, "online") for u in came] + [(u, "offline") for u in went]:
-            frame = ws_protocol.encode(status_frame(user_id, names.get(user_id), status, now))
-            body = {"user_id": user_id, "rooms": sorted(rooms.get(user_id, ())), "frame": frame}
-            self._broker.publish(TOPIC, user_id, json.dumps(body).encode())
+            body = {"user_id": user_id, "rooms": sorted(rooms.get(user_id, ())),
+                    "frame": status_frame(user_id, names.get(user_id), status, now)}
+            self._broker.publish(TOPIC, user_id, jsonfmt.dumpb(body))
         pipe = self._client.pipeline(transaction=True)  # after publishing: a crash repeats, never loses
         pipe.delete(self._announced)
         if current:
@@ -112,8 +111,8 @@ class SharedPresence(Presence):
 
     def on_event(self, record: Record) -> None:
         try:
-            body = json.loads(record.value)
-            user_id, rooms, frame = body["user_id"], set(body["rooms"]), body["frame"]
+            body = jsonfmt.loads(record.value)
+            user_id, rooms, frame = body["user_id"], set(body["rooms"]), ws_protocol.encode(body["frame"])
         except (ValueError, KeyError, TypeError):
             logs.event(log, "chat.bad_presence_event", logging.ERROR, offset=record.offset,
                        partition=record.partition)

@@ -34,12 +34,12 @@ from domain import logs, text_delta, yjs_sync
 from domain.config import CollabConfig
 from domain.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unavailable
 from domain.metrics import Metrics
+from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY, WireFrame
 from storage import documents as store
 from storage.documents import role_rank
 
 log = logging.getLogger("confab.documents")
 
-CLOSE_POLICY, CLOSE_INTERNAL = 1008, 1011
 #: most updates in one commit: bigger batches save commits but hold back the first update's broadcast
 MAX_GROUP_COMMIT = 32
 
@@ -205,10 +205,10 @@ class DocumentActor(Replication, ComponentActor):
         self._flush()
         self._subs[sub.peer_id] = sub
         if sub.kind == "yjs":
-            sub.send(yjs_sync.sync_step1(self._doc.get_state()))
+            sub.send(WireFrame(yjs_sync.sync_step1(self._doc.get_state()), binary=True))
             states = self._presence.full_update()
             if states is not None:
-                sub.send(yjs_sync.awareness(states))
+                sub.send(WireFrame(yjs_sync.awareness(states), binary=True))
             return {"version": self.version}
         return {"version": self.version, "content": str(self._text),
                 "presence": [{"client_id": cid, "state": state} for cid, state in self._presence.states().items()]}
@@ -237,7 +237,7 @@ class DocumentActor(Replication, ComponentActor):
         try:
             if isinstance(msg, yjs_sync.SyncStep1):
                 self._flush()  # step 2 carries the state: only what is durable
-                sub.send(yjs_sync.sync_step2(crdt.guarded(self._doc.get_update, msg.state_vector)))
+                sub.send(WireFrame(yjs_sync.sync_step2(crdt.guarded(self._doc.get_update, msg.state_vector)), binary=True))
             elif isinstance(msg, (yjs_sync.SyncStep2, yjs_sync.SyncUpdate)):
                 self._on_yjs_update(sub, msg.update, message.received_at)
             elif isinstance(msg, yjs_sync.AwarenessUpdate):
@@ -246,7 +246,7 @@ class DocumentActor(Replication, ComponentActor):
             elif isinstance(msg, yjs_sync.QueryAwareness):
                 states = self._presence.full_update()
                 if states is not None:
-                    sub.send(yjs_sync.awareness(states))
+                    sub.send(WireFrame(yjs_sync.awareness(states), binary=True))
         except DomainError as exc:  # y-websocket has no error message: log it and keep serving the socket
             self._metrics.incr(f"errors.{exc.code}")
             logs.event(log, "document.yjs_refused", logging.INFO, code=exc.code, reason=exc.message,

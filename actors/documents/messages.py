@@ -9,7 +9,8 @@ from domain import yjs_sync
 
 @dataclass(frozen=True)
 class Subscriber:
-    """A socket following the document: ``send`` takes bytes (Yjs) or a frame (JSON)."""
+    """A socket following the document: ``send`` queues a frame in its outbox (binary for Yjs peers,
+    JSON text for /ws sessions) and never waits."""
     peer_id: str
     user_id: str
     role: str

@@ -1,7 +1,7 @@
 """The local sockets following one document, and the frames the document actor sends them.
 
-Each frame is encoded once and the same bytes/string go to every recipient; the socket a change
-came from is skipped (it has the change already).
+Each frame is encoded and framed once and the same bytes are pushed into every recipient socket's
+outbox; the socket a change came from is skipped (it has the change already).
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from actors.documents.messages import Subscriber
 from domain import ws_protocol, yjs_sync
+from domain.ws_protocol import WireFrame
 
 
 class Subscribers(dict[str, Subscriber]):
@@ -36,9 +37,9 @@ class Subscribers(dict[str, Subscriber]):
     def send_change(self, version: int, author_id: str, origin_peer: str | None, update: bytes,
                     delta: list) -> None:
         """A stored update: the Yjs update message to Yjs peers, ``document_updated`` to JSON peers."""
-        binary = yjs_sync.sync_update(update)
-        event = ws_protocol.encode({"type": "document_updated", "document_id": self.document_id,
-                                    "version": version, "author_id": author_id, "delta": delta})
+        binary = WireFrame(yjs_sync.sync_update(update), binary=True)
+        event = WireFrame(ws_protocol.encode({"type": "document_updated", "document_id": self.document_id,
+                                              "version": version, "author_id": author_id, "delta": delta}))
         for sub in self.values():
             if sub.peer_id != origin_peer:
                 sub.send(binary if sub.kind == "yjs" else event)
@@ -48,13 +49,13 @@ class Subscribers(dict[str, Subscriber]):
         """An awareness change: the payload to Yjs peers, one ``document_presence`` per changed client
         id to JSON peers."""
         if payload is not None:
-            binary = yjs_sync.awareness(payload)
+            binary = WireFrame(yjs_sync.awareness(payload), binary=True)
             for sub in self.values():
                 if sub.kind == "yjs" and sub.peer_id != origin_peer:
                     sub.send(binary)
         for cid, state in changed.items():
-            event = ws_protocol.encode({"type": "document_presence", "document_id": self.document_id,
-                                        "client_id": cid, "user_id": user_id, "state": state})
+            event = WireFrame(ws_protocol.encode({"type": "document_presence", "document_id": self.document_id,
+                                                  "client_id": cid, "user_id": user_id, "state": state}))
             for sub in self.values():
                 if sub.kind == "json" and sub.peer_id != origin_peer:
                     sub.send(event)

@@ -17,6 +17,7 @@ from actors import session
 from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
 from domain import ws_protocol
 from domain.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
+from domain.ws_protocol import CLOSE_POLICY
 from storage import documents as store
 
 MAX_PRESENCE_BYTES = 8192
@@ -70,8 +71,11 @@ def join_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict
     ref = joined.get(document_id) or _collab.open(document_id)
 
     def revoked(code: int, reason: str) -> None:
-        ctx.send(ws_protocol.error_frame(NotFound("document not found", {"document_id": document_id,
-                                                                          "reason": reason})))
+        """The document closed this subscriber: access revoked or deleted, or the actor failed."""
+        details = {"document_id": document_id, "reason": reason}
+        error = NotFound("document not found", details) if code == CLOSE_POLICY else \
+            Unavailable("document unavailable; join it again", details)
+        ctx.send(ws_protocol.error_frame(error))
 
     sub = Subscriber(ctx.session_id, ctx.principal.user_id, role, "json", ctx.send, revoked)
     try:

@@ -6,7 +6,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from actors.gateway import CloseSessions
-from actors.session import CLOSE_POLICY
+from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.schemas.accounts import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from web.services import principal, services
