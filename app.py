@@ -62,7 +62,8 @@ def bootstrap(config: AppConfig) -> Confab:
         raise
 
     def stop() -> None:
-        shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close], release=[close_database])
+        shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close],
+                 release=[chat.close, close_database])
 
     return Confab(services, server, stop)
 

@@ -12,6 +12,7 @@ monkey.patch_all()
 
 import gc  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
 from functools import partial  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -27,7 +28,6 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from domain.ws_protocol import WireFrame  # noqa: E402
 from web.server import NoDelayHandler  # noqa: E402
-from web.websocket import harden  # noqa: E402
 
 app = Flask(__name__)
 sock = Sock(app)
@@ -54,6 +54,33 @@ class Peer:
                 pass
 
 
+class WholeFrameSocket:
+    """simple-websocket's gevent ``send`` may write part of a frame; every write here is a locked
+    ``sendall`` (the stack fix Confab needed before its own outbox), with one descriptor per socket."""
+
+    def __init__(self, sock) -> None:
+        self._sock, self._lock = sock, Semaphore()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def harden(ws) -> None:
+    ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = ws.environ["wsgi.input"]
+    reader = getattr(reader, "rfile", reader)
+    original = getattr(getattr(reader, "raw", None), "_sock", None)
+    if original is not None and original is not ws.sock:  # simple-websocket keeps a dup(): close pywsgi's
+        original.close()
+        reader.close()
+    ws.sock = WholeFrameSocket(ws.sock)
+
+
 @app.before_request
 def no_compression() -> None:
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -61,7 +88,7 @@ def no_compression() -> None:
 
 @sock.route("/ws")
 def chat(ws) -> None:
-    harden(ws, send_timeout_s=10)  # the stack's fixes: whole-frame writes, one descriptor per socket
+    harden(ws)  # the stack's fixes: whole-frame writes, one descriptor per socket
     peer, joined = Peer(ws), []
     try:
         while True:
@@ -79,7 +106,7 @@ def chat(ws) -> None:
                 message = {"id": str(uuid.uuid4()), "room_id": room, "seq": seqs[room], "content": frame["content"],
                            "client_msg_id": frame["client_msg_id"], "created_at": time.time()}
                 peer.send(dumps({"type": "ack", "ref": frame.get("ref"), "message": message}))
-                frame = WireFrame(dumps({"type": "new_message", "message": message}))
+                frame = WireFrame(dumps({"type": "new_message", "message": message}).encode())
                 for member in list(rooms[room]):
                     member.send(frame)
     finally:

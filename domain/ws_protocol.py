@@ -38,6 +38,9 @@ class _Envelope(Schema):
     ref = fields.Raw(load_default=None)
 
 
+_ENVELOPE = _Envelope()  # a Schema instance deep-copies its fields when made: once, not per frame
+
+
 class PingFrame(Schema):
     type = fields.String()
     ref = fields.Raw()
@@ -79,7 +82,7 @@ def parse_frame(text: str | bytes) -> Frame:
     if not isinstance(raw, dict):
         raise FrameError(BadRequest("frame must be a JSON object"), None)
     try:
-        envelope = _Envelope().load(raw)
+        envelope = _ENVELOPE.load(raw)
     except ValidationError as exc:
         raise FrameError(BadRequest("invalid frame", {"fields": exc.messages}), ref) from None
     schema = FRAME_SCHEMAS.get(envelope["type"])

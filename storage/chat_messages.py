@@ -9,30 +9,29 @@ import json
 from collections import defaultdict
 from typing import Any
 
+import peewee
+
 from domain.errors import Forbidden, NotFound
 from storage.chat import MODERATORS, require_member
 from storage.chat_models import Message, Reaction, Room
-from storage.db import reading
-from storage.models import User, utcnow
+from storage.db import database, reading
+from storage.models import User, new_id, utcnow
 
 
-def message_dicts(messages: list[Message], *, new: bool = False) -> list[dict[str, Any]]:
-    """API.md message objects, with users and reactions fetched in one query each (``new``
-    messages have no reactions yet: no query)."""
+def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:
+    """API.md message objects, with users and reactions fetched in one query each."""
     if not messages:
         return []
-    users = {u.id: u for u in User.select(User.id, User.username, User.display_name)
-             .where(User.id.in_({m.user_id for m in messages}))}
+    users = _users({m.user_id for m in messages})
     reactions: dict[str, dict[str, list[str]]] = defaultdict(dict)
     query = Reaction.select().where(Reaction.message.in_([m.id for m in messages]))
-    for r in ([] if new else query.order_by(Reaction.created_at, Reaction.id)):
+    for r in query.order_by(Reaction.created_at, Reaction.id):
         reactions[r.message_id].setdefault(r.emoji, []).append(r.user_id)
     return [_message_dict(m, users[m.user_id], reactions.get(m.id, {})) for m in messages]
 
 
-def _message_dict(m: Message, user: User, reactions: dict[str, list[str]]) -> dict[str, Any]:
-    return {"id": m.id, "room_id": m.room_id, "seq": m.seq,
-            "user": {"id": user.id, "username": user.username, "display_name": user.display_name},
+def _message_dict(m: Message, user: dict[str, Any], reactions: dict[str, list[str]]) -> dict[str, Any]:
+    return {"id": m.id, "room_id": m.room_id, "seq": m.seq, "user": user,
             "content": "" if m.is_deleted else m.content, "reply_to_id": m.reply_to_id,
             "thread_root_id": m.thread_root_id, "attachments": json.loads(m.attachments), "reactions": reactions,
             "is_edited": m.is_edited, "is_deleted": m.is_deleted, "client_msg_id": m.client_msg_id,
@@ -62,21 +61,48 @@ def thread_root_of(room_id: str, reply_to_id: str | None) -> str | None:
 
 
 def reserve_seqs(counts: dict[str, int]) -> dict[str, int]:
-    """Advance each room's counter by its count; returns the first seq of each room's block."""
-    now, first = utcnow(), {}
-    for room_id, n in counts.items():
-        Room.update(last_seq=Room.last_seq + n, last_activity_at=now).where(Room.id == room_id).execute()
-        first[room_id] = Room.select(Room.last_seq).where(Room.id == room_id).scalar() - n + 1
-    return first
+    """Advance each room's counter by its count, in one statement; returns the first seq of each
+    room's block."""
+    if not counts:
+        return {}
+    moved = (Room.update(last_seq=Room.last_seq + peewee.Case(Room.id, list(counts.items())),
+                         last_activity_at=utcnow())
+             .where(Room.id.in_(list(counts))).returning(Room.id, Room.last_seq).execute())
+    return {room.id: room.last_seq - counts[room.id] + 1 for room in moved}
 
 
-def insert_messages(rows: list[dict[str, Any]]) -> list[Message]:
-    """Insert prepared rows (with ``seq`` assigned) in one statement per chunk."""
+_INSERT_SQL = ("INSERT INTO message (id, room_id, seq, user_id, content, reply_to_id, thread_root_id, attachments, "
+               "client_msg_id, is_edited, is_deleted, created_at, updated_at) VALUES ({values})")
+
+
+def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert prepared rows (``room``, ``user``, ``seq`` assigned, ...) with one prepared statement;
+    returns their message objects, in order. The hot path of every send: plain SQL, because peewee's
+    query builder cost the writer more CPU than SQLite's commit (measured, 21 % of a closed loop)."""
+    if not rows:
+        return []
     now = utcnow()
-    messages = [Message(**row, created_at=now, updated_at=now) for row in rows]
-    for start in range(0, len(messages), 200):
-        Message.bulk_create(messages[start:start + 200])
-    return messages
+    stamp = Message.created_at.db_value(now)
+    no = Message.is_edited.db_value(False)
+    ids = [new_id() for _ in rows]
+    sql = _INSERT_SQL.format(values=", ".join([database.param] * 13))
+    with peewee.__exception_wrapper__:  # the driver's errors as peewee's, like every other query
+        database.connection().cursor().executemany(sql, [
+            (message_id, row["room"], row["seq"], row["user"], row["content"], row["reply_to_id"],
+             row["thread_root_id"], row["attachments"], row["client_msg_id"], no, no, stamp, stamp)
+            for message_id, row in zip(ids, rows)])
+    users = _users({row["user"] for row in rows})
+    return [{"id": message_id, "room_id": row["room"], "seq": row["seq"], "user": users[row["user"]],
+             "content": row["content"], "reply_to_id": row["reply_to_id"], "thread_root_id": row["thread_root_id"],
+             "attachments": json.loads(row["attachments"]), "reactions": {}, "is_edited": False, "is_deleted": False,
+             "client_msg_id": row["client_msg_id"], "created_at": now, "updated_at": now}
+            for message_id, row in zip(ids, rows)]
+
+
+def _users(user_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The user objects a message carries, by id, in one query."""
+    return {u.id: {"id": u.id, "username": u.username, "display_name": u.display_name}
+            for u in User.select(User.id, User.username, User.display_name).where(User.id.in_(user_ids))}
 
 
 def _writable(user_id: str, message_id: str) -> tuple[Message, str]:

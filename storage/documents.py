@@ -7,7 +7,7 @@ work of loading: a document is rebuilt from its latest snapshot plus the updates
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import peewee
 
@@ -163,26 +163,25 @@ _MOVE_SQL = "UPDATE document SET version = version + {p}, updated_at = {p} WHERE
 Updates = list[tuple[str, bytes]]
 
 #: set by the documents component on SQLite: ``(document_id, updates)`` committed off the gevent hub
-_off_hub_append: Callable[[str, Updates], int] | None = None
-
-
-def use_off_hub_append(append: Callable[[str, Updates], int] | None) -> None:
-    global _off_hub_append
-    _off_hub_append = append
-
-
-def append_updates(document_id: str, updates: Updates) -> int:
-    """Durably append accepted updates and move the document's version, in one transaction (a group
-    commit); returns the version of the first once it is committed (the rest follow it, gapless)."""
-    if _off_hub_append is not None:
-        return _off_hub_append(document_id, updates)
+def append_many(batches: list[tuple[str, Updates]]) -> list[int | Exception]:
+    """Durably append several documents' accepted updates in one transaction (a group commit, one
+    fsync), each document's in a savepoint of its own, so a deleted document fails only its own batch.
+    Per batch: the version of its first update once committed (the rest follow it, gapless), or the
+    exception that rolled that batch back."""
+    outcomes: list[int | Exception] = []
+    now = DocumentUpdate.created_at.db_value(utcnow())
     with unit_of_work() as db:
-        return append_rows(db.connection(), db.param, document_id, updates,
-                           DocumentUpdate.created_at.db_value(utcnow()))
+        for document_id, updates in batches:
+            try:
+                with db.atomic():
+                    outcomes.append(append_rows(db.connection(), db.param, document_id, updates, now))
+            except Exception as exc:  # noqa: BLE001 — reported to that document's actor
+                outcomes.append(exc)
+    return outcomes
 
 
 def append_rows(conn: Any, param: str, document_id: str, updates: Updates, now: Any) -> int:
-    """The statements of ``append_updates`` on a DB-API connection, inside the caller's transaction.
+    """One document's append on a DB-API connection, inside the caller's transaction.
 
     The versions come from the database, not from the caller: the ``UPDATE … RETURNING`` takes the
     document row's lock, so instances appending to one document at once queue on it and each gets

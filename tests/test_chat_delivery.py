@@ -6,7 +6,7 @@ import gevent
 import peewee
 import pytest
 
-from actors.chat import writer
+from actors.chat import batch as chat_batch
 from tests.harness import close_code, running_server
 from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
 from tests.test_chat_ws import messages_in
@@ -153,8 +153,8 @@ def test_group_commit_writes_what_arrived_together_in_one_transaction(server, mo
     login, api = user(server)
     room = new_room(api)
     batches = []
-    real = writer.apply_batch
-    monkeypatch.setattr(writer, "apply_batch", lambda batch: batches.append(len(batch)) or real(batch))
+    real = chat_batch.apply_batch
+    monkeypatch.setattr(chat_batch, "apply_batch", lambda batch: batches.append(len(batch)) or real(batch))
     chat = server.confab.services.chat
     results = []
     for i in range(40):  # queued before the writer looks: one flush
@@ -175,13 +175,13 @@ def test_a_storage_failure_is_unavailable_for_that_batch_and_the_next_one_works(
     room = new_room(api)
     client = ChatClient(server.ws_base, login)
     client.join(room)
-    real = writer.apply_batch
+    real = chat_batch.apply_batch
 
     def failing(batch):
-        monkeypatch.setattr(writer, "apply_batch", real)  # fails once
+        monkeypatch.setattr(chat_batch, "apply_batch", real)  # fails once
         raise peewee.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(writer, "apply_batch", failing)
+    monkeypatch.setattr(chat_batch, "apply_batch", failing)
     refused = client.request({"type": "send_message", "room_id": room, "content": "x", "client_msg_id": "s1"})
     assert refused["error"]["code"] == "UNAVAILABLE"
     assert client.say(room, "x", client_msg_id="s1")["seq"] == 1  # the retry with the same id is stored once

@@ -1,4 +1,5 @@
-"""The update log's off-hub writer: group commits on a dedicated OS thread, per-document rollback."""
+"""Group commits on a dedicated OS thread (runtime.BatchThread, actors.storage.GroupCommits) and the
+update log's per-document rollback."""
 from __future__ import annotations
 
 import sqlite3
@@ -9,9 +10,14 @@ import gevent
 import pytest
 from gevent import monkey
 
+
 from actors import runtime
+from actors.storage import GroupCommits
 from domain.errors import NotFound
-from storage.document_log import SqliteUpdateLog
+from storage import accounts, migrations
+from storage import documents as store
+from storage.db import close_database, open_database, reading, unit_of_work
+from tests import harness
 
 _blocking_sleep = monkey.get_original("time", "sleep")
 
@@ -59,30 +65,32 @@ def test_batch_thread_fails_every_waiter_of_a_failed_batch() -> None:
     assert all(isinstance(w.exception, sqlite3.OperationalError) for w in waiters)
 
 
-def _database(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = wal")
-    conn.execute("CREATE TABLE document (id TEXT PRIMARY KEY, version INTEGER, updated_at TEXT)")
-    conn.execute("CREATE TABLE document_update (document_id TEXT REFERENCES document (id), version INTEGER, "
-                 "author_id TEXT, data BLOB, created_at TEXT, PRIMARY KEY (document_id, version))")
-    conn.executemany("INSERT INTO document VALUES (?, 0, '')", [("d1",), ("d2",)])
-    return conn
-
-
 def test_versions_come_from_the_database_and_a_failure_rolls_back_only_its_own_batch(tmp_path: Path) -> None:
-    check = _database(tmp_path / "log.db")
-    check.execute("UPDATE document SET version = 4 WHERE id = 'd2'")  # another instance appended 1..4
-    check.execute("INSERT INTO document_update VALUES ('d2', 6, 'u', x'00', '')")  # a row in the way of 6
-    log = SqliteUpdateLog(str(tmp_path / "log.db"), busy_timeout_ms=1000)
-    outcomes = log.append_batches([("d1", [("u", b"x"), ("u", b"y")]),
-                                   ("gone", [("u", b"z")]),  # deleted document: no row moves
-                                   ("d2", [("u", b"a"), ("u", b"b")]),  # 5 and 6: the insert of 6 fails
-                                   ("d1", [("u", b"w")])])  # continues after the first d1 batch
-    assert outcomes[0] == 1 and isinstance(outcomes[1], NotFound)
-    assert isinstance(outcomes[2], sqlite3.IntegrityError) and outcomes[3] == 3
-    check.execute("DELETE FROM document_update WHERE document_id = 'd2'")
-    assert log.append_batches([("d2", [("u", b"v")])]) == [5]  # its failed batch moved nothing
-    log.close()
-    assert check.execute("SELECT id, version FROM document ORDER BY id").fetchall() == [("d1", 3), ("d2", 5)]
-    rows = check.execute("SELECT document_id, version, data FROM document_update ORDER BY 1, 2").fetchall()
-    assert rows == [("d1", 1, b"x"), ("d1", 2, b"y"), ("d1", 3, b"w"), ("d2", 5, b"v")]
+    """The update log's group commits on their own OS thread and connection (SQLite): each document's
+    batch in a savepoint, versions numbered by the database."""
+    db = open_database(harness.test_config(tmp_path))
+    migrations.migrate(db)
+    owner = accounts.create_user("owner", "owner@example.com", "Owner", "x").id
+    d1, d2 = (store.create_document(owner, title).id for title in ("one", "two"))
+    with unit_of_work():  # another instance appended 1..4 to d2, and a row is in the way of its 6
+        store.Document.update(version=4).where(store.Document.id == d2).execute()
+        store.DocumentUpdate.create(document=d2, version=6, author_id=owner, data=b"\0")
+    commits = GroupCommits(store.append_many, max_batch=8)
+    items = [(d1, [(owner, b"x"), (owner, b"y")]),
+             ("gone", [(owner, b"z")]),  # no such document: nothing moves
+             (d2, [(owner, b"a"), (owner, b"b")]),  # 5 and 6: the insert of 6 fails
+             (d1, [(owner, b"w")])]  # continues after the first d1 batch
+    waiters = [gevent.spawn(commits.submit, item) for item in items]
+    gevent.joinall(waiters, timeout=10)
+    assert waiters[0].value == 1 and isinstance(waiters[1].exception, NotFound)
+    assert isinstance(waiters[2].exception, sqlite3.IntegrityError) and waiters[3].value == 3
+    with unit_of_work():
+        store.DocumentUpdate.delete().where(store.DocumentUpdate.document == d2).execute()
+    assert commits.submit((d2, [(owner, b"v")])) == 5  # its failed batch moved nothing
+    commits.close()
+    with reading():
+        assert {d.id: d.version for d in store.Document.select()} == {d1: 3, d2: 5}
+        rows = [(u.document_id, u.version, bytes(u.data)) for u in store.DocumentUpdate.select()
+                .order_by(store.DocumentUpdate.document, store.DocumentUpdate.version)]
+    assert sorted(rows) == sorted([(d1, 1, b"x"), (d1, 2, b"y"), (d1, 3, b"w"), (d2, 5, b"v")])
+    close_database()

@@ -8,13 +8,14 @@ import pykka
 
 from actors import session
 from actors.broker import RedisBroker
-from actors.chat import replies, shared_presence
+from actors.chat import batch, replies, shared_presence
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
 from actors.chat.service import ChatService
 from actors.chat.webhooks import start_webhooks
 from actors.chat.writer import ChatWriter
 from actors.cluster import SingletonJob
+from actors.storage import GroupCommits
 from actors.supervisor import ChildSpec, start_child
 from domain import chat_frames
 from domain.config import AppConfig
@@ -32,8 +33,10 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
     partitions = config.topic_partitions()
     shared = (broker.client, broker.prefix) if isinstance(broker, RedisBroker) else None
     service = ChatService(config.chat, metrics, broker, shared)  # type: ignore[arg-type]
+    commits = GroupCommits(lambda batches: [batch.apply_batch(commands) for commands in batches], max_batch=1)
+    service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
-        sink, service, config.chat.group_commit_max)))
+        sink, service, config.chat.group_commit_max, commits.submit)))
     if isinstance(service.presence, shared_presence.SharedPresence):
         presence = service.presence
         broker.create_topic(replies.TOPIC, partitions["chat.events"])  # type: ignore[attr-defined]

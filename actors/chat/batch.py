@@ -3,9 +3,9 @@
 Edits, deletes, reactions and reads apply in arrival order, then the sends (in arrival order too): no
 command can refer to a message of its own batch, since its id is only known from the ack.
 
-Sends get their seqs in one counter update per room; a command that is refused (not a member, no such
-message) is answered with its error and leaves nothing in the transaction, because every check runs
-before its writes. Results are computed inside the transaction and released only after it commits.
+Sends get their seqs in one counter update for all rooms; a command that is refused (not a member, no
+such message) is answered with its error and leaves nothing in the transaction, because every check
+runs before its writes. Results are computed inside the transaction and released only after it commits.
 The webhook deliveries of the batch's events are stored in the same transaction (one query finds the
 webhooks of all its rooms), so every acknowledged event reaches its webhooks even if its
 ``chat.events`` record is lost.
@@ -13,6 +13,7 @@ webhooks of all its rooms), so every acknowledged event reaches its webhooks eve
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +22,14 @@ import peewee
 from actors.chat.notifications import notify, notify_edit
 from actors.chat.webhooks import enqueue_deliveries
 from domain.chat_events import Event, frame_event
-from domain.errors import DomainError
+from domain import logs
+from domain.errors import BadRequest, Conflict, DomainError
 from storage import chat as rooms
 from storage import chat_messages as messages
 from storage import files
 from storage.db import unit_of_work
+
+log = logging.getLogger("confab.chat")
 
 
 @dataclass
@@ -38,34 +42,59 @@ class Outcome:
 
 
 def apply_batch(commands: list[dict[str, Any]]) -> list[Outcome]:
-    """Apply ``commands`` in one transaction; retried once if a concurrent instance won a unique key."""
+    """Apply ``commands`` in one transaction. If the database refuses the batch for one command's sake
+    (a unique key another instance won meanwhile, a value the database cannot store), the batch is
+    applied again with each command in a savepoint of its own, so that command fails alone. A storage
+    failure (``OperationalError``: disk, lock, connection) fails the whole batch: the caller answers it."""
     try:
-        return _apply(commands)
-    except peewee.IntegrityError:
-        return _apply(commands)
+        with unit_of_work():
+            return _apply(commands)
+    except (peewee.IntegrityError, peewee.DataError, peewee.ProgrammingError) as exc:
+        logs.event(log, "chat.batch_isolated", logging.WARNING, commands=len(commands), error=_first_line(exc))
+        return _apply_isolated(commands)
+
+
+def _apply_isolated(commands: list[dict[str, Any]]) -> list[Outcome]:
+    outcomes = []
+    with unit_of_work() as db:
+        for command in commands:
+            try:
+                with db.atomic():  # a savepoint
+                    outcomes += _apply([command])
+            except (peewee.IntegrityError, peewee.DataError, peewee.ProgrammingError) as exc:
+                logs.event(log, "chat.command_refused_by_storage", logging.WARNING, op=command.get("op"),
+                           request_id=command.get("rid"), error=_first_line(exc))
+                error = BadRequest("the database refused a value of this command") \
+                    if isinstance(exc, peewee.DataError) else Conflict("conflicts with stored data; retry")
+                outcomes.append(Outcome(error=error))
+    return outcomes
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _apply(commands: list[dict[str, Any]]) -> list[Outcome]:
+    """The batch's statements, inside the caller's transaction."""
     outcomes = [Outcome() for _ in commands]
-    with unit_of_work():
-        sends: list[int] = []
-        for index, command in enumerate(commands):
-            if command["op"] == "send":
-                sends.append(index)
-                continue
-            try:
-                outcomes[index] = _OPS[command["op"]](command)
-            except DomainError as exc:
-                outcomes[index] = Outcome(error=exc)
-        if sends:
-            _append(commands, sends, outcomes)
-        enqueue_deliveries(event for outcome in outcomes for event in outcome.events)
+    sends: list[int] = []
+    for index, command in enumerate(commands):
+        if command["op"] == "send":
+            sends.append(index)
+            continue
+        try:
+            outcomes[index] = _OPS[command["op"]](command)
+        except DomainError as exc:
+            outcomes[index] = Outcome(error=exc)
+    if sends:
+        _append(commands, sends, outcomes)
+    enqueue_deliveries(event for outcome in outcomes for event in outcome.events)
     return outcomes
 
 
 def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[Outcome]) -> None:
     """Sends: access and duplicates checked for the whole batch in a query each, then one counter
-    update per room and one insert per 200 messages."""
+    update for all rooms and one insert per 200 messages."""
     keys = {(commands[i]["room_id"], commands[i]["user_id"], commands[i]["client_msg_id"]) for i in indexes}
     access = rooms.send_access({(room, user) for room, user, _ in keys})
     stored = messages.find_duplicates(keys)
@@ -106,16 +135,15 @@ def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[O
         first[row["room"]] += 1
     created = messages.insert_messages(rows)
     files.record_shares(rows)
-    by_id = {d["id"]: d for d in messages.message_dicts(created, new=True) + messages.message_dicts(
-        list(existing.values()))}
-    notified = notify([by_id[m.id] for m in created])  # stored in this transaction, sent after the commit
+    stored = {d["id"]: d for d in messages.message_dicts(list(existing.values()))}
+    notified = notify(created)  # stored in this transaction, sent after the commit
     for index, row in row_of.items():
-        message = by_id[created[row].id]
+        message = created[row]
         event = frame_event(message["room_id"], {"type": "new_message", "message": message}, message["seq"])
         outcomes[index] = Outcome(reply={"message": message}, events=[event, *notified.get(message["id"], [])],
                                   created=True)
     for index, duplicate in existing.items():
-        outcomes[index] = Outcome(reply={"message": by_id[duplicate.id]})
+        outcomes[index] = Outcome(reply={"message": stored[duplicate.id]})
     for index, original in dup_of.items():
         outcomes[index] = Outcome(reply=outcomes[original].reply, error=outcomes[original].error)
 

@@ -63,6 +63,12 @@ class ChatService:
         self.replies = replies.Replies(broker, self.instance)
         self.pending = self.replies.pending  # the callers waiting for an answer, by command id
         self.kick: Callable[[], None] = lambda: None  # set by the writer actor
+        self.closers: list[Callable[[], None]] = []  # run by ``close``, after every actor has stopped
+
+    def close(self) -> None:
+        """The process is stopping and the writer is gone: release what it committed with."""
+        for closer in self.closers:
+            closer()
 
     def listen(self) -> None:
         self.broker.subscribe(COMMANDS, WRITER_GROUP, self._on_command)

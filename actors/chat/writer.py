@@ -1,25 +1,30 @@
 """The chat writer actor: drains the command queue in group commits, one transaction per batch.
 
-A ``_Flush`` is told when commands arrive; the actor then applies batches of up to
+A ``_Flush`` is told when commands arrive; the actor then commits batches of up to
 ``group_commit_max`` until the queue is empty, so everything that arrived while the previous batch
-was committing goes into the next one: one fsync for many messages. The queue belongs to the
-service, so a restarted writer picks up where the crashed one stopped.
+was committing goes into the next one: one fsync for many messages. The commit itself runs where
+``commit`` puts it (``actors.storage.GroupCommits``: on SQLite a dedicated OS thread, so the hub goes
+on serving sockets meanwhile). The queue belongs to the service, so a restarted writer picks up where
+the crashed one stopped.
 """
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from typing import Any, Callable
 
 import peewee
 import pykka
 
-from actors.chat.batch import Outcome, apply_batch
+from actors.chat.batch import Outcome
 from actors.chat.service import ChatService
 from actors.component import ComponentActor, HealthSink
 from domain import logs
 from domain.errors import Internal, Unavailable
 
 log = logging.getLogger("confab.chat")
+
+Commit = Callable[[list[dict[str, Any]]], list[Outcome]]
 
 
 class _Flush:
@@ -30,10 +35,11 @@ _FLUSH = _Flush()
 
 
 class ChatWriter(ComponentActor):
-    def __init__(self, health_sink: HealthSink, service: ChatService, batch_max: int) -> None:
+    def __init__(self, health_sink: HealthSink, service: ChatService, batch_max: int, commit: Commit) -> None:
         super().__init__("chat", health_sink)
         self._service = service
         self._batch_max = batch_max
+        self._commit_batch = commit
         self._kicked = False
         self._failing = False
 
@@ -60,8 +66,9 @@ class ChatWriter(ComponentActor):
         return None
 
     def _commit(self, batch: list[dict[str, Any]]) -> None:
+        started = time.perf_counter()
         try:
-            outcomes = apply_batch(batch)
+            outcomes = self._commit_batch(batch)
         except (peewee.PeeweeException, OSError) as exc:
             logs.event(log, "chat.batch_failed", logging.ERROR, commands=len(batch), error=str(exc).splitlines()[0],
                        request_ids=[c.get("rid") for c in batch][:20])
@@ -74,6 +81,8 @@ class ChatWriter(ComponentActor):
             outcomes = [Outcome(error=Internal("internal error")) for _ in batch]
         else:
             self._health(True)
+            self._service.metrics.timing("chat.commit_time", (time.perf_counter() - started) * 1000)
+            self._service.metrics.timing("chat.commit_batch_size", len(batch))
         for command, outcome in zip(batch, outcomes):
             self._service.settle(command, outcome)
 

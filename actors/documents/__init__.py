@@ -4,24 +4,22 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
-from actors import runtime
 from actors.cluster import SingletonJob
 from actors.documents import compaction, crdt
 from actors.documents import messages as doc_messages
 from actors.documents import ws_frames
 from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, Stats
 from actors.documents.relay import Relay
+from actors.storage import GroupCommits
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain.broker import Broker
 from domain.config import AppConfig
 from domain.metrics import Metrics
 from storage import documents as store
-from storage.db import database, engine_name
-from storage.document_log import SqliteUpdateLog
 
 #: documents whose pending updates share one commit (one fsync) at most
 MAX_DOCUMENTS_PER_COMMIT = 64
@@ -76,31 +74,13 @@ def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics
     """Start the registry under ``supervisor``, follow the other instances' updates on ``doc.updates``,
     add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
     table = DocumentTable()
-    close_log = _commit_off_hub(config)
+    commits = GroupCommits(lambda batches: store.append_many(batches), MAX_DOCUMENTS_PER_COMMIT)
     relay = Relay(broker, broker.instance_id, cluster=config.broker.backend == "redis")
     handle = start_child(supervisor, ChildSpec(
-        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay, close_log)))
+        "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay,
+                                                             commits)))
     relay.subscribe(table.loaded)
     jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s, compaction.compactor(config.collab)))
     collab = Collab(handle, config, relay)
     ws_frames.install(collab)
     return collab
-
-
-def _commit_off_hub(config: AppConfig) -> Callable[[], None]:
-    """On SQLite, update-log commits run on their own OS thread, grouped across documents, so an
-    fsync never stalls the hub; the returned closer (after the last document stops) puts the log
-    back on the hub path. PostgreSQL keeps the pooled path: psycopg 3 already waits cooperatively."""
-    db = database.obj
-    if engine_name(db) != "sqlite":
-        store.use_off_hub_append(None)
-        return lambda: None
-    log = SqliteUpdateLog(db.database, config.database.busy_timeout_ms)
-    thread = runtime.BatchThread(log.append_batches, max_batch=MAX_DOCUMENTS_PER_COMMIT, on_close=log.close)
-    submit = thread.submit
-    store.use_off_hub_append(lambda document_id, updates: submit((document_id, updates)))
-
-    def close() -> None:
-        store.use_off_hub_append(None)
-        thread.close()
-    return close

@@ -70,12 +70,13 @@ class _Pending:
 
 class DocumentActor(Replication, ComponentActor):
     def __init__(self, document_id: str, config: CollabConfig, metrics: Metrics, relay: Relay,
-                 on_gone: Callable[[str, str], None]) -> None:
+                 append: Callable[[tuple[str, store.Updates]], int], on_gone: Callable[[str, str], None]) -> None:
         super().__init__(f"document.{document_id}")
         self.document_id = document_id
         self._config = config
         self._metrics = metrics
         self._relay = relay
+        self._append = append  # (document id, updates) → the first update's version, once durable
         self._on_gone = on_gone  # (document_id, actor_urn): the registry forgets a self-stopped actor
         self._subs = Subscribers(document_id)
         self._since_snapshot = 0
@@ -331,7 +332,7 @@ class DocumentActor(Replication, ComponentActor):
         if not pending:
             return self.version
         try:
-            first = store.append_updates(self.document_id, [(p.origin.user_id, p.update) for p in pending])
+            first = self._append((self.document_id, [(p.origin.user_id, p.update) for p in pending]))
         except Exception as exc:  # noqa: BLE001 — memory is now ahead of storage: reload
             self._fail("store_failed", repr(exc))
             raise Unavailable("could not store the update") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
@@ -17,6 +17,7 @@ from actors import runtime
 from actors.component import ComponentActor, HealthSink
 from actors.documents.document import DocumentActor
 from actors.documents.relay import Relay
+from actors.storage import GroupCommits
 from domain import logs
 from domain.config import CollabConfig
 from domain.metrics import Metrics
@@ -78,13 +79,13 @@ class DocumentTable:
 
 class RegistryActor(ComponentActor):
     def __init__(self, health_sink: HealthSink, config: CollabConfig, metrics: Metrics, table: DocumentTable,
-                 relay: Relay, close_log: Callable[[], None] = lambda: None) -> None:
+                 relay: Relay, commits: GroupCommits) -> None:
         super().__init__("collab", health_sink)
         self._config = config
         self._metrics = metrics
         self._table = table
         self._relay = relay
-        self._close_log = close_log  # the update log's off-hub writer, once no document can append
+        self._commits = commits  # the update log's group commits, closed once no document can append
 
     def on_start(self) -> None:
         self._publish()
@@ -99,7 +100,7 @@ class RegistryActor(ComponentActor):
                 pass
             except pykka.Timeout:
                 logs.event(log, "document.stop_timeout", logging.ERROR, document_id=document_id)
-        self._close_log()
+        self._commits.close()
         self._publish()
 
     def handle(self, message: Any) -> Any:
@@ -108,7 +109,7 @@ class RegistryActor(ComponentActor):
             entry = entries.get(message.document_id)
             if entry is None or not entry.ref.is_alive():
                 ref = DocumentActor.start(message.document_id, self._config, self._metrics, self._relay,
-                                          self._forget_later)
+                                          self._commits.submit, self._forget_later)
                 entry = entries[message.document_id] = Entry(ref)
                 self._publish()
             entry.leases += 1
