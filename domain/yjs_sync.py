@@ -124,15 +124,19 @@ def parse(data: bytes) -> Message:
 
 def validate_awareness(payload: bytes) -> list[int]:
     """Check an awareness update's framing; returns the client ids it carries."""
+    return [client_id for client_id, _clock, _state in awareness_entries(payload)]
+
+
+def awareness_entries(payload: bytes) -> list[tuple[int, int, str]]:
+    """An awareness update's ``(client_id, clock, state_json)`` entries, framing checked."""
     reader = Reader(payload)
-    client_ids = []
+    entries = []
     for _ in range(reader.varuint()):
-        client_ids.append(reader.varuint())
-        reader.varuint()  # clock
-        reader.var_string()  # JSON state, decoded by pycrdt's Awareness
+        client_id, clock = reader.varuint(), reader.varuint()
+        entries.append((client_id, clock, reader.var_string()))  # the JSON is decoded by pycrdt's Awareness
     if not reader.done:
         raise ProtocolError("trailing bytes after the awareness update")
-    return client_ids
+    return entries
 
 
 def _frame(*parts: int, payload: bytes) -> bytes:

@@ -7,6 +7,7 @@ work of loading: a document is rebuilt from its latest snapshot plus the updates
 from __future__ import annotations
 
 from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 import peewee
@@ -156,25 +157,46 @@ def list_shares(document_id: str) -> list[DocumentShare]:
                     .where(DocumentShare.document == document_id).order_by(DocumentShare.created_at))
 
 
-_APPEND_SQL = "INSERT INTO document_update (document_id, version, author_id, data, created_at) VALUES ({p}, {p}, {p}, {p}, {p})"
+_APPEND_SQL = ("INSERT INTO document_update (document_id, version, author_id, data, created_at) "
+               "VALUES ({p}, {p}, {p}, {p}, {p})")
 _MOVE_SQL = "UPDATE document SET version = version + {p}, updated_at = {p} WHERE id = {p} RETURNING version"
 
 #: accepted updates ``(author_id, data)`` of one document, in the order they were applied
 Updates = list[tuple[str, bytes]]
 
-#: set by the documents component on SQLite: ``(document_id, updates)`` committed off the gevent hub
-def append_many(batches: list[tuple[str, Updates]]) -> list[int | Exception]:
-    """Durably append several documents' accepted updates in one transaction (a group commit, one
-    fsync), each document's in a savepoint of its own, so a deleted document fails only its own batch.
-    Per batch: the version of its first update once committed (the rest follow it, gapless), or the
-    exception that rolled that batch back."""
-    outcomes: list[int | Exception] = []
-    now = DocumentUpdate.created_at.db_value(utcnow())
+@dataclass(frozen=True)
+class Append:
+    """Accepted updates of one document, to append to its log."""
+    document_id: str
+    updates: Updates
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A document's whole state at ``version``, to store beside its log."""
+    document_id: str
+    version: int
+    state: bytes
+
+
+def commit_many(items: list[Append | Snapshot]) -> list[int | None | Exception]:
+    """Several documents' appends and snapshots in one transaction (a group commit, one fsync), each in
+    a savepoint of its own, so a deleted document fails only its own item. Per item: an append's first
+    version once committed (its other updates follow, gapless), None for a snapshot, or the exception
+    that rolled that item back."""
+    outcomes: list[int | None | Exception] = []
+    now = utcnow()
+    stamp = DocumentUpdate.created_at.db_value(now)
     with unit_of_work() as db:
-        for document_id, updates in batches:
+        for item in items:
             try:
                 with db.atomic():
-                    outcomes.append(append_rows(db.connection(), db.param, document_id, updates, now))
+                    if isinstance(item, Append):
+                        outcomes.append(append_rows(db.connection(), db.param, item.document_id, item.updates, stamp))
+                    else:
+                        (DocumentSnapshot.insert(document=item.document_id, version=item.version, state=item.state,
+                                                 created_at=now).on_conflict_ignore().execute())
+                        outcomes.append(None)
             except Exception as exc:  # noqa: BLE001 — reported to that document's actor
                 outcomes.append(exc)
     return outcomes
@@ -198,12 +220,6 @@ def append_rows(conn: Any, param: str, document_id: str, updates: Updates, now: 
     cursor.executemany(_APPEND_SQL.format(p=param), [(document_id, first + i, author, data, now)
                                                      for i, (author, data) in enumerate(updates)])
     return first
-
-
-def write_snapshot(document_id: str, version: int, state: bytes) -> None:
-    with unit_of_work():
-        (DocumentSnapshot.insert(document=document_id, version=version, state=state, created_at=utcnow())
-         .on_conflict_ignore().execute())
 
 
 def load(document_id: str, up_to: int | None = None) -> tuple[bytes | None, int, list[tuple[int, bytes]]]:

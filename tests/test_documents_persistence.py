@@ -85,7 +85,7 @@ def test_lifecycle_never_leaks_after_faults(tmp_path: Any, monkeypatch: pytest.M
     with running_server(tmp_path, collab={"idle_evict_s": 0.1, "snapshot_every_s": 0.1}) as srv:
         token = register_user(srv.base)["access_token"]
         docs = [create(srv.base, token) for _ in range(3)]
-        real_load, real_append = store.load, store.append_many
+        real_load, real_append = store.load, store.commit_many
 
         def failing_load(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("injected load failure")
@@ -108,11 +108,11 @@ def test_lifecycle_never_leaks_after_faults(tmp_path: Any, monkeypatch: pytest.M
         def failing_append(*args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("injected store failure")
 
-        monkeypatch.setattr(store, "append_many", failing_append)  # failed stores
+        monkeypatch.setattr(store, "commit_many", failing_append)  # failed stores
         ws_request(ws, {"type": "join_document", "document_id": docs[1]})
         reply = ws_request(ws, {"type": "edit_document", "document_id": docs[1], "ops": [{"insert": "lost"}]})
         assert reply["error"]["code"] == "UNAVAILABLE"
-        monkeypatch.setattr(store, "append_many", real_append)
+        monkeypatch.setattr(store, "commit_many", real_append)
         wait_until(lambda: not peers[2].ws.connected or peers[2]._reader.dead, message="peers dropped on failure")
 
         for peer in peers[:2]:  # abrupt disconnects: no close handshake

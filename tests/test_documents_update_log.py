@@ -75,22 +75,26 @@ def test_versions_come_from_the_database_and_a_failure_rolls_back_only_its_own_b
     with unit_of_work():  # another instance appended 1..4 to d2, and a row is in the way of its 6
         store.Document.update(version=4).where(store.Document.id == d2).execute()
         store.DocumentUpdate.create(document=d2, version=6, author_id=owner, data=b"\0")
-    commits = GroupCommits(store.append_many, max_batch=8)
-    items = [(d1, [(owner, b"x"), (owner, b"y")]),
-             ("gone", [(owner, b"z")]),  # no such document: nothing moves
-             (d2, [(owner, b"a"), (owner, b"b")]),  # 5 and 6: the insert of 6 fails
-             (d1, [(owner, b"w")])]  # continues after the first d1 batch
+    commits = GroupCommits(store.commit_many, max_batch=8)
+    items = [store.Append(d1, [(owner, b"x"), (owner, b"y")]),
+             store.Append("gone", [(owner, b"z")]),  # no such document: nothing moves
+             store.Append(d2, [(owner, b"a"), (owner, b"b")]),  # 5 and 6: the insert of 6 fails
+             store.Snapshot(d1, 2, b"state"),
+             store.Append(d1, [(owner, b"w")])]  # continues after the first d1 batch
     waiters = [gevent.spawn(commits.submit, item) for item in items]
     gevent.joinall(waiters, timeout=10)
     assert waiters[0].value == 1 and isinstance(waiters[1].exception, NotFound)
-    assert isinstance(waiters[2].exception, sqlite3.IntegrityError) and waiters[3].value == 3
+    assert isinstance(waiters[2].exception, sqlite3.IntegrityError) and waiters[3].value is None
+    assert waiters[4].value == 3
     with unit_of_work():
         store.DocumentUpdate.delete().where(store.DocumentUpdate.document == d2).execute()
-    assert commits.submit((d2, [(owner, b"v")])) == 5  # its failed batch moved nothing
+    assert commits.submit(store.Append(d2, [(owner, b"v")])) == 5  # its failed batch moved nothing
     commits.close()
     with reading():
         assert {d.id: d.version for d in store.Document.select()} == {d1: 3, d2: 5}
         rows = [(u.document_id, u.version, bytes(u.data)) for u in store.DocumentUpdate.select()
                 .order_by(store.DocumentUpdate.document, store.DocumentUpdate.version)]
+        snapshots = [(s.document_id, s.version, bytes(s.state)) for s in store.DocumentSnapshot.select()]
     assert sorted(rows) == sorted([(d1, 1, b"x"), (d1, 2, b"y"), (d1, 3, b"w"), (d2, 5, b"v")])
+    assert snapshots == [(d1, 2, b"state")]
     close_database()

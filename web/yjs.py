@@ -55,7 +55,8 @@ def _serve(conn: Connection, document_id: str) -> None:
     document = None
     try:
         document = svc.collab.open(document_id)
-        document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close)), timeout=10)
+        document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close,
+                                     lambda: conn.outbox.backlogged)), timeout=10)
         logs.event(log, "yjs.opened", user_id=principal.user_id, peer_id=peer_id, role=role)
         _read(conn, document, peer_id)
     except (DomainError, pykka.ActorDeadError) as exc:

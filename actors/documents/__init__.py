@@ -8,6 +8,7 @@ from typing import Any
 
 import pykka
 
+from actors import runtime
 from actors.cluster import SingletonJob
 from actors.documents import compaction, crdt
 from actors.documents import messages as doc_messages
@@ -16,13 +17,18 @@ from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor
 from actors.documents.relay import Relay
 from actors.storage import GroupCommits
 from actors.supervisor import ChildHandle, ChildSpec, start_child
+from domain import text_delta
 from domain.broker import Broker
 from domain.config import AppConfig
+from domain.errors import Conflict, RateLimited
 from domain.metrics import Metrics
+from domain.ratelimit import RateLimiter
 from storage import documents as store
 
 #: documents whose pending updates share one commit (one fsync) at most
 MAX_DOCUMENTS_PER_COMMIT = 64
+#: restores per user: a burst, then one every 5 s; a document that keeps moving gets this many tries
+RESTORES_PER_S, RESTORE_BURST, RESTORE_ATTEMPTS = 0.2, 3, 3
 
 
 class Collab:
@@ -32,6 +38,7 @@ class Collab:
         self.registry = registry
         self.config = config
         self.relay = relay
+        self._restores = RateLimiter(RESTORES_PER_S, RESTORE_BURST)  # per user
 
     def open(self, document_id: str) -> pykka.ActorRef:
         """The document's actor, loaded if needed, with a lease the caller must ``release``."""
@@ -51,19 +58,30 @@ class Collab:
         self.relay.publish_deleted(document_id)
 
     def content(self, document_id: str, version: int | None = None) -> tuple[int, str]:
-        """(version, text) from durable storage: every accepted update is there before anyone saw it."""
+        """(version, text) from durable storage: every accepted update is there before anyone saw it.
+        The document is rebuilt on a worker thread: CPU work that must not hold every socket."""
         snapshot, base, updates = store.load(document_id, version)
-        doc = crdt.build(snapshot, updates)
-        return (updates[-1][0] if updates else base), str(crdt.text_of(doc))
+        return (updates[-1][0] if updates else base), runtime.run_blocking(crdt.content_of, snapshot, updates)
 
     def restore(self, document_id: str, version: int, user_id: str) -> dict[str, Any]:
-        """Bring the text back to ``version`` by applying the difference as a new update."""
-        _version, content = self.content(document_id, version)
+        """Bring the text back to ``version`` by applying the difference as a new update. The difference
+        is computed on a worker thread against the text of the moment and applied only if the document
+        has not moved since (else computed again): a diff of a large document takes a while."""
+        wait = self._restores.check(user_id)
+        if wait:
+            raise RateLimited(wait, "restoring too often")
+        _version, target = self.content(document_id, version)
         ref = self.open(document_id)
         try:
-            return ref.ask(doc_messages.Restore(user_id, content), timeout=10)
+            for _attempt in range(RESTORE_ATTEMPTS):
+                base, current = ref.ask(doc_messages.CurrentText(), timeout=10)
+                ops = runtime.run_blocking(text_delta.diff_ops, current, target)
+                done = ref.ask(doc_messages.Restore(user_id, ops, base), timeout=10)
+                if done is not None:
+                    return done
         finally:
             self.release(document_id, ref)
+        raise Conflict("the document kept changing during the restore; retry")
 
     def stats(self) -> dict[str, Any]:
         return self.registry.ask(Stats())
@@ -74,13 +92,14 @@ def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics
     """Start the registry under ``supervisor``, follow the other instances' updates on ``doc.updates``,
     add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
     table = DocumentTable()
-    commits = GroupCommits(lambda batches: store.append_many(batches), MAX_DOCUMENTS_PER_COMMIT)
+    commits = GroupCommits(lambda items: store.commit_many(items), MAX_DOCUMENTS_PER_COMMIT)
     relay = Relay(broker, broker.instance_id, cluster=config.broker.backend == "redis")
     handle = start_child(supervisor, ChildSpec(
         "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay,
                                                              commits)))
     relay.subscribe(table.loaded)
-    jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s, compaction.compactor(config.collab)))
+    jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s,
+                             compaction.compactor(config.collab, commits.submit)))
     collab = Collab(handle, config, relay)
     ws_frames.install(collab)
     return collab

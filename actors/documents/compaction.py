@@ -25,24 +25,25 @@ JOB_NAME = "collab.compaction"
 MAX_DOCUMENTS_PER_RUN = 100
 
 
-def compactor(config: CollabConfig) -> Callable[[], None]:
+def compactor(config: CollabConfig, commit: Callable[[store.Snapshot], object]) -> Callable[[], None]:
+    """The job: ``commit`` stores a snapshot (the update log's group commits)."""
     def run() -> None:
         for document_id in store.documents_behind(config.snapshot_every_updates, MAX_DOCUMENTS_PER_RUN):
             with logs.bound(document_id=document_id, job=JOB_NAME):
                 try:
-                    compact(document_id)
+                    compact(document_id, commit)
                 except Exception as exc:  # noqa: BLE001 — one broken document must not stop the others
                     logs.event(log, "document.compaction_failed", logging.ERROR, error=repr(exc))
-            runtime.sleep(0)  # rebuilding is CPU work on the hub: let sockets in between documents
     return run
 
 
-def compact(document_id: str) -> None:
-    """Store a snapshot at the document's last stored version."""
+def compact(document_id: str, commit: Callable[[store.Snapshot], object]) -> None:
+    """Store a snapshot at the document's last stored version (rebuilt on a worker thread: CPU work
+    that must not hold the hub)."""
     snapshot, _base, updates = store.load(document_id)
     if not updates:
         return
     version = updates[-1][0]
-    state = crdt.guarded(crdt.build, snapshot, updates).get_update()
-    store.write_snapshot(document_id, version, state)
+    state = runtime.run_blocking(crdt.state_of, snapshot, updates)
+    commit(store.Snapshot(document_id, version, state))
     logs.event(log, "document.compacted", version=version, replayed=len(updates), bytes=len(state))

@@ -1,14 +1,20 @@
 """One actor per open document: the only owner of its pycrdt ``Doc``, so its edits apply strictly in order.
 
-Every accepted change is appended to the durable update log *before* anyone sees it; a failed store
-or a pycrdt panic leaves memory possibly ahead of storage, so the actor then closes its peers and
-stops (the next open reloads from storage). Snapshots every N updates or T seconds bound load time.
+Every accepted change is appended to the durable update log *before* anyone sees it; a failed store,
+a pycrdt panic or any unexpected error leaves memory possibly ahead of storage, so the actor then
+closes its peers (JSON peers are told) and stops (the next open reloads from storage). Snapshots
+every N updates or T seconds bound load time. Appends and snapshots go through ``commit`` (the
+update log's group commits, ``actors.storage.GroupCommits``).
 
-Other instances may hold the same document: what this actor stores it publishes on ``doc.updates``
-(``actors.documents.relay``), and what they store arrives as ``RemoteUpdates``, applied without
-storing or publishing again and relayed to the local peers. Versions come from the database, so
-this actor may see them out of order (``actors.documents.versions``); the remote side is the
-``Replication`` mixin.
+Changes accepted while the actor works through its mailbox are committed together once it is
+empty (a ``_Flush`` told to itself lands behind what is queued) and reach the Yjs peers as one merged
+update: a hot document costs one frame per peer per flush, not one per keystroke.
+
+The y-websocket side is the ``YjsPeers`` mixin, the JSON side ``JsonPeers``. Other instances may hold
+the same document: what this actor stores it publishes on ``doc.updates`` (``actors.documents.relay``),
+and what they store arrives as ``RemoteUpdates``, applied without storing or publishing again
+(the ``Replication`` mixin). Versions come from the database, so this actor may see them out of order
+(``actors.documents.versions``).
 """
 from __future__ import annotations
 
@@ -18,30 +24,37 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from gevent import GreenletExit
-from pycrdt import merge_updates
+from pycrdt import Doc, merge_updates
 
 from actors import runtime
 from actors.component import ComponentActor
 from actors.documents import crdt
-from actors.documents.messages import (AccessChanged, Deleted, Edit, Join, Leave, Presence, RemoteAwareness,
-                                      RemoteUpdates, Restore, Subscriber, YjsIn)
+from actors.documents.json_peers import JsonPeers
+from actors.documents.messages import (AccessChanged, CurrentText, Deleted, Edit, Join, Leave, Presence,
+                                      RemoteAwareness, RemoteUpdates, Restore, Subscriber, YjsIn)
 from actors.documents.presence import OUTDATED_MS, PresenceTable
 from actors.documents.relay import Relay
 from actors.documents.replication import Repair, Replication
-from actors.documents.subscribers import Subscribers
+from actors.documents.subscribers import Change, Subscribers
 from actors.documents.versions import HeldVersions
-from domain import logs, text_delta, yjs_sync
+from actors.documents.yjs_peers import YjsPeers
+from domain import logs, yjs_sync
 from domain.config import CollabConfig
-from domain.errors import BadRequest, DomainError, Forbidden, PayloadTooLarge, Unavailable
+from domain.errors import DomainError, PayloadTooLarge, Unavailable
 from domain.metrics import Metrics
 from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY, WireFrame
 from storage import documents as store
-from storage.documents import role_rank
 
 log = logging.getLogger("confab.documents")
 
 #: most updates in one commit: bigger batches save commits but hold back the first update's broadcast
-MAX_GROUP_COMMIT = 32
+MAX_GROUP_COMMIT = 64
+#: updates that did not integrate (missing dependencies) are dropped past these bounds
+MAX_PARKED_BYTES, MAX_PARKED_AGE_S = 1 << 20, 30.0
+#: messages a caller waits for: a failure is answered to them; for the others it is logged
+_ASKS = (Join, Edit, Restore, CurrentText)
+
+Commit = Callable[[store.Append | store.Snapshot], "int | None"]
 
 
 class _SnapshotTick:
@@ -68,15 +81,15 @@ class _Pending:
     received_at: float
 
 
-class DocumentActor(Replication, ComponentActor):
-    def __init__(self, document_id: str, config: CollabConfig, metrics: Metrics, relay: Relay,
-                 append: Callable[[tuple[str, store.Updates]], int], on_gone: Callable[[str, str], None]) -> None:
+class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
+    def __init__(self, document_id: str, config: CollabConfig, metrics: Metrics, relay: Relay, commit: Commit,
+                 on_gone: Callable[[str, str], None]) -> None:
         super().__init__(f"document.{document_id}")
         self.document_id = document_id
         self._config = config
         self._metrics = metrics
         self._relay = relay
-        self._append = append  # (document id, updates) → the first update's version, once durable
+        self._commit = commit
         self._on_gone = on_gone  # (document_id, actor_urn): the registry forgets a self-stopped actor
         self._subs = Subscribers(document_id)
         self._since_snapshot = 0
@@ -89,25 +102,35 @@ class DocumentActor(Replication, ComponentActor):
         self._deleted = False
         self._changes: list[bytes] = []
         self._deltas: list[list[dict[str, Any]]] = []
+        self._ascii = True
+        self._old_text = ""
+        self._parked = crdt.Parked(MAX_PARKED_BYTES, MAX_PARKED_AGE_S)
+        self._step1: dict = {}
 
     # lifecycle ---------------------------------------------------------------------------------
     def on_start(self) -> None:
         with logs.bound(document_id=self.document_id):
+            started = time.perf_counter()
             try:
                 snapshot, base, updates = store.load(self.document_id)
-                self._doc = crdt.build(snapshot, updates)
+                doc = crdt.build(snapshot, updates)
             except BaseException as exc:  # noqa: BLE001 — storage errors and pycrdt panics alike
                 if isinstance(exc, (SystemExit, KeyboardInterrupt, GreenletExit)):
                     raise
                 self._fail("load_failed", repr(exc))
                 return
             self._versions = HeldVersions(updates[-1][0] if updates else base)
-            self._text = crdt.text_of(self._doc)
-            self._size = len(self._doc.get_update())
-            self._presence = PresenceTable(self._doc)
-            self._doc.observe(lambda event: self._changes.append(event.update))
-            self._text.observe(self._on_text_event)
+            self._attach(doc)
+            self._size = len(doc.get_update())
+            self._presence = PresenceTable(doc)
+            self._metrics.timing("collab.load_time", (time.perf_counter() - started) * 1000)
             logs.event(log, "document.loaded", logging.DEBUG, version=self.version, replayed=len(updates))
+
+    def _attach(self, doc: Doc) -> None:
+        self._doc = doc
+        self._text = crdt.text_of(doc)
+        doc.observe(lambda event: self._changes.append(event.update))
+        self._text.observe(self._on_text_event)
 
     @property
     def version(self) -> int:
@@ -146,16 +169,25 @@ class DocumentActor(Replication, ComponentActor):
                 self.stop()
                 return None
             if self._failed is not None or self._deleted:
-                if isinstance(message, (Join, Edit, Restore)):  # asks; tells are dropped
+                if isinstance(message, _ASKS):
                     raise Unavailable("document unavailable, retry")
-                return None
+                return None  # tells are dropped
             try:
                 return self._dispatch(message)
+            except DomainError as exc:
+                if isinstance(message, _ASKS):
+                    raise
+                logs.event(log, "document.message_refused", logging.INFO, code=exc.code, reason=exc.message,
+                           message=type(message).__name__)
+                return None
             except crdt.CrdtPanic as exc:
                 self._fail("crdt_panic", str(exc))
-                if isinstance(message, (Join, Edit, Restore)):
-                    raise Unavailable("document unavailable, retry") from None
-                return None
+            except Exception as exc:  # noqa: BLE001 — a bug: memory may be half-changed, so reload it
+                logs.event(log, "document.crashed", logging.ERROR, exc_info=exc, message=type(message).__name__)
+                self._fail("crashed", repr(exc))
+            if isinstance(message, _ASKS):
+                raise Unavailable("document unavailable, retry")
+            return None
 
     def _dispatch(self, message: Any) -> Any:
         if isinstance(message, YjsIn):
@@ -168,6 +200,8 @@ class DocumentActor(Replication, ComponentActor):
             return self._on_leave(message.peer_id)
         if isinstance(message, Presence):
             return self._on_presence(message)
+        if isinstance(message, CurrentText):
+            return self._on_current_text(message)
         if isinstance(message, Restore):
             return self._on_restore(message)
         if isinstance(message, RemoteUpdates):
@@ -184,10 +218,7 @@ class DocumentActor(Replication, ComponentActor):
             self.actor_ref.tell(_StopNow())
         elif isinstance(message, _Flush):
             self._flush_told = False
-            try:
-                self._flush()
-            except Unavailable:
-                pass  # _fail has closed every peer and is stopping the actor
+            self._flush()
         elif isinstance(message, _SnapshotTick):
             self._snapshot_timer = None
             if self._since_snapshot:
@@ -198,12 +229,16 @@ class DocumentActor(Replication, ComponentActor):
             self._sweep_timer = None
             removed, payload = self._presence.expire()  # every instance expires on its own clock
             self._relay_presence(None, None, payload, dict.fromkeys(removed), publish=False)
+            if self._parked.over():
+                self._drop_parked(None)
             self._schedule_sweep()
         return None
 
     # peers -------------------------------------------------------------------------------------
     def _on_join(self, sub: Subscriber) -> dict[str, Any]:
         self._flush()
+        if sub.kind == "json" and not self._subs.has_json():
+            self._json_joined()
         self._subs[sub.peer_id] = sub
         if sub.kind == "yjs":
             sub.send(WireFrame(yjs_sync.sync_step1(self._doc.get_state()), binary=True))
@@ -215,6 +250,7 @@ class DocumentActor(Replication, ComponentActor):
                 "presence": [{"client_id": cid, "state": state} for cid, state in self._presence.states().items()]}
 
     def _on_leave(self, peer_id: str) -> None:
+        self._step1.pop(peer_id, None)
         if self._subs.pop(peer_id, None) is None:
             return
         removed, payload = self._presence.drop_peer(peer_id)
@@ -229,84 +265,16 @@ class DocumentActor(Replication, ComponentActor):
             else:
                 self._subs.set_role(sub, message.role)
 
-    # Yjs side ----------------------------------------------------------------------------------
-    def _on_yjs(self, message: YjsIn) -> None:
-        sub = self._subs.get(message.peer_id)
-        if sub is None:
-            return
-        msg = message.message
-        try:
-            if isinstance(msg, yjs_sync.SyncStep1):
-                self._flush()  # step 2 carries the state: only what is durable
-                sub.send(WireFrame(yjs_sync.sync_step2(crdt.guarded(self._doc.get_update, msg.state_vector)), binary=True))
-            elif isinstance(msg, (yjs_sync.SyncStep2, yjs_sync.SyncUpdate)):
-                self._on_yjs_update(sub, msg.update, message.received_at)
-            elif isinstance(msg, yjs_sync.AwarenessUpdate):
-                changed = self._presence.apply(sub.peer_id, msg.payload)
-                self._relay_presence(sub.peer_id, sub.user_id, msg.payload, changed)
-            elif isinstance(msg, yjs_sync.QueryAwareness):
-                states = self._presence.full_update()
-                if states is not None:
-                    sub.send(WireFrame(yjs_sync.awareness(states), binary=True))
-        except DomainError as exc:  # y-websocket has no error message: log it and keep serving the socket
-            self._metrics.incr(f"errors.{exc.code}")
-            logs.event(log, "document.yjs_refused", logging.INFO, code=exc.code, reason=exc.message,
-                       user_id=sub.user_id, peer_id=sub.peer_id)
-
-    def _on_yjs_update(self, sub: Subscriber, update: bytes, received_at: float) -> None:
-        if update == b"\x00\x00":
-            return
-        if role_rank(sub.role) < role_rank("editor"):
-            raise Forbidden("viewer update refused")
-        self._check_size(len(update))
-        old = str(self._text) if self._subs.has_json() else ""
-        self._changes.clear()
-        self._deltas.clear()
-        crdt.guarded(self._doc.apply_update, update)
-        self._accept(sub, received_at, old_text=old)
-
-    # JSON side ---------------------------------------------------------------------------------
-    def _on_edit(self, message: Edit) -> dict[str, Any]:
-        sub = self._subs.get(message.peer_id)
-        if sub is None:
-            raise BadRequest("join the document first", {"fields": {"document_id": ["not joined"]}})
-        if role_rank(sub.role) < role_rank("editor"):
-            raise Forbidden("viewers cannot edit this document")
-        return self._apply_delta(sub, message.ops, message.received_at)
-
-    def _on_restore(self, message: Restore) -> dict[str, Any]:
-        """Never rebuild the CRDT from plain text (that duplicates text in clients that reconnect)."""
-        ops = text_delta.diff_ops(str(self._text), message.content)
-        if not ops or ops == [{"retain": len(message.content)}]:
-            return {"document_id": self.document_id, "version": self.version}
-        origin = Subscriber(f"restore.{message.user_id}", message.user_id, "editor", "json", _ignore, _ignore)
-        return self._apply_delta(origin, ops, time.perf_counter())
-
-    def _apply_delta(self, sub: Subscriber, ops: list, received_at: float) -> dict[str, Any]:
-        byte_ops = text_delta.to_byte_ops(str(self._text), ops)
-        self._check_size(sum(len(op.text.encode()) for op in byte_ops if isinstance(op, text_delta.Insert)) + 64)
-        self._changes.clear()
-        self._deltas.clear()
-        with self._doc.transaction():
-            crdt.guarded(text_delta.apply_byte_ops, self._text, byte_ops)
-        self._accept(sub, received_at, delta=ops)
-        return {"document_id": self.document_id, "version": self._flush()}
-
-    def _on_presence(self, message: Presence) -> None:
-        sub = self._subs.get(message.peer_id)
-        if sub is None:
-            raise BadRequest("join the document first", {"fields": {"document_id": ["not joined"]}})
-        cid, payload = self._presence.set_json_state(sub.peer_id, message.state)
-        self._relay_presence(sub.peer_id, sub.user_id, payload, {cid: message.state})
-
     # accepting a change ------------------------------------------------------------------------
     def _check_size(self, incoming: int) -> None:
-        if self._size + incoming > self._config.max_document_bytes:
+        if self._size + self._parked.bytes + incoming > self._config.max_document_bytes:
             raise PayloadTooLarge("the document would exceed max_document_bytes",
                                   {"max_document_bytes": self._config.max_document_bytes})
 
-    def _accept(self, sub: Subscriber, received_at: float, old_text: str = "", delta: list | None = None) -> None:
-        """Queue the change just applied (if any) for the next group commit.
+    def _accept(self, sub: Subscriber, received_at: float, relay: bytes | None = None,
+                delta: list | None = None) -> None:
+        """Queue the change just applied (if any) for the next group commit. ``relay``: the update as
+        received, when all of it integrated (it then goes out as it came, not re-encoded).
 
         Commits happen when the mailbox has drained (a ``_Flush`` told to ourselves lands behind the
         messages already queued), or at once when a caller needs the durable result (JSON acks,
@@ -314,10 +282,9 @@ class DocumentActor(Replication, ComponentActor):
         """
         if not self._changes:
             return
-        update = self._changes[0] if len(self._changes) == 1 else merge_updates(*self._changes)
-        if delta is None:
-            delta = [op for d in self._deltas for op in text_delta.to_codepoint_delta(old_text, d)]
-        self._pending.append(_Pending(sub, update, delta, received_at))
+        update = relay if relay is not None else \
+            self._changes[0] if len(self._changes) == 1 else merge_updates(*self._changes)
+        self._pending.append(_Pending(sub, update, self._json_delta() if delta is None else delta, received_at))
         self._size += len(update)
         if len(self._pending) >= MAX_GROUP_COMMIT:
             self._flush()
@@ -325,25 +292,39 @@ class DocumentActor(Replication, ComponentActor):
             self._flush_told = True
             self.actor_ref.tell(_Flush())
 
+    def _drop_parked(self, sub: Subscriber | None) -> None:
+        """Too much waits for dependencies that do not come: drop it by rebuilding the document from
+        what is integrated (everything anyone was sent is integrated, so nothing seen is lost)."""
+        logs.event(log, "document.parked_dropped", logging.WARNING, bytes=self._parked.bytes,
+                   user_id=sub.user_id if sub else None, peer_id=sub.peer_id if sub else None)
+        self._metrics.incr("collab.parked_dropped")
+        self._attach(crdt.rebuilt(self._doc))
+        self._parked.clear()
+
     def _flush(self) -> int:
-        """Append every pending update in one transaction, broadcast them in order, then publish them
-        for the other instances; the version of the last (the newest version if none was pending)."""
+        """Append every pending update in one transaction, broadcast them, then publish them for the
+        other instances; the version of the last (the newest version if none was pending). A failed
+        store fails the actor (memory is ahead of storage) and raises Unavailable."""
         pending, self._pending = self._pending, []
         if not pending:
             return self.version
         try:
-            first = self._append((self.document_id, [(p.origin.user_id, p.update) for p in pending]))
+            first = self._commit(store.Append(self.document_id, [(p.origin.user_id, p.update) for p in pending]))
         except Exception as exc:  # noqa: BLE001 — memory is now ahead of storage: reload
             self._fail("store_failed", repr(exc))
             raise Unavailable("could not store the update") from None
-        for version, p in enumerate(pending, first):
-            self._versions.add(version)
-            self._subs.send_change(version, p.origin.user_id, p.origin.peer_id, p.update, p.delta)
-            self._metrics.timing("collab.edit_latency", (time.perf_counter() - p.received_at) * 1000)
-        self._relay.publish_updates(self.document_id, [(version, p.origin.user_id, p.update, p.delta)
-                                                       for version, p in enumerate(pending, first)])
+        assert first is not None
+        changes = [Change(version, p.origin.user_id, p.origin.peer_id, p.update, p.delta)
+                   for version, p in enumerate(pending, first)]
+        for change in changes:
+            self._versions.add(change.version)
+        self._subs.send_changes(changes)
+        now = time.perf_counter()
+        for p in pending:
+            self._metrics.timing("collab.edit_latency", (now - p.received_at) * 1000)
+        self._relay.publish_updates(self.document_id, [(c.version, c.author_id, c.update, c.delta) for c in changes])
         self._changed(len(pending))
-        return first + len(pending) - 1
+        return changes[-1].version
 
     def _changed(self, count: int) -> None:
         """``count`` more versions are in memory: snapshot when due, and watch any gap below them."""
@@ -363,12 +344,8 @@ class DocumentActor(Replication, ComponentActor):
             self._relay.publish_awareness(self.document_id, user_id, payload)
         self._schedule_sweep()
 
-    def _on_text_event(self, event: Any) -> None:
-        if self._subs.has_json():  # building the delta costs CPU; only JSON peers need it
-            self._deltas.append(event.delta)
-
     def _schedule_sweep(self) -> None:
-        if self._sweep_timer is None and self._presence.has_states:
+        if self._sweep_timer is None and (self._presence.has_states or self._parked.bytes):
             self._sweep_timer = runtime.call_later(OUTDATED_MS / 10_000, self.actor_ref.tell, _Sweep())
 
     def _snapshot(self) -> None:
@@ -384,14 +361,10 @@ class DocumentActor(Replication, ComponentActor):
             return
         try:
             state = self._doc.get_update()
-            store.write_snapshot(self.document_id, version, state)
+            self._commit(store.Snapshot(self.document_id, version, state))
         except Exception as exc:  # noqa: BLE001 — the update log still holds everything
             logs.event(log, "document.snapshot_failed", logging.WARNING, error=repr(exc), version=version)
             return
         self._since_snapshot = 0
         self._size = len(state)
         logs.event(log, "document.snapshot", logging.DEBUG, version=version, bytes=len(state))
-
-
-def _ignore(*_args: Any) -> None:
-    """The send/close of a change that has no socket (a restore from REST)."""

@@ -7,16 +7,21 @@ from typing import Any, Callable
 from domain import yjs_sync
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Subscriber:
     """A socket following the document: ``send`` queues a frame in its outbox (binary for Yjs peers,
-    JSON text for /ws sessions) and never waits."""
+    JSON text for /ws sessions) and never waits; ``busy`` tells whether the client is not keeping up."""
     peer_id: str
     user_id: str
     role: str
     kind: str  # "yjs" | "json"
-    send: Callable[[Any], None]
+    send: Callable[[Any], bool]
     close: Callable[[int, str], None]
+    busy: Callable[[], bool] = _never
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,17 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class CurrentText:
+    """Ask: ``(version, text)`` as the actor holds them now."""
+
+
+@dataclass(frozen=True)
 class Restore:
-    """Make the text equal ``content`` (an older version) by applying the difference as one new update."""
+    """Ask: apply ``ops`` (the difference to an older version's text, computed off the actor) as one new
+    update, if the document is still at ``base_version``; None when it moved meanwhile (compute again)."""
     user_id: str
-    content: str
+    ops: list
+    base_version: int
 
 
 @dataclass(frozen=True)

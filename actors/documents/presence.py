@@ -16,6 +16,8 @@ from domain import yjs_sync
 from domain.errors import BadRequest
 
 OUTDATED_MS = 30_000
+#: what one peer may announce: client ids at once (a y-websocket client has one) and bytes per state
+MAX_STATES_PER_PEER, MAX_STATE_BYTES = 8, 8192
 
 
 class PresenceTable:
@@ -34,14 +36,23 @@ class PresenceTable:
         return {cid: state for cid, state in self._awareness.states.items() if cid != self._server_id}
 
     def apply(self, peer_id: str, payload: bytes) -> dict[int, Any]:
-        """Apply a peer's awareness update; returns {client_id: new state or None} for what changed."""
-        client_ids = yjs_sync.validate_awareness(payload)
+        """Apply a peer's awareness update; returns {client_id: new state or None} for what changed.
+        BadRequest (nothing applied) for anything malformed or over the bounds."""
+        try:
+            entries = yjs_sync.awareness_entries(payload)
+        except yjs_sync.ProtocolError as exc:
+            raise BadRequest(f"invalid awareness update: {exc}") from None
+        client_ids = [cid for cid, _clock, _state in entries]
+        owned = self._owned.setdefault(peer_id, set())
+        if len(owned | set(client_ids)) > MAX_STATES_PER_PEER:
+            raise BadRequest(f"at most {MAX_STATES_PER_PEER} awareness states per connection")
+        if any(len(state) > MAX_STATE_BYTES for _cid, _clock, state in entries):
+            raise BadRequest(f"an awareness state is over {MAX_STATE_BYTES} bytes")
         before = {cid: self._awareness.states.get(cid) for cid in client_ids}
         try:
             self._awareness.apply_awareness_update(payload, peer_id)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise BadRequest(f"invalid awareness state: {exc}") from None
-        owned = self._owned.setdefault(peer_id, set())
+        except Exception as exc:  # noqa: BLE001 — pycrdt parses the JSON: any failure (deep nesting too) is the peer's
+            raise BadRequest(f"invalid awareness state: {type(exc).__name__}") from None
         changed = {}
         for cid in client_ids:
             if cid == self._server_id:

@@ -15,9 +15,9 @@ from actors import runtime
 from actors.documents import crdt
 from actors.documents.messages import RemoteAwareness, RemoteUpdates
 from actors.documents.presence import PresenceTable
-from actors.documents.subscribers import Subscribers
+from actors.documents.subscribers import Change, Subscribers
 from actors.documents.versions import HeldVersions
-from domain import logs, text_delta
+from domain import logs
 from domain.errors import BadRequest, DomainError, Unavailable
 from storage import documents as store
 
@@ -40,12 +40,13 @@ class Replication:
     _subs: Subscribers
     _versions: HeldVersions
     _presence: PresenceTable
-    _changes: list[bytes]
-    _deltas: list[list[dict[str, Any]]]
+    _parked: crdt.Parked
     _repair_timer: runtime.Timer | None
 
     if TYPE_CHECKING:  # the actor's own methods
         def _flush(self) -> int: ...
+        def _begin_change(self) -> None: ...
+        def _json_delta(self) -> list[dict[str, Any]]: ...
         def _changed(self, count: int) -> None: ...
         def _relay_presence(self, origin_peer: str | None, user_id: str | None, payload: bytes | None,
                             changed: dict[int, Any], publish: bool = True) -> None: ...
@@ -59,20 +60,20 @@ class Replication:
             self._flush()  # JSON deltas are positional: local peers get what was applied before, first
         except Unavailable:
             return  # the actor failed and is stopping; the next load reads everything from storage
+        changes = []
         for version, author_id, update in fresh:
-            old = str(self._text) if self._subs.has_json() else ""
-            self._changes.clear()
-            self._deltas.clear()
+            self._begin_change()
             try:
                 crdt.guarded(self._doc.apply_update, update)
             except BadRequest as exc:  # stored by another instance yet undecodable here: say so, go on
                 logs.event(log, "document.remote_refused", logging.ERROR, origin=message.origin, version=version,
                            error=exc.message)
                 continue
+            self._parked.integrated(self._doc, update)
             self._versions.add(version)
             self._size += len(update)
-            delta = [op for d in self._deltas for op in text_delta.to_codepoint_delta(old, d)]
-            self._subs.send_change(version, author_id, None, update, delta)
+            changes.append(Change(version, author_id, None, update, self._json_delta()))
+        self._subs.send_changes(changes)
         self._changed(len(fresh))
 
     def _on_remote_awareness(self, message: RemoteAwareness) -> None:
