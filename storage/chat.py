@@ -98,16 +98,24 @@ def delete_room(user_id: str, room_id: str) -> list[str]:
     return members
 
 
-def join_room(user_id: str, room_id: str) -> tuple[dict[str, Any], bool]:
-    """Join a public room (idempotent); returns the room and whether the caller is newly a member."""
-    with unit_of_work():
+def member_room(user_id: str, room_id: str) -> dict[str, Any] | None:
+    """The room if the caller is a member already, None if they may join it; NOT_FOUND for a private
+    room they are not in (a read: a join that changes nothing writes nothing)."""
+    with reading():
         room, member = visible_room(room_id, user_id)
-        if member is not None:
-            return room_dict(room, member), False
-        if room.kind == "dm":
-            raise Forbidden("direct message rooms cannot be joined")
-        member = RoomMember.create(room=room, user=user_id, role="member")
-        return room_dict(room, member), True
+        return None if member is None else room_dict(room, member)
+
+
+def join_room(user_id: str, room_id: str) -> tuple[dict[str, Any], bool]:
+    """Join a public room (idempotent), inside the caller's transaction (the chat writer's); returns
+    the room and whether the caller is newly a member."""
+    room, member = visible_room(room_id, user_id)
+    if member is not None:
+        return room_dict(room, member), False
+    if room.kind == "dm":
+        raise Forbidden("direct message rooms cannot be joined")
+    member = RoomMember.create(room=room, user=user_id, role="member")
+    return room_dict(room, member), True
 
 
 def leave_room(user_id: str, room_id: str) -> None:

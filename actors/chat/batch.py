@@ -176,4 +176,10 @@ def _read(c: dict[str, Any]) -> Outcome:
     return Outcome(reply={"room_id": c["room_id"], "seq": seq}, events=[frame_event(c["room_id"], frame)])
 
 
-_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read}
+def _join(c: dict[str, Any]) -> Outcome:
+    room, newly = rooms.join_room(c["user_id"], c["room_id"])
+    frame = {"type": "user_joined", "room_id": c["room_id"], "user": {"id": c["user_id"], "username": c["username"]}}
+    return Outcome(reply={"room": room, "newly": newly}, events=[frame_event(c["room_id"], frame)] if newly else [])
+
+
+_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read, "join": _join}

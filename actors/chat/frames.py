@@ -14,7 +14,6 @@ from actors.session import SessionContext
 from domain import ws_protocol
 from domain.errors import BadRequest, Forbidden, RateLimited
 from domain.ws_protocol import CLOSE_RATE_LIMITED, Frame
-from storage import chat as rooms
 from storage.chat_messages import messages_between
 from storage.db import reading
 
@@ -37,9 +36,7 @@ class ChatFrames:
 
     def join_room(self, ctx: SessionContext, frame: Frame) -> None:
         room_id, since = frame.data["room_id"], frame.data["since_seq"]
-        room, newly = rooms.join_room(ctx.principal.user_id, room_id)
-        if newly:
-            self.chat.member_joined(room_id, _user(ctx))
+        room, _newly = self.chat.join(_user(ctx), room_id)
         self.chat.presence.add_room(ctx.principal.user_id, room_id)
         hub = self.chat.hub
         hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, ctx.send, buffering=since is not None)

@@ -2,8 +2,11 @@
 indicators (ephemeral: they expire by themselves after ``typing_ttl_s`` without a refresh).
 
 Both are told to the sessions that share a joined room with the user, each frame encoded once.
-This ``Presence`` is one instance's; with several instances ``actors.chat.shared_presence`` replaces
-its going online/offline with Redis and a cluster-wide announcement.
+Status changes are announced once per tick (``ANNOUNCE_EVERY_S``), only the last of a user's changes
+in that tick, and not at all when it is what the rooms last heard (a reconnect within the tick): a
+connection storm costs one frame per member per changed user per tick, never a backlog. This
+``Presence`` is one instance's; with several instances ``actors.chat.shared_presence`` replaces its
+going online/offline with Redis and a cluster-wide announcement.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from storage.models import User, utcnow
 
 log = logging.getLogger("confab.chat")
 
+ANNOUNCE_EVERY_S = 0.25
+
 
 class Presence:
     def __init__(self, hub: RoomHub, flush_after_s: float = 0.2) -> None:
@@ -31,6 +36,9 @@ class Presence:
         self._seen: dict[str, datetime] = {}  # last_seen values not yet stored
         self._flush_after_s = flush_after_s
         self._flush: runtime.Timer | None = None
+        self._heard: dict[str, str] = {}  # user → the status the rooms last heard (online users only)
+        self._due: dict[str, tuple[str, datetime, set[str], str | None]] = {}  # user → announcement of this tick
+        self._tick: runtime.Timer | None = None
 
     def opened(self, user_id: str, username: str, session_id: str, send: Send) -> None:
         sessions = self._sessions.setdefault(user_id, {})
@@ -81,6 +89,9 @@ class Presence:
     def online(self) -> list[str]:
         return sorted(self._sessions)
 
+    def is_online(self, user_id: str) -> bool:
+        return user_id in self._sessions
+
     def send_to_user(self, user_id: str, payload: bytes) -> int:
         """Send the frame to every socket ``user_id`` has open on this instance (notifications)."""
         sends, frame = list(self._sessions.get(user_id, {}).values()), ws_protocol.WireFrame(payload)
@@ -89,8 +100,22 @@ class Presence:
         return len(sends)
 
     def _announce(self, user_id: str, status: str, seen: datetime | None) -> None:
-        frame = ws_protocol.encode(status_frame(user_id, self._names.get(user_id), status, seen or utcnow()))
-        self._hub.deliver_to_rooms(self._rooms.get(user_id, set()), frame, skip_user=user_id)
+        """Queue the change for this tick's announcement (the rooms and name as they are now)."""
+        self._due[user_id] = (status, seen or utcnow(), set(self._rooms.get(user_id, ())), self._names.get(user_id))
+        if self._tick is None:
+            self._tick = runtime.call_later(ANNOUNCE_EVERY_S, self._announce_due)
+
+    def _announce_due(self) -> None:
+        due, self._due, self._tick = self._due, {}, None
+        for user_id, (status, at, rooms, name) in due.items():
+            if self._heard.get(user_id, "offline") == status:
+                continue
+            if status == "online":
+                self._heard[user_id] = status
+            else:
+                self._heard.pop(user_id, None)
+            frame = ws_protocol.encode(status_frame(user_id, name, status, at))
+            self._hub.deliver_to_rooms(rooms, frame, skip_user=user_id)
 
 
 class Typing:

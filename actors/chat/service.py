@@ -37,6 +37,7 @@ from domain.config import ChatConfig
 from domain.errors import DomainError, Unavailable
 from domain.metrics import Metrics
 from domain.ratelimit import RateLimiter
+from storage import chat as rooms
 from storage.chat_messages import messages_between
 from storage.db import reading
 from storage.models import utcnow
@@ -160,28 +161,36 @@ class ChatService:
                 self.hub.deliver(room_id, message["seq"], ws_protocol.encode({"type": "new_message",
                                                                               "message": message}))
 
-    # --- membership changes made over REST ------------------------------------------------------------
+    # --- membership ----------------------------------------------------------------------------------
 
-    def member_joined(self, room_id: str, user: dict[str, Any]) -> None:
-        """Tell the room; a new member who is online is also announced as such, since the members
-        only hear of status changes in rooms they share with the user."""
-        self._tell_joined(room_id, user)
+    def join(self, user: dict[str, Any], room_id: str) -> tuple[dict[str, Any], bool]:
+        """Join a public room, over REST or /ws alike: (the room, newly a member). A member's join is a
+        read; a new member is written by the writer's group commit (a connection storm of joins costs
+        a few commits, not one fsync each), whose event tells the room (``user_joined``)."""
+        room = rooms.member_room(user["id"], room_id)
+        if room is not None:
+            return room, False
+        reply = self.execute({"op": "join", "room_id": room_id, "user_id": user["id"],
+                              "username": user.get("username")})
+        if reply["newly"]:
+            self._announce_member(room_id, user)
+        return reply["room"], reply["newly"]
 
     def member_invited(self, room_id: str, user: dict[str, Any]) -> None:
         """Someone else added ``user``: the room is told as for a join, and every socket of the user
         too (they have joined nothing of this room yet), so their clients can list it at once."""
-        frame = self._tell_joined(room_id, user)
-        self.publish(Event(room_id, None, frame, TO_USER, user["id"]))
-
-    def _tell_joined(self, room_id: str, user: dict[str, Any]) -> str:
-        """Publish ``user_joined`` to the room (and ``user_status`` if they are online); the joined frame."""
-        self.presence.add_room(user["id"], room_id)
         frame = ws_protocol.encode({"type": "user_joined", "room_id": room_id, "user": user})
         self.publish(Event(room_id, None, frame))
-        if user["id"] in self.presence.online():
+        self.publish(Event(room_id, None, frame, TO_USER, user["id"]))
+        self._announce_member(room_id, user)
+
+    def _announce_member(self, room_id: str, user: dict[str, Any]) -> None:
+        """A new member who is online is announced as such: members only hear of status changes in
+        rooms they share with the user."""
+        self.presence.add_room(user["id"], room_id)
+        if self.presence.is_online(user["id"]):
             online = status_frame(user["id"], user.get("username"), "online", utcnow())
             self.publish(frame_event(room_id, online, user_id=user["id"]))
-        return frame
 
     def member_left(self, room_id: str, user_id: str) -> None:
         """Stop delivery to the user's sockets now, then tell the others (and other instances)."""

@@ -79,6 +79,15 @@ class SharedPresence(Presence):
         except redis.RedisError as exc:
             raise Unavailable("presence store unreachable") from exc
 
+    def is_online(self, user_id: str) -> bool:
+        """Here (no round trip), or on any instance."""
+        if user_id in self._sessions:
+            return True
+        try:
+            return user_id.encode() in self._union()
+        except redis.RedisError:
+            return False
+
     def online_here(self) -> list[str]:
         """Users with a socket on this instance."""
         return super().online()

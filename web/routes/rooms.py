@@ -74,9 +74,7 @@ def delete(room_id: str) -> None:
 @blp.route("/<room_id>/join", methods=["POST"])
 @blp.response(200, RoomSchema)
 def join(room_id: str) -> dict[str, Any]:
-    room, newly = rooms.join_room(_me(), room_id)
-    if newly:
-        services().chat.member_joined(room_id, _user_ref())
+    room, _newly = services().chat.join(_user_ref(), room_id)
     return room
 
 

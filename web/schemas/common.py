@@ -18,8 +18,9 @@ T = TypeVar("T")
 class UtcDateTime(fields.DateTime):
     """RFC 3339 UTC with a ``Z``, as API.md says every time is."""
 
-    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else jsonfmt.rfc3339(value)
+    def _serialize(self, value: datetime | str | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        """A datetime, or a time already written as RFC 3339 (an object that crossed instances as JSON)."""
+        return value if value is None or isinstance(value, str) else jsonfmt.rfc3339(value)
 
 
 class PageQuery(Schema):
