@@ -21,12 +21,14 @@ from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
+from actors.session import FrameLimits  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
 from domain.auth import create_auth_service  # noqa: E402
 from domain.config import AppConfig, ConfigError, load_config  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
+from domain.ratelimit import RateLimiter  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
@@ -54,8 +56,10 @@ def bootstrap(config: AppConfig) -> Confab:
         collab = start_collab(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
+        limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
+                             config.chat.rate_limit_close_after)
         services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
-                            supervisor, gateway, broker, chat=chat, collab=collab)
+                            supervisor, gateway, broker, chat=chat, collab=collab, frame_limits=limits)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

@@ -8,7 +8,10 @@ already encoded, shared by every recipient of a broadcast) and ``close``. A Pykk
 would add a greenlet and an inbox (13.7 KB per socket, measured: a third of a socket's whole budget)
 and a hop per frame for every broadcast.
 
-Frame handlers are registered per frame type by the modules that own them (chat, documents).
+Every frame that writes or broadcasts is taken from one budget per user (all their sockets, /ws and
+/yjs): past it the frame is answered RATE_LIMITED, and a socket refused that many times in a row is
+closed with 4429. Frame handlers are registered per frame type by the modules that own them (chat,
+documents).
 """
 from __future__ import annotations
 
@@ -20,9 +23,10 @@ from typing import Any, Callable
 from actors import runtime
 from domain import logs, ws_protocol
 from domain.auth import Principal
-from domain.errors import DomainError, Internal
+from domain.errors import DomainError, Internal, RateLimited
 from domain.metrics import Metrics
-from domain.ws_protocol import CLOSE_POLICY, Sink, WireFrame
+from domain.ratelimit import RateLimiter
+from domain.ws_protocol import CLOSE_POLICY, CLOSE_RATE_LIMITED, Sink, WireFrame
 
 log = logging.getLogger("confab.session")
 
@@ -43,6 +47,17 @@ FrameHandler = Callable[[SessionContext, ws_protocol.Frame], "dict[str, Any] | N
 FRAME_HANDLERS: dict[str, FrameHandler] = {
     "ping": lambda ctx, frame: ws_protocol.reply("pong", frame.ref),
 }
+#: frames that neither write nor broadcast: free of the per-user frame budget
+FREE_FRAMES = frozenset({"ping", "leave_room", "leave_document"})
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    """The per-user budget of frames that write or broadcast, and the refusals in a row that close."""
+    budget: RateLimiter
+    close_after: int
+
+
 #: called with the context when a session starts (presence: the user is online).
 SESSION_OPENED_HOOKS: list[Callable[[SessionContext], None]] = []
 #: called with the context when a session ends, so modules can drop what the session joined.
@@ -51,9 +66,11 @@ SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
 class Session:
     def __init__(self, sink: Sink, session_id: str, principal: Principal, request_id: str,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, limits: FrameLimits) -> None:
         self._sink = sink
         self._metrics = metrics
+        self._limits = limits
+        self._refused = 0  # rate-limited frames in a row
         self._expiry: runtime.Timer | None = None
         self.context = SessionContext(session_id, principal, request_id, self.send, self.close)
 
@@ -93,6 +110,10 @@ class Session:
             self._error(exc.error, exc.ref)
             return
         try:
+            if frame.type not in FREE_FRAMES:
+                wait = self._limits.budget.check(self.context.principal.user_id)
+                if wait:
+                    raise RateLimited(wait, "too many frames; slow down")
             reply = FRAME_HANDLERS[frame.type](self.context, frame)
         except DomainError as exc:
             self._error(exc, frame.ref)
@@ -101,6 +122,8 @@ class Session:
             logs.event(log, "ws.frame_failed", logging.ERROR, exc_info=True, frame_type=frame.type)
             self._error(Internal("internal error"), frame.ref)
             return
+        if frame.type not in FREE_FRAMES:
+            self._refused = 0  # "in a row" counts the frames that cost: a ping in between is no relief
         if reply is not None:
             self.send(reply)
 
@@ -108,3 +131,7 @@ class Session:
         self._metrics.incr(f"errors.{error.code}")
         logs.event(log, "ws.frame_error", logging.INFO, code=error.code, message=error.message)
         self.send(ws_protocol.error_frame(error, ref))
+        if isinstance(error, RateLimited):
+            self._refused += 1
+            if self._refused >= self._limits.close_after:
+                self.close(CLOSE_RATE_LIMITED, "rate limit exceeded")

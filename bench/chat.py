@@ -38,7 +38,9 @@ from tests.harness import free_port  # noqa: E402
 CONFAB_ENV = {"CONFAB_STATSD_ENABLED": "false", "CONFAB_LOGGING_LEVEL": "WARNING",
               "CONFAB_AUTH_ARGON2_TIME_COST": "1", "CONFAB_AUTH_ARGON2_MEMORY_KIB": "1024",
               "CONFAB_AUTH_ACCESS_TOKEN_TTL_S": "7200", "CONFAB_RATE_LIMIT_ENABLED": "false",
-              "CONFAB_CHAT_SEND_RATE": "1000000", "CONFAB_CHAT_SEND_WINDOW_S": "1"}
+              "CONFAB_CHAT_SEND_RATE": "1000000", "CONFAB_CHAT_SEND_WINDOW_S": "1",
+              "CONFAB_SERVER_WS_FRAME_RATE_PER_S": "1000000", "CONFAB_SERVER_WS_FRAME_BURST": "1000000",
+              "CONFAB_SERVER_WS_MAX_SOCKETS_PER_USER": "0"}
 
 
 def cpu_seconds(pid: int) -> float:

@@ -39,6 +39,9 @@ class ServerConfig:
                                    "it is closed (4008)", minimum=16384)
     ws_max_sockets_per_user: int = setting(32, "WebSockets (/ws and /yjs) one user may hold open; more are "
                                            "closed with 4429 (0 = no limit)", minimum=0)
+    ws_frame_rate_per_s: float = setting(30.0, "Frames that write or broadcast one user may send per second over "
+                                         "all their sockets (a /yjs socket over it is read more slowly)", minimum=0.1)
+    ws_frame_burst: int = setting(120, "Bucket size of that per-user frame budget", minimum=1)
     cors_origins: str = setting("", "Comma-separated origins allowed by CORS; empty disables CORS, * allows any")
 
 
@@ -86,8 +89,10 @@ class ChatConfig:
     max_message_chars: int = setting(4000, "Longest message content in characters", minimum=1)
     send_rate: int = setting(10, "Messages a user may send per window", minimum=1)
     send_window_s: float = setting(10.0, "Send rate limit window in seconds", minimum=0.1)
-    rate_limit_close_after: int = setting(20, "Rejected sends in a row before the socket closes with 4429",
+    rate_limit_close_after: int = setting(20, "Rate-limited frames in a row before the socket closes with 4429",
                                           minimum=1)
+    replay_max: int = setting(500, "Most messages join_room replays after since_seq (the newest); older ones are "
+                              "paged over REST", minimum=1)
     typing_ttl_s: float = setting(5.0, "A typing indicator expires after this many seconds", minimum=0.1)
     group_commit_max: int = setting(256, "Most messages written in one storage transaction", minimum=1)
 

@@ -198,14 +198,15 @@ def get_or_create_dm(user_id: str, other_id: str) -> tuple[dict[str, Any], bool]
     raise Conflict("direct message room is being created; retry")
 
 
-def mark_read(user_id: str, room_id: str, seq: int) -> int:
-    """Move the caller's read pointer forward (never back, never past the room's last seq); in a transaction."""
+def mark_read(user_id: str, room_id: str, seq: int) -> tuple[int, bool]:
+    """Move the caller's read pointer forward (never back, never past the room's last seq), inside the
+    caller's transaction; returns the pointer and whether it moved."""
     room, member = require_member(room_id, user_id)
     target = min(seq, room.last_seq)
     if target > member.last_read_seq:
         RoomMember.update(last_read_seq=target).where(RoomMember.id == member.id).execute()
-        return target
-    return member.last_read_seq
+        return target, True
+    return member.last_read_seq, False
 
 
 def list_rooms(user_id: str, scope: str, limit: int, position: dict[str, Any] | None,

@@ -11,7 +11,7 @@ from typing import Any
 
 import peewee
 
-from domain.errors import Forbidden, NotFound
+from domain.errors import Conflict, Forbidden, NotFound
 from storage.chat import MODERATORS, require_member
 from storage.chat_models import Message, Reaction, Room
 from storage.db import database, reading
@@ -133,12 +133,21 @@ def delete_message(user_id: str, message_id: str) -> Message:
     return Message.get_by_id(message_id)
 
 
+#: distinct reactions (emoji) one message may carry: a member cannot grow a message without bound
+MAX_REACTIONS_PER_MESSAGE = 50
+
+
 def set_reaction(user_id: str, message_id: str, emoji: str, present: bool) -> tuple[Message, bool]:
     """Add or remove one reaction; returns the message and whether anything changed."""
     message, _ = _writable(user_id, message_id)
     where = (Reaction.message == message_id) & (Reaction.user == user_id) & (Reaction.emoji == emoji)
     exists = Reaction.select().where(where).exists()
     if present and not exists:
+        kinds = Reaction.select(Reaction.emoji).where(Reaction.message == message_id).distinct()
+        known = {r.emoji for r in kinds}
+        if emoji not in known and len(known) >= MAX_REACTIONS_PER_MESSAGE:
+            raise Conflict(f"a message carries at most {MAX_REACTIONS_PER_MESSAGE} different reactions",
+                           {"fields": {"emoji": ["too many different reactions on this message"]}})
         Reaction.create(message=message_id, user=user_id, emoji=emoji)
         return message, True
     if not present and exists:

@@ -110,9 +110,13 @@ def _redact(url: str) -> str:
 
 @contextmanager
 def unit_of_work() -> Iterator[peewee.Database]:
-    """A pooled connection and one transaction, committed on success, rolled back on error."""
+    """A pooled connection and one transaction, committed on success, rolled back on error.
+
+    On SQLite the transaction takes the write lock when it begins (``BEGIN IMMEDIATE``): the group
+    commit threads write beside the hub, and a deferred transaction that read first could not take the
+    lock once another connection had committed meanwhile ("database is locked", with no wait)."""
     with database.connection_context():
-        with database.atomic():
+        with (database.atomic(lock_type="IMMEDIATE") if is_sqlite() else database.atomic()):
             yield database
 
 

@@ -23,6 +23,7 @@ class Services:
     broker: Any = None
     chat: Any = None
     collab: Any = None
+    frame_limits: Any = None  # actors.session.FrameLimits: one budget per user for every socket
 
 
 def services() -> Services:

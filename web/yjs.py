@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 from flask import request
 
+from actors import runtime
 from actors.documents.messages import Join, Leave, Subscriber, YjsIn
 from actors.gateway import Register, Unregister
 from domain import logs, yjs_sync
@@ -58,7 +59,7 @@ def _serve(conn: Connection, document_id: str) -> None:
         document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close,
                                      lambda: conn.outbox.backlogged)), timeout=10)
         logs.event(log, "yjs.opened", user_id=principal.user_id, peer_id=peer_id, role=role)
-        _read(conn, document, peer_id)
+        _read(conn, document, peer_id, lambda: svc.frame_limits.budget.check(principal.user_id))
     except (DomainError, pykka.ActorDeadError) as exc:
         logs.event(log, "yjs.join_failed", logging.WARNING, error=repr(exc))
         conn.close(CLOSE_INTERNAL, "document unavailable, retry")
@@ -70,8 +71,13 @@ def _serve(conn: Connection, document_id: str) -> None:
         logs.event(log, "yjs.closed", peer_id=peer_id, close_code=conn.close_code)
 
 
-def _read(conn: Connection, document: pykka.ActorRef, peer_id: str) -> None:
+def _read(conn: Connection, document: pykka.ActorRef, peer_id: str, take: Callable[[], float]) -> None:
+    """Parse and hand on what arrives. Every message is taken from the user's frame budget (``take``:
+    0 when allowed, else the seconds to wait); over it, this socket is read more slowly (y-websocket
+    has no error message, and a dropped update would diverge the client), so TCP slows the client."""
     while (data := conn.receive()) is not None:
+        while wait := take():
+            runtime.sleep(wait)
         try:
             message = yjs_sync.parse(data if isinstance(data, bytes) else b"")
         except yjs_sync.ProtocolError as exc:

@@ -171,9 +171,10 @@ def _react(c: dict[str, Any]) -> Outcome:
 
 
 def _read(c: dict[str, Any]) -> Outcome:
-    seq = rooms.mark_read(c["user_id"], c["room_id"], c["seq"])
+    seq, moved = rooms.mark_read(c["user_id"], c["room_id"], c["seq"])
     frame = {"type": "read_receipt", "room_id": c["room_id"], "user_id": c["user_id"], "seq": seq}
-    return Outcome(reply={"room_id": c["room_id"], "seq": seq}, events=[frame_event(c["room_id"], frame)])
+    return Outcome(reply={"room_id": c["room_id"], "seq": seq},
+                   events=[frame_event(c["room_id"], frame)] if moved else [])  # nothing new: nobody is told
 
 
 def _join(c: dict[str, Any]) -> Outcome:
