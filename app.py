@@ -21,6 +21,7 @@ from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
+from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
@@ -56,10 +57,12 @@ def bootstrap(config: AppConfig) -> Confab:
         collab = start_collab(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
+        auth = create_auth_service(config, runtime.run_blocking)
+        start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
                              config.chat.rate_limit_close_after)
-        services = Services(config, metrics, create_auth_service(config, runtime.run_blocking),
-                            supervisor, gateway, broker, chat=chat, collab=collab, frame_limits=limits)
+        services = Services(config, metrics, auth, supervisor, gateway, broker, chat=chat, collab=collab,
+                            frame_limits=limits)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

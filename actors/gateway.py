@@ -31,6 +31,7 @@ class Register:
     user_id: str
     api_key_id: str | None
     session: Closable
+    family_id: str | None = None  # the login its access token belongs to
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,18 @@ class Unregister:
 
 @dataclass(frozen=True)
 class CloseSessions:
-    """Close matching sessions (all when both filters are None); ``stop_accepting`` is for shutdown."""
+    """Close matching sessions (all when every filter is None); ``stop_accepting`` is for shutdown."""
     code: int
     reason: str
     user_id: str | None = None
-    api_key_id: str | None = None
+    api_key_ids: frozenset[str] | None = None
+    family_ids: frozenset[str] | None = None
     stop_accepting: bool = False
+
+    def matches(self, entry: Register) -> bool:
+        return (self.user_id in (None, entry.user_id)
+                and (self.api_key_ids is None or entry.api_key_id in self.api_key_ids)
+                and (self.family_ids is None or entry.family_id in self.family_ids))
 
 
 @dataclass(frozen=True)
@@ -124,12 +131,9 @@ class GatewayActor(ComponentActor):
                 self._table.accepting = False
             closed = 0
             for entry in list(self._table.sessions.values()):
-                if message.user_id not in (None, entry.user_id):
-                    continue
-                if message.api_key_id not in (None, entry.api_key_id):
-                    continue
-                entry.session.close(message.code, message.reason)
-                closed += 1
+                if message.matches(entry):
+                    entry.session.close(message.code, message.reason)
+                    closed += 1
             self._publish()
             return closed
         if isinstance(message, Stats):

@@ -34,10 +34,30 @@ class Principal:
     username: str
     api_key_id: str | None = None
     expires_at: float | None = None  # epoch seconds; None for API keys
+    family_id: str | None = None  # the login (refresh family) an access token was issued to
 
     @property
     def kind(self) -> str:
         return "api_key" if self.api_key_id else "user"
+
+
+class RevokedFamilies:
+    """Refresh families revoked while their access tokens may still be alive (logout, reuse, a revoke
+    from another instance or the CLI): their access tokens are refused until they would have expired."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._until: dict[str, float] = {}
+
+    def add(self, family_id: str) -> None:
+        self._until[family_id] = time.monotonic() + self._ttl_s
+        if len(self._until) > 1024:
+            now = time.monotonic()
+            self._until = {f: t for f, t in self._until.items() if t > now}
+
+    def holds(self, family_id: str) -> bool:
+        until = self._until.get(family_id)
+        return until is not None and until > time.monotonic()
 
 
 def _digest(token: str) -> str:
@@ -51,6 +71,7 @@ class AuthService:
         self._run_blocking = run_blocking
         self._hasher = argon2.PasswordHasher(time_cost=config.argon2_time_cost,
                                              memory_cost=config.argon2_memory_kib, parallelism=1)
+        self.revoked = RevokedFamilies(config.access_token_ttl_s)
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
 
     # -- accounts -------------------------------------------------------------------------------
@@ -86,26 +107,31 @@ class AuthService:
             logs.event(log, "refresh.refused", logging.WARNING)
             raise Unauthorized("refresh token is invalid, expired or already used")
         user = accounts.get_user(rotated[0])
-        return {**self._access(user.id, user.username), "refresh_token": new_token,
+        return {**self._access(user.id, user.username, rotated[1]), "refresh_token": new_token,
                 "user": accounts.user_dict(user, private=True)}
 
-    def logout(self, principal: Principal, refresh_token: str | None) -> None:
+    def logout(self, principal: Principal, refresh_token: str | None) -> list[str]:
+        """Revoke the refresh token's login, or without one every login of the caller; their access
+        tokens die with them. Returns the revoked family ids (their sockets are to be closed)."""
         if refresh_token:
-            accounts.revoke_refresh_family(principal.user_id, _digest(refresh_token))
+            families = accounts.revoke_refresh_family(principal.user_id, _digest(refresh_token))
         else:
-            accounts.revoke_all_refresh_tokens(principal.user_id)
-        logs.event(log, "logout", user_id=principal.user_id)
+            families = accounts.revoke_all_refresh_tokens(principal.user_id)
+        for family in families:
+            self.revoked.add(family)
+        logs.event(log, "logout", user_id=principal.user_id, families=len(families))
+        return families
 
     def _issue(self, user_id: str, username: str, family_id: str) -> dict[str, Any]:
         refresh_token = secrets.token_urlsafe(32)
         accounts.store_refresh_token(user_id, family_id, _digest(refresh_token),
                                      accounts.utcnow() + timedelta(seconds=self._config.refresh_token_ttl_s))
-        return {**self._access(user_id, username), "refresh_token": refresh_token}
+        return {**self._access(user_id, username, family_id), "refresh_token": refresh_token}
 
-    def _access(self, user_id: str, username: str) -> dict[str, Any]:
+    def _access(self, user_id: str, username: str, family_id: str) -> dict[str, Any]:
         now = int(time.time())
         claims = {"sub": user_id, "name": username, "iat": now, "exp": now + self._config.access_token_ttl_s,
-                  "jti": secrets.token_hex(8), "typ": "access"}
+                  "jti": secrets.token_hex(8), "typ": "access", "fam": family_id}
         return {"access_token": jwt.encode(claims, self._secret, algorithm="HS256"),
                 "token_type": "Bearer", "expires_in": self._config.access_token_ttl_s}
 
@@ -136,7 +162,10 @@ class AuthService:
             raise Unauthorized("invalid access token") from None
         if claims.get("typ") != "access":
             raise Unauthorized("invalid access token")
-        return Principal(claims["sub"], claims.get("name", ""), expires_at=float(claims["exp"]))
+        family = claims.get("fam")
+        if family is not None and self.revoked.holds(family):
+            raise Unauthorized("access token revoked")
+        return Principal(claims["sub"], claims.get("name", ""), expires_at=float(claims["exp"]), family_id=family)
 
 
 def create_auth_service(config: AppConfig, run_blocking: Callable[..., Any]) -> AuthService:

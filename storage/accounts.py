@@ -91,20 +91,35 @@ def rotate_refresh_token(token_hash: str, new_hash: str, ttl: timedelta) -> tupl
         return token.user_id, token.family_id
 
 
-def revoke_refresh_family(user_id: str, token_hash: str) -> bool:
+def revoke_refresh_family(user_id: str, token_hash: str) -> list[str]:
+    """Revoke the family of one of the user's refresh tokens; its id (none if the token is unknown)."""
     with unit_of_work():
         token = RefreshToken.get_or_none((RefreshToken.token_hash == token_hash) & (RefreshToken.user == user_id))
         if token is None:
-            return False
+            return []
         (RefreshToken.update(revoked_at=utcnow())
          .where((RefreshToken.family_id == token.family_id) & RefreshToken.revoked_at.is_null()).execute())
-        return True
+        return [token.family_id]
 
 
-def revoke_all_refresh_tokens(user_id: str) -> int:
+def revoke_all_refresh_tokens(user_id: str) -> list[str]:
+    """Revoke every live refresh family of the user; their ids."""
     with unit_of_work():
-        return (RefreshToken.update(revoked_at=utcnow())
-                .where((RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()).execute())
+        live = RefreshToken.user == user_id
+        families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id)
+                           .where(live & RefreshToken.revoked_at.is_null())})
+        RefreshToken.update(revoked_at=utcnow()).where(live & RefreshToken.revoked_at.is_null()).execute()
+        return families
+
+
+def revoked_since(since: datetime) -> tuple[set[str], set[str]]:
+    """The refresh families and the API keys revoked at or after ``since`` (by anyone: this instance,
+    another one, the CLI), for closing their sockets and refusing their access tokens."""
+    with reading():
+        families = {t.family_id for t in RefreshToken.select(RefreshToken.family_id)
+                    .where(RefreshToken.revoked_at >= since).distinct()}
+        keys = {k.id for k in ApiKey.select(ApiKey.id).where(ApiKey.revoked_at >= since)}
+    return families, keys
 
 
 def create_api_key(user_id: str, name: str, key_hash: str) -> ApiKey:

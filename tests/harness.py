@@ -139,7 +139,7 @@ class ServerProcess:
             try:
                 if requests.get(f"{self.base}/ready", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a busy machine
                 pass
             time.sleep(0.1)
         raise AssertionError(f"server not ready in {timeout}s: {self.log()}")

@@ -1,6 +1,7 @@
 """Delivery guarantees over real sockets: the join seam under concurrent sends, reconnect with
 ``since_seq``, removal and deletion stopping delivery at once, the send rate limit, group commit."""
 import json
+import uuid
 
 import gevent
 import peewee
@@ -168,6 +169,33 @@ def test_group_commit_writes_what_arrived_together_in_one_transaction(server, mo
             gevent.sleep(0.01)
     assert batches == [40]
     assert [o.reply["message"]["seq"] for o in results] == list(range(1, 41))
+
+
+def commit_together(chat, commands):
+    """Queue ``commands`` before the writer looks (one batch); their outcomes, in order."""
+    outcomes = {}
+    for command in commands:
+        chat.queue.append(command)
+        chat.pending[command["cid"]] = lambda outcome, cid=command["cid"]: outcomes.__setitem__(cid, outcome)
+    chat.kick()
+    with gevent.Timeout(5):
+        while len(outcomes) < len(commands):
+            gevent.sleep(0.01)
+    return [outcomes[c["cid"]] for c in commands]
+
+
+def test_a_command_the_database_refuses_fails_alone_in_its_batch(server):
+    """One command's database error (here a foreign key: a user that does not exist) must not cost the
+    other commands of its group commit their acks: the batch is applied again, a savepoint each."""
+    login, api = user(server)
+    room = new_room(api)
+    me = login["user"]["id"]
+    sends = [{"op": "send", "cid": f"ok{i}", "user_id": me, "room_id": room, "content": f"ok {i}",
+              "client_msg_id": f"ok{i}"} for i in range(3)]
+    ghost = {"op": "join", "cid": "ghost", "user_id": str(uuid.uuid4()), "username": "ghost", "room_id": room}
+    outcomes = commit_together(server.confab.services.chat, [sends[0], ghost, *sends[1:]])
+    assert [o.error.code if o.error else o.reply["message"]["seq"] for o in outcomes] == [1, "CONFLICT", 2, 3]
+    assert [m["seq"] for m in api.get(f"/rooms/{room}/messages").json()["items"]] == [1, 2, 3]
 
 
 def test_a_storage_failure_is_unavailable_for_that_batch_and_the_next_one_works(server, monkeypatch):

@@ -7,7 +7,8 @@ import pytest
 
 from tests.harness import running_server
 from tests.test_chat_delivery import (  # noqa: F401 — collected here with this module's ``server``
-    lagging_fanout, test_group_commit_writes_what_arrived_together_in_one_transaction,
+    commit_together, lagging_fanout, test_a_command_the_database_refuses_fails_alone_in_its_batch,
+    test_group_commit_writes_what_arrived_together_in_one_transaction,
     test_joining_while_others_send_sees_every_message_exactly_once,
     test_reconnecting_with_since_seq_misses_nothing_while_others_keep_sending,
     test_removing_a_member_stops_delivery_to_their_sockets_at_once)
@@ -33,3 +34,17 @@ def server(tmp_path_factory):
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_nul_character_fails_only_its_own_command(server):
+    """PostgreSQL refuses NUL in text (DataError): the frame schemas refuse it first, and if one ever
+    reaches the writer, it fails alone with BAD_REQUEST and the rest of the batch is acknowledged."""
+    from tests.test_chat_helpers import new_room, user
+    login, api = user(server)
+    room = new_room(api)
+    me = login["user"]["id"]
+    commands = [{"op": "send", "cid": f"n{i}", "user_id": me, "room_id": room, "content": text,
+                 "client_msg_id": f"n{i}"} for i, text in enumerate(["before", "bad \x00 text", "after"])]
+    outcomes = commit_together(server.confab.services.chat, commands)
+    assert [o.error.code if o.error else o.reply["message"]["content"] for o in outcomes] == \
+        ["before", "BAD_REQUEST", "after"]

@@ -67,8 +67,9 @@ def test_snapshots_compact_loading_and_eviction_keeps_every_version(tmp_path: An
             assert ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": ops})["version"] == i + 1
         ws_request(ws, {"type": "leave_document", "document_id": doc})
         wait_until(lambda: srv.confab.services.collab.stats()["documents"] == 0, message="eviction")
+        wait_until(lambda: store.load(doc)[1] == 7, message="the final snapshot, written as the actor stops")
         snapshot, base, tail = store.load(doc)
-        assert snapshot is not None and base == 7 and tail == []  # the final snapshot on eviction
+        assert snapshot is not None and base == 7 and tail == []
         assert ws_request(ws, {"type": "join_document", "document_id": doc})["content"] == "0123456"
         for version in (2, 4, 6):
             got = requests.get(f"{srv.base}/api/v1/documents/{doc}/versions/{version}", headers=bearer(token)).json()

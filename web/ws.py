@@ -42,7 +42,8 @@ def _serve(conn: Connection, request_id: str) -> None:
         return
     session_id = uuid.uuid4().hex
     session = Session(conn, session_id, principal, request_id, svc.metrics, svc.frame_limits)
-    refused = svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session))
+    refused = svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session,
+                                         principal.family_id))
     if refused is not None:
         logs.event(log, "ws.refused", logging.INFO, reason=refused[1], user_id=principal.user_id)
         conn.close(*refused)

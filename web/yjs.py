@@ -48,12 +48,14 @@ def _serve(conn: Connection, document_id: str) -> None:
         conn.close(CLOSE_POLICY, "not authorized for this document")
         return
     peer_id = uuid.uuid4().hex
-    refused = svc.gateway.ask(Register(peer_id, principal.user_id, principal.api_key_id, conn))
+    refused = svc.gateway.ask(Register(peer_id, principal.user_id, principal.api_key_id, conn, principal.family_id))
     if refused is not None:
         logs.event(log, "yjs.refused", logging.INFO, reason=refused[1], user_id=principal.user_id)
         conn.close(*refused)
         return
     document = None
+    expiry = None if principal.expires_at is None else runtime.call_later(
+        principal.expires_at - time.time(), conn.close, CLOSE_POLICY, "access token expired")
     try:
         document = svc.collab.open(document_id)
         document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close,
@@ -64,6 +66,8 @@ def _serve(conn: Connection, document_id: str) -> None:
         logs.event(log, "yjs.join_failed", logging.WARNING, error=repr(exc))
         conn.close(CLOSE_INTERNAL, "document unavailable, retry")
     finally:
+        if expiry is not None:
+            expiry.cancel()
         svc.gateway.tell(Unregister(peer_id))
         if document is not None:
             _tell(document, Leave(peer_id))

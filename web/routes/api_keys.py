@@ -31,4 +31,5 @@ def list_keys() -> list[Any]:
 @blp.response(204)
 def delete(key_id: str) -> None:
     accounts.revoke_api_key(principal().user_id, key_id)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_id=key_id))
+    # here at once; the other instances within a second (actors.revocations)
+    services().gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_ids=frozenset({key_id})))

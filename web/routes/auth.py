@@ -5,7 +5,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from actors.gateway import CloseSessions
 from domain.errors import BadRequest
+from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.middleware import public, strict_limit
 from web.schemas.accounts import LoginSchema, LogoutSchema, RefreshSchema, RegisterSchema, TokensSchema, UserSchema
@@ -48,7 +50,10 @@ def refresh(body: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(LogoutSchema)
 @blp.response(204)
 def logout(body: dict[str, Any]) -> None:
-    services().auth.logout(principal(), body.get("refresh_token"))
+    """The login's sockets close here at once, on the other instances within a second."""
+    families = services().auth.logout(principal(), body.get("refresh_token"))
+    if families:
+        services().gateway.tell(CloseSessions(CLOSE_POLICY, "logged out", family_ids=frozenset(families)))
 
 
 @blp.route("/me", methods=["GET"])
