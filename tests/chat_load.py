@@ -26,6 +26,7 @@ class Outcome:
     kind: str  # "ack", an error code, "timeout" or "reconnect"
     retry_after_s: float | None = None
     message: str = ""
+    op: str = "send_message"
 
 
 class Sender(threading.Thread):

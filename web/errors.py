@@ -9,7 +9,8 @@ from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 from domain import logs
-from domain.errors import DomainError, Internal, Unavailable
+from domain.errors import DomainError, Internal
+from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
 from web.services import services
 
@@ -62,12 +63,12 @@ def init_app(app: Flask) -> None:
         domain_error.code = _HTTP_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL")
         return error_response(domain_error, _HTTP_STATUS.get(status, status))
 
-    @app.errorhandler(peewee.OperationalError)
-    @app.errorhandler(peewee.InterfaceError)
     def _storage(error: peewee.PeeweeException) -> Response:
         """The database is unreachable, full or locked: a transient failure the client may retry."""
-        logs.event(log, "request.storage_unavailable", logging.ERROR, error=str(error).splitlines()[0][:300])
-        return error_response(Unavailable("storage unavailable, retry shortly"))
+        return error_response(storage_unavailable(error, log))
+
+    for kind in STORAGE_DOWN:
+        app.register_error_handler(kind, _storage)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
