@@ -9,10 +9,11 @@ import threading
 import time
 import uuid
 
+import requests
 import websocket
 
 from tests.chat_load import ACK, Outcome
-from tests.harness import ServerProcess, connect_ws
+from tests.harness import ServerProcess, bearer, connect_ws
 
 
 class DocEditor(threading.Thread):
@@ -87,3 +88,27 @@ class DocEditor(threading.Thread):
         finally:
             if self.ws is not None:
                 self.ws.close()
+
+
+def document_versions(server: ServerProcess, token: str, document_id: str) -> list[int]:
+    """Every version in the document's history, oldest first."""
+    versions, before = [], None
+    while True:
+        params = {"limit": 200, **({"before": before} if before else {})}
+        page = requests.get(f"{server.base}/api/v1/documents/{document_id}/history", params=params,
+                            headers=bearer(token)).json()
+        versions += [item["version"] for item in page["items"]]
+        if not page["next_cursor"]:
+            return sorted(versions)
+        before = page["next_cursor"]
+
+
+def assert_edits_stored_once(server: ServerProcess, token: str, document_id: str, editor: DocEditor) -> int:
+    """Versions gapless, every acked edit present once, no refused one applied; the number of versions."""
+    versions = document_versions(server, token, document_id)
+    assert versions == list(range(1, len(versions) + 1))  # gapless
+    assert set(editor.acked.values()) <= set(versions)
+    content = requests.get(f"{server.base}/api/v1/documents/{document_id}", headers=bearer(token)).json()["content"]
+    assert all(content.count(text) == 1 for text in editor.acked)
+    assert not [text for text in editor.refused if text in content]  # a refused edit was not applied
+    return len(versions)
