@@ -144,11 +144,22 @@ def test_redis_restarting_empty_under_load_loses_nothing(tmp_path, private_redis
         seen: dict[int, float] = {}
         wait_for(lambda: all(len(s.acked) >= 10 for s in senders), timeout=20)
 
-        private_redis.stop()
         down_at = time.monotonic()
-        time.sleep(DOWN_S)
+        private_redis.stop()
+        ready = []  # (time, /ready status of the first instance) while Redis is down and after
+        while time.monotonic() - down_at < DOWN_S:
+            ready.append((time.monotonic(), requests.get(f"{first.base}/ready", timeout=5).status_code))
+            time.sleep(0.2)
         private_redis.start()
         up_at = time.monotonic()
+        settled_at = None  # when every writer partition was held by exactly one instance again
+        while ready[-1][1] != 200 or settled_at is None:
+            assert time.monotonic() - up_at < 30, "/ready or the partitions did not come back"
+            ready.append((time.monotonic(), requests.get(f"{first.base}/ready", timeout=5).status_code))
+            if settled_at is None and everything_held_once(running.instances, partitions):
+                settled_at = time.monotonic()
+            time.sleep(0.2)
+        assert any(status == 503 for _, status in ready)
         acked_at_restart = [len(s.acked) for s in senders]
         wait_for(lambda: all(len(s.acked) >= n + 20 for s, n in zip(senders, acked_at_restart)), timeout=60)
         stop.set()
@@ -158,7 +169,6 @@ def test_redis_restarting_empty_under_load_loses_nothing(tmp_path, private_redis
 
         # Redis holds again what the cluster needs: groups, leases, one holder each, presence
         wait_for(lambda: everything_held_once(running.instances, partitions), timeout=20)
-        settled_at = time.monotonic()
         wait_for(lambda: held_singletons(running.instances) == jobs, timeout=20)
         wait_for(lambda: consumer_groups(client, running.prefix, partitions) == groups_before, timeout=10)
         for topic, group in SHARED_GROUPS.items():
@@ -192,6 +202,8 @@ def test_redis_restarting_empty_under_load_loses_nothing(tmp_path, private_redis
         print(f"\nRedis down {up_at - down_at:.1f} s; errors per instance (s after the kill): "
               f"{[(round(w[0] - down_at, 1), round(w[1] - down_at, 1)) if w else None for w in windows]}; "
               f"first ack after Redis was back: {[round(r, 2) for r in recovered]} s; partitions held once "
-              f"{settled_at - up_at:.1f} s after; live events the watcher missed: {len(missed_live)}; "
+              f"{settled_at - up_at:.1f} s after; /ready 503 "
+              f"{min(t for t, st in ready if st == 503) - down_at:.1f}–{max(t for t, st in ready if st == 503) - down_at:.1f}"
+              f" s after the kill; live events the watcher missed: {len(missed_live)}; "
               f"acked {sum(len(s.acked) for s in senders)}, retries {sum(s.retries for s in senders)}")
         watcher.close()
