@@ -4,13 +4,11 @@ public API of a running server. Destructive operations get their own copies ("vi
 a room or leaving it does not turn every later request about the main one into a 403 or a 404."""
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image
-
 from tests.harness import connect_ws, ws_request
+from tests.test_files import png
 from tests.test_chat_helpers import ChatClient, new_room, user
 
 
@@ -25,12 +23,6 @@ class Seeded:
     victims: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _png() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 48), "teal").save(out, "PNG")
-    return out.getvalue()
-
-
 def _created(response: Any) -> dict[str, Any]:
     assert response.status_code in (200, 201), response.text
     return response.json()
@@ -43,7 +35,7 @@ def seed(server: Any, victims: int = 3) -> Seeded:
     main_room, delete_rooms, leave_rooms = rooms[0], rooms[1:1 + victims], rooms[1 + victims:]
     for room in rooms:
         _created(bob_api.post(f"/rooms/{room}/join"))
-    file = _created(api.post("/upload", files={"file": ("teal.png", _png(), "image/png")}))
+    file = _created(api.post("/upload", files={"file": ("teal.png", png(64, 48, "teal"), "image/png")}))
     messages = _chat(server, ana, bob, main_room, file["file_id"], victims)
     documents = [_created(api.post("/documents", json={"title": f"doc {i}"}))["id"] for i in range(1 + victims)]
     _edit(server, ana["access_token"], documents[0])

@@ -16,13 +16,15 @@ import requests
 
 from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
 from tests.doc_load import DocEditor, assert_edits_stored_once
-from tests.harness import ServerProcess, register
+from tests.harness import ServerProcess, bearer, register
 from tests.private_services import SmallDisk
-from tests.test_chat_helpers import Api, new_room
+from tests.test_files import png
+from tests.test_chat_helpers import Api, ChatClient, new_room
 from tests.waiting import wait_for
 from tests.yjs_client import YjsClient
 
 DISK_MIB = 12
+PNG = png(64, 48)
 FULL_FOR_S = 5.0
 LIMITS = {"CONFAB_CHAT_SEND_RATE": "100000", "CONFAB_RATE_LIMIT_USER_BURST": "100000",
           "CONFAB_RATE_LIMIT_IP_BURST": "100000", "CONFAB_RATE_LIMIT_IP_RATE_PER_S": "10000",
@@ -53,6 +55,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(tmp_path, disk):
         api = Api(server.base, ana)
         room = new_room(api, name="on a small disk")
         document = api.post("/documents", json={"title": "on a small disk"}).json()["id"]
+        picture = api.post("/upload", files={"file": ("dot.png", PNG, "image/png")}).json()
         stop = threading.Event()
         sender = Sender(server, server, ana, [room], stop, retry_cap_s=0.5, pause_s=0.05)
         editor = DocEditor(server, bob["access_token"], document, stop)
@@ -76,11 +79,14 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(tmp_path, disk):
         assert upload.status_code == 503 and upload.json()["error"]["code"] == "UNAVAILABLE"
         yjs.insert(0, "[yjs while full]")
         wait_for(lambda: yjs.closed_with is not None, timeout=10)
+        login = requests.post(f"{server.base}/api/v1/auth/login",
+                              json={"username": ana["user"]["username"], "password": "correct horse"})
+        assert login.status_code == 503  # a refresh token cannot be stored
         # reads keep working
         history = api.get(f"/rooms/{room}/messages", params={"limit": 5})
         assert history.status_code == 200 and history.json()["items"]
         assert api.get(f"/documents/{document}").status_code == 200
-        assert requests.get(f"{server.base}/health", timeout=5).status_code == 200
+        assert requests.get(f"{server.base}{picture['file_url']}", headers=bearer(ana["access_token"])).content == PNG
         time.sleep(max(0.0, FULL_FOR_S - (time.monotonic() - filled_at)))  # the load goes on meanwhile
 
         disk.free()
@@ -140,5 +146,25 @@ def test_a_yjs_client_whose_update_cannot_be_stored_is_told_to_try_again_later(t
         wait_for(lambda: yjs.closed_with is not None, timeout=10)
         disk.free()
         assert yjs.closed_with == 1013
+    finally:
+        server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "actors/chat/writer.py (lead-owned) reports the chat component not ready after a failed batch and "
+    "ready again only after a successful one: with no chat write after the space returns, /ready stays 503"))
+def test_ready_comes_back_once_space_returns_without_more_traffic(tmp_path, disk):
+    server = start(tmp_path / "confab", disk)
+    try:
+        ana = register(server.base)
+        room = new_room(Api(server.base, ana), name="one refused message")
+        client = ChatClient(server.ws_base, ana)
+        client.join(room)
+        disk.fill()
+        refused = client.request({"type": "send_message", "room_id": room, "content": "x", "client_msg_id": "x"})
+        assert refused["type"] == "error" and refused["error"]["code"] == "UNAVAILABLE"
+        disk.free()
+        wait_for(lambda: requests.get(f"{server.base}/ready", timeout=5).status_code == 200, timeout=10)
+        client.close()
     finally:
         server.stop()
