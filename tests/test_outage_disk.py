@@ -10,13 +10,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from typing import ContextManager
 
 import pytest
 import requests
 
 from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
 from tests.doc_load import DocEditor, assert_edits_stored_once
-from tests.harness import ServerProcess, bearer, register
+from tests.harness import ServerProcess, bearer, register, serving
 from tests.private_services import SmallDisk
 from tests.test_files import png
 from tests.test_chat_helpers import Api, ChatClient, new_room
@@ -41,16 +42,13 @@ def disk():
         small.close()
 
 
-def start(root, disk: SmallDisk) -> ServerProcess:
-    server = ServerProcess(root, env={"CONFAB_DATABASE_URL": f"sqlite:///{disk.path}/confab.db",
-                                      "CONFAB_FILES_DIR": str(disk.path / "files"), **LIMITS})
-    server.wait_ready()
-    return server
+def started(root, disk: SmallDisk) -> ContextManager[ServerProcess]:
+    return serving(root, env={"CONFAB_DATABASE_URL": f"sqlite:///{disk.path}/confab.db",
+                              "CONFAB_FILES_DIR": str(disk.path / "files"), **LIMITS})
 
 
 def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(tmp_path, disk):
-    server = start(tmp_path / "confab", disk)
-    try:
+    with started(tmp_path / "confab", disk) as server:
         ana, bob = register(server.base), register(server.base)
         api = Api(server.base, ana)
         room = new_room(api, name="on a small disk")
@@ -114,16 +112,11 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(tmp_path, disk):
               + "; first ack after space returned: " + ", ".join(f"{n} {t:.2f} s" for n, t in recovered.items())
               + f"; Yjs socket closed with {yjs.closed_with}; acked {len(sender.acked)} messages, "
               + f"{len(editor.acked)} edits, {checked} versions")
-    finally:
-        server.stop()
 
     # SIGKILLed just now: the same file, opened by a new process, holds everything acknowledged
     assert sqlite3.connect(disk.path / "confab.db").execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    again = start(tmp_path / "confab", disk)
-    try:
+    with started(tmp_path / "confab", disk) as again:
         _check_durable(again, ana, bob, room, document, sender, editor)
-    finally:
-        again.stop()
 
 
 def _check_durable(server, ana, bob, room, document, sender, editor) -> int:
@@ -135,8 +128,7 @@ def _check_durable(server, ana, bob, room, document, sender, editor) -> int:
     "actors/documents/document.py (lead-owned) closes every peer with 1011 when an update cannot be stored; "
     "1013 (try again later) tells a Yjs client the failure is transient: see the report"))
 def test_a_yjs_client_whose_update_cannot_be_stored_is_told_to_try_again_later(tmp_path, disk):
-    server = start(tmp_path / "confab", disk)
-    try:
+    with started(tmp_path / "confab", disk) as server:
         ana = register(server.base)
         document = Api(server.base, ana).post("/documents", json={"title": "y"}).json()["id"]
         yjs = YjsClient(f"{server.ws_base}/yjs/{document}", ana["access_token"])
@@ -146,16 +138,13 @@ def test_a_yjs_client_whose_update_cannot_be_stored_is_told_to_try_again_later(t
         wait_for(lambda: yjs.closed_with is not None, timeout=10)
         disk.free()
         assert yjs.closed_with == 1013
-    finally:
-        server.stop()
 
 
 @pytest.mark.xfail(strict=True, reason=(
     "actors/chat/writer.py (lead-owned) reports the chat component not ready after a failed batch and "
     "ready again only after a successful one: with no chat write after the space returns, /ready stays 503"))
 def test_ready_comes_back_once_space_returns_without_more_traffic(tmp_path, disk):
-    server = start(tmp_path / "confab", disk)
-    try:
+    with started(tmp_path / "confab", disk) as server:
         ana = register(server.base)
         room = new_room(Api(server.base, ana), name="one refused message")
         client = ChatClient(server.ws_base, ana)
@@ -164,7 +153,5 @@ def test_ready_comes_back_once_space_returns_without_more_traffic(tmp_path, disk
         refused = client.request({"type": "send_message", "room_id": room, "content": "x", "client_msg_id": "x"})
         assert refused["type"] == "error" and refused["error"]["code"] == "UNAVAILABLE"
         disk.free()
-        wait_for(lambda: requests.get(f"{server.base}/ready", timeout=5).status_code == 200, timeout=10)
+        wait_for(lambda: requests.get(f"{server.base}/ready", timeout=5).status_code == 200, timeout=6)
         client.close()
-    finally:
-        server.stop()

@@ -15,7 +15,7 @@ import requests
 
 from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
 from tests.doc_load import DocEditor, assert_edits_stored_once
-from tests.harness import ServerProcess, bearer, connect_ws, register, ws_request
+from tests.harness import ServerProcess, bearer, connect_ws, register, serving, ws_request
 from tests.private_services import PrivatePostgres
 from tests.test_chat_helpers import Api, new_room
 from tests.waiting import wait_for
@@ -72,9 +72,7 @@ def postgres():
 
 
 def test_postgres_stopping_for_ten_seconds_loses_nothing_acknowledged(tmp_path, postgres):
-    server = ServerProcess(tmp_path / "confab", env={"CONFAB_DATABASE_URL": postgres.url, **LIMITS})
-    try:
-        server.wait_ready()
+    with serving(tmp_path / "confab", env={"CONFAB_DATABASE_URL": postgres.url, **LIMITS}) as server:
         ana, bob = register(server.base), register(server.base)
         room = new_room(Api(server.base, ana), name="through-an-outage")
         assert Api(server.base, bob).post(f"/rooms/{room}/join").status_code == 200
@@ -131,17 +129,13 @@ def test_postgres_stopping_for_ten_seconds_loses_nothing_acknowledged(tmp_path, 
               + "First ack after it was back: " + ", ".join(f"{n} {t:.2f} s" for n, t in first_acks.items())
               + f". Acked {sum(len(s.acked) for s in senders)} messages, {len(editor.acked)} edits; "
               + f"{len(replies)} UNAVAILABLE answers, {len(editor.refused)} edits refused.")
-    finally:
-        server.stop()
 
 
 @pytest.mark.xfail(strict=True, reason=(
     "actors/session.py (lead-owned) answers INTERNAL for a frame whose handler meets a storage error "
     "(join_document, join_room … read the database in the session); see docs/outages.md and the report"))
 def test_a_frame_that_reads_the_database_during_an_outage_is_unavailable(tmp_path, postgres):
-    server = ServerProcess(tmp_path / "confab", env={"CONFAB_DATABASE_URL": postgres.url, **LIMITS})
-    try:
-        server.wait_ready()
+    with serving(tmp_path / "confab", env={"CONFAB_DATABASE_URL": postgres.url, **LIMITS}) as server:
         ana = register(server.base)
         room = new_room(Api(server.base, ana), name="joined in an outage")
         document = Api(server.base, ana).post("/documents", json={"title": "joined in an outage"}).json()["id"]
@@ -156,5 +150,3 @@ def test_a_frame_that_reads_the_database_during_an_outage_is_unavailable(tmp_pat
         assert [a["error"]["code"] for a in answers] == ["UNAVAILABLE", "UNAVAILABLE"], answers
         assert all(a["error"]["details"]["retry_after_s"] >= 1 for a in answers)
         ws.close()
-    finally:
-        server.stop()

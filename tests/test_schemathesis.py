@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.api_seed import Seeded, seed
-from tests.harness import ServerProcess
+from tests.harness import serving
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection")
@@ -77,14 +77,10 @@ def fuzzed_server(tmp_path_factory):
     # No rate limits: thousands of requests must reach the operations, not the limiter (429 is in the
     # document on every operation all the same). Webhook deliveries never run: a fuzzed webhook URL
     # must not make this machine call out anywhere.
-    server = ServerProcess(tmp_path_factory.mktemp("schemathesis"), env={
-        "CONFAB_RATE_LIMIT_ENABLED": "false", "CONFAB_AUTH_ACCESS_TOKEN_TTL_S": "3600",
-        "CONFAB_WEBHOOKS_DISPATCH_INTERVAL_S": "86400", "CONFAB_CHAT_SEND_RATE": "1000"})
-    try:
-        server.wait_ready()
+    with serving(tmp_path_factory.mktemp("schemathesis"), env={
+            "CONFAB_RATE_LIMIT_ENABLED": "false", "CONFAB_AUTH_ACCESS_TOKEN_TTL_S": "3600",
+            "CONFAB_WEBHOOKS_DISPATCH_INTERVAL_S": "86400", "CONFAB_CHAT_SEND_RATE": "1000"}) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_the_document_holds_against_schemathesis(fuzzed_server, tmp_path):
