@@ -4,7 +4,8 @@ documented on each operation for each status that operation can answer.
 Which statuses an operation can answer follows from how it is built: a body or parameters can be refused
 (400), a body can be too large (413) or in another media type (415), a protected route needs a token
 (401), a path names a resource that may not exist (404), every request is rate limited (429) and needs
-the database (503), and a bug is a 500. What only a route knows (403, 409, a 404 without a path
+the database (503), a bug is a 500, and a request line over 8 KiB is refused by the HTTP server itself
+before the application sees it (414, without a body). What only a route knows (403, 409, a 404 without a path
 parameter) it declares with ``@answers(...)``. A method a path does not list is answered 405
 ``METHOD_NOT_ALLOWED`` (OpenAPI has no operation to hang it on: the info description says so).
 """
