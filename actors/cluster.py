@@ -26,6 +26,7 @@ from actors.component import HealthSink, PeriodicActor
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
 from storage.redis_lease import Lease
+from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
 log = logging.getLogger("confab.cluster")
 
@@ -111,6 +112,9 @@ class ClusterActor(PeriodicActor):
         started = time.monotonic()
         try:
             job.run()
+        except STORAGE_DOWN as exc:  # an outage, not a bug: no traceback every interval
+            storage_unavailable(exc, log, job=job.name)
+            return
         except Exception as exc:  # noqa: BLE001 — the next interval tries again
             logs.event(log, "singleton.failed", logging.ERROR, exc_info=exc, job=job.name)
             return

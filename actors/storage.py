@@ -28,21 +28,33 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+#: while the database is down it is checked this often, so /ready turns 200 soon after it is back
+DOWN_CHECK_INTERVAL_S = 1.0
+
+
 class StorageActor(PeriodicActor):
     def __init__(self, health_sink: HealthSink, schema_version: int, interval_s: float) -> None:
         super().__init__("storage", health_sink, interval_s)
         self._schema_version = schema_version
+        self._healthy_interval_s = interval_s
+        self._down_since: float | None = None
 
     def tick(self) -> None:
         started = time.perf_counter()
         try:
             with reading() as db:
                 db.execute_sql("SELECT 1")
-            self.report_health("ok", True, engine=engine_name(), schema_version=self._schema_version,
-                               ping_ms=round((time.perf_counter() - started) * 1000, 2))
         except peewee.PeeweeException as exc:
             logs.event(log, "storage.check_failed", logging.ERROR, error=str(exc).splitlines()[0])
             self.report_health("down", False, engine=engine_name(), error=str(exc).splitlines()[0])
+            self._down_since = self._down_since or time.monotonic()
+            self.interval_s = min(self._healthy_interval_s, DOWN_CHECK_INTERVAL_S)
+            return
+        if self._down_since is not None:
+            logs.event(log, "storage.recovered", down_s=round(time.monotonic() - self._down_since, 1))
+            self._down_since, self.interval_s = None, self._healthy_interval_s
+        self.report_health("ok", True, engine=engine_name(), schema_version=self._schema_version,
+                           ping_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def start_storage(supervisor: pykka.ActorRef, config: AppConfig, check_interval_s: float = 5.0) -> ChildHandle:

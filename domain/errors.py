@@ -4,9 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 HTTP_STATUS = {
-    "BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "CONFLICT": 409,
-    "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429, "UNAVAILABLE": 503, "INTERNAL": 500,
+    "BAD_REQUEST": 400, "UNAUTHORIZED": 401, "FORBIDDEN": 403, "NOT_FOUND": 404, "METHOD_NOT_ALLOWED": 405,
+    "CONFLICT": 409, "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429, "UNAVAILABLE": 503, "INTERNAL": 500,
 }
+
+#: seconds an UNAVAILABLE answer tells the client to wait before retrying, unless the raiser knows better
+DEFAULT_RETRY_AFTER_S = 1
 
 
 class DomainError(Exception):
@@ -33,6 +36,14 @@ class BadRequest(DomainError):
     code, default_message = "BAD_REQUEST", "invalid request"
 
 
+class UnsupportedMediaType(BadRequest):
+    """A BAD_REQUEST answered with 415: the body is in a media type the operation does not take."""
+
+    @property
+    def status(self) -> int:
+        return 415
+
+
 class Unauthorized(DomainError):
     code, default_message = "UNAUTHORIZED", "authentication required"
 
@@ -43,6 +54,10 @@ class Forbidden(DomainError):
 
 class NotFound(DomainError):
     code, default_message = "NOT_FOUND", "not found"
+
+
+class MethodNotAllowed(DomainError):
+    code, default_message = "METHOD_NOT_ALLOWED", "method not allowed on this path"
 
 
 class Conflict(DomainError):
@@ -62,7 +77,16 @@ class RateLimited(DomainError):
 
 
 class Unavailable(DomainError):
+    """A transient failure (a dependency down, a queue full, shutting down): always with ``retry_after_s``."""
     code, default_message = "UNAVAILABLE", "service unavailable"
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None,
+                 retry_after_s: int = DEFAULT_RETRY_AFTER_S) -> None:
+        super().__init__(message, {"retry_after_s": retry_after_s, **(details or {})})
+
+    @property
+    def retry_after_s(self) -> int:
+        return int(self.details["retry_after_s"])
 
 
 class Internal(DomainError):

@@ -154,6 +154,17 @@ class ServerProcess:
         self._log.close()
 
 
+@contextmanager
+def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``python app.py`` running and ready for the block, killed after it."""
+    server = ServerProcess(data_dir, *args, env=env)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
 class StatsdReceiver:
     """A real UDP socket standing in for statsd: ``port`` for the config, ``wait_for`` to collect packets."""
 

@@ -238,7 +238,7 @@ def test_chunked_upload_is_counted_as_it_streams(server):
 def test_malformed_uploads_are_bad_requests(server):
     login, _ = user(server)
     url, auth = f"{server.base}/api/v1/upload", bearer(login["access_token"])
-    assert "file" in refused(requests.post(url, headers=auth, json={"file": "x"}), 400,
+    assert "file" in refused(requests.post(url, headers=auth, json={"file": "x"}), 415,
                              "BAD_REQUEST")["details"]["fields"]
     no_file = requests.post(url, headers=auth, files={"other": ("a.txt", b"a", "text/plain")})
     assert refused(no_file, 400, "BAD_REQUEST")["details"]["fields"]["file"]

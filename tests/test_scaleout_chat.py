@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 
 import pytest
 import redis
 import requests
-import websocket
 
+from tests.chat_load import Sender, assert_stored_exactly_once, holder_of
 from tests.cluster import REDIS_URL, cluster, require_cluster_services
 from tests.harness import ServerProcess, register
 from tests.test_chat_helpers import Api, ChatClient, new_room
@@ -129,82 +128,6 @@ def test_a_stopped_instance_removes_its_groups_and_presence(running):
     socket.close()
 
 
-class Sender(threading.Thread):
-    """One user's steady load: send, wait for the ack, repeat; on a lost socket resume on ``fallback``
-    with ``since_seq`` and resend the unacknowledged message with the same client_msg_id."""
-
-    def __init__(self, instance: ServerProcess, fallback: ServerProcess, login: dict, rooms: list[str],
-                 stop: threading.Event) -> None:
-        super().__init__(daemon=True)
-        self.instance, self.fallback, self.login, self.rooms, self.stop = instance, fallback, login, rooms, stop
-        self.acked: dict[str, tuple[str, int]] = {}  # client_msg_id → (room, seq)
-        self.seen: dict[str, set[int]] = {room: set() for room in rooms}
-        self.reconnects, self.retries, self.error = 0, 0, None
-        self.client = self._connect(instance, since=False)
-
-    def _connect(self, instance: ServerProcess, since: bool) -> ChatClient:
-        client = ChatClient(instance.ws_base, self.login)
-        for room in self.rooms:
-            client.join(room, since_seq=self._contiguous(room) if since else None)
-        return client
-
-    def _contiguous(self, room: str) -> int:
-        seq = 0
-        while seq + 1 in self.seen[room]:
-            seq += 1
-        return seq
-
-    def _collect(self) -> None:
-        for frame in self.client.backlog:
-            if frame["type"] == "new_message":
-                self.seen[frame["message"]["room_id"]].add(frame["message"]["seq"])
-        self.client.backlog.clear()
-
-    def run(self) -> None:
-        try:
-            count = 0
-            while not self.stop.is_set():
-                room, cmid = self.rooms[count % len(self.rooms)], uuid.uuid4().hex
-                count += 1
-                while True:
-                    try:
-                        reply = self.client.request({"type": "send_message", "room_id": room, "content": cmid,
-                                                     "client_msg_id": cmid}, timeout=30)
-                    except (websocket.WebSocketException, OSError):
-                        self.reconnects += 1
-                        self.client = self._connect(self.fallback, since=True)
-                        continue
-                    if reply["type"] == "error" and reply["error"]["code"] == "UNAVAILABLE":
-                        self.retries += 1
-                        continue
-                    assert reply["type"] == "ack", reply
-                    self.acked[cmid] = (room, reply["message"]["seq"])
-                    break
-                self._collect()
-                time.sleep(0.03)
-        except Exception as exc:  # noqa: BLE001 — reported by the test
-            self.error = exc
-
-    def catch_up(self, last: dict[str, int]) -> None:
-        """Read until every room's seqs 1..last[room] were seen."""
-        deadline = time.monotonic() + 15
-        while any(self._contiguous(room) < last[room] for room in self.rooms):
-            assert time.monotonic() < deadline, {room: self._contiguous(room) for room in self.rooms}
-            try:
-                self.client.backlog.append(self.client.recv(1.0))
-            except websocket.WebSocketTimeoutException:
-                pass
-            self._collect()
-
-
-def holder_of(job: str, instances: list[ServerProcess]) -> ServerProcess | None:
-    for instance in instances:
-        cluster_health = requests.get(f"{instance.base}/health", timeout=2).json()["components"]["cluster"]
-        if job in cluster_health.get("singleton_jobs", []):
-            return instance
-    return None
-
-
 def test_sigkill_of_one_instance_under_load_loses_nothing_acknowledged(tmp_path):
     with cluster(tmp_path, size=2, **LIMITS) as running:
         first, second = running.instances
@@ -240,16 +163,7 @@ def test_sigkill_of_one_instance_under_load_loses_nothing_acknowledged(tmp_path)
             sender.join(40)
             assert sender.error is None, repr(sender.error)
         assert all(s.reconnects == 1 for s in senders if s.instance is doomed)
-        stored = {room: _all_messages(survivor, logins[0], room) for room in rooms}
-        for room in rooms:
-            assert [m["seq"] for m in stored[room]] == list(range(1, len(stored[room]) + 1))  # gapless
-            cmids = [m["client_msg_id"] for m in stored[room]]
-            assert len(cmids) == len(set(cmids))  # exactly once
-        by_cmid = {m["client_msg_id"]: (room, m["seq"]) for room in rooms for m in stored[room]}
-        for sender in senders:
-            for cmid, placed in sender.acked.items():
-                assert by_cmid[cmid] == placed  # every acknowledged message, where its ack said
-        last = {room: len(stored[room]) for room in rooms}
+        last = assert_stored_exactly_once(survivor, logins[0], rooms, senders)
         for sender in senders:
             sender.catch_up(last)  # nothing missed, live or replayed
         offline = status_of(watcher, idle.user_id, "offline", timeout=20)
@@ -257,13 +171,3 @@ def test_sigkill_of_one_instance_under_load_loses_nothing_acknowledged(tmp_path)
         assert moved_after < 15
         print(f"\nsingleton moved after {moved_after:.1f}s; acked {sum(len(s.acked) for s in senders)}; "
               f"retries {sum(s.retries for s in senders)}")
-
-
-def _all_messages(instance: ServerProcess, login: dict, room: str) -> list[dict[str, Any]]:
-    api, after, found = Api(instance.base, login), 0, []
-    while True:
-        page = api.get(f"/rooms/{room}/messages", params={"after_seq": after, "limit": 200}).json()["items"]
-        found += page
-        if len(page) < 200:
-            return found
-        after = page[-1]["seq"]

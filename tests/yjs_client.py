@@ -7,6 +7,7 @@ update messages, and keeps remote awareness states.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ class YjsClient:
         self.text: Text = self.doc.get("content", type=Text)
         self.awareness = Awareness(self.doc)
         self.synced = False
+        self.closed_with: int | None = None  # the server's close code, once it closed the socket
         self.received: list[bytes] = []
         self.on_update: Callable[[bytes], None] | None = None
         self._remote = False
@@ -52,6 +54,7 @@ class YjsClient:
                 return
             if opcode != websocket.ABNF.OPCODE_BINARY:
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    self.closed_with = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
                     return
                 continue
             self.received.append(data)

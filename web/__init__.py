@@ -5,10 +5,9 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Api
 
 from domain import jsonfmt
-from web import errors, middleware
+from web import errors, middleware, openapi
 from web import yjs  # noqa: F401 — registers the /yjs route on ``sockets``
 from web.routes import (api_keys, auth, dms, documents, files, health, messages, notifications, rooms, search, ui,
                         users, webhooks)
@@ -40,7 +39,7 @@ def create_app(svc: Services) -> Flask:
                           "security": [{"bearerAuth": []}]},
     )
     app.extensions["confab"] = svc
-    api = Api(app)
+    api = openapi.api_for(app)
     for module in (auth, api_keys, users, documents, rooms, dms, messages, search, notifications, webhooks,
                    files):
         api.register_blueprint(module.blp)

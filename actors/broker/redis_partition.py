@@ -62,6 +62,7 @@ class RedisPartitionActor(PeriodicActor):
         self.stream = broker.stream_key(topic, index)
         self._deliveries: dict[str, Any] = {}
         self._leases: dict[str, Lease | _OwnGroup] = {}
+        self._position: dict[str, bytes] = {}  # own group → the last entry id it passed (where to resume)
 
     def on_start(self) -> None:
         for group in self.broker.groups_of(self.topic):
@@ -106,11 +107,26 @@ class RedisPartitionActor(PeriodicActor):
                 try:
                     if isinstance(lease, Lease):
                         self._take(group, lease)
-                    self.broker.ensure_group(self.stream, group)
+                    self.broker.ensure_group(self.stream, group, self._position.get(group))
+                    if not shared and group not in self._position:
+                        self._position[group] = self.broker.group_position(self.stream, group)
                     self._consume(group, handler, lease, shared)
                 except redis.RedisError as exc:
-                    logs.event(log, "broker.redis_error", logging.WARNING, error=str(exc))
-                    runtime.sleep(1.0)
+                    self._wait_for_redis(exc)
+
+    def _wait_for_redis(self, error: redis.RedisError) -> None:
+        """After a failed call: one line, then a ping a second until Redis answers, then one line."""
+        started = time.monotonic()
+        logs.event(log, "broker.redis_error", logging.WARNING, error=str(error))
+        while True:
+            runtime.sleep(1.0)
+            try:
+                self.broker.client.ping()
+                break
+            except redis.RedisError:
+                continue
+        if time.monotonic() - started > 1.5:
+            logs.event(log, "broker.redis_recovered", logging.INFO, down_s=round(time.monotonic() - started, 1))
 
     def _lease_key(self, group: str) -> str:
         return f"{self.broker.prefix}:lease:{group}:{self.topic}:{self.index}"
@@ -181,6 +197,8 @@ class RedisPartitionActor(PeriodicActor):
             if not self._run_handler(handler, record, stop):
                 return LEASE_LOST  # another instance took the partition: the record is theirs now
             self.broker.client.xack(self.stream, group, entry_id)
+            if group in self._position:
+                self._position[group] = entry_id
             self.broker.metrics.incr("broker.consumed")
         return None
 

@@ -86,14 +86,32 @@ class RedisBroker:
     def is_own_group(self, group: str) -> bool:
         return owner_of(group) == self.instance_id
 
-    def ensure_group(self, stream: str, group: str) -> None:
-        """Create ``group`` unless it exists: a shared group at the stream's start, this instance's own at
-        its end (again so if the reaper took it for a dead instance's)."""
+    def ensure_group(self, stream: str, group: str, resume_after: bytes | None = None) -> None:
+        """Create ``group`` unless it exists: a shared group at the stream's start; this instance's own at
+        the stream's end when it first subscribes. An own group that vanished (Redis restarted empty, or
+        the reaper took this instance for dead) is created again after ``resume_after``, the last entry
+        it had passed, if the stream still holds that entry; else the stream is a new one (a restarted
+        Redis) or was trimmed past it, and every entry in it came later: from the start. Nothing
+        published while the group was missing is lost."""
         try:
-            self.client.xgroup_create(stream, group, id="$" if self.is_own_group(group) else "0", mkstream=True)
+            self.client.xgroup_create(stream, group, id=self._group_start(stream, group, resume_after), mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    def _group_start(self, stream: str, group: str, resume_after: bytes | None) -> bytes | str:
+        if not self.is_own_group(group):
+            return "0"
+        if resume_after is None:
+            return "$"
+        return resume_after if self.client.xrange(stream, resume_after, resume_after, count=1) else "0"
+
+    def group_position(self, stream: str, group: str) -> bytes:
+        """The id of the last entry delivered to ``group`` (where it stands in the stream)."""
+        for info in self.client.xinfo_groups(stream):
+            if info["name"].decode() == group:
+                return info["last-delivered-id"]
+        raise redis.ResponseError(f"NOGROUP {group} on {stream}")
 
     # -- the Broker protocol ----------------------------------------------------------------------
     def create_topic(self, name: str, partitions: int) -> None:

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from actors.gateway import CloseSessions
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
+from web.openapi import Blueprint
 from web.schemas.accounts import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from web.services import principal, services
 

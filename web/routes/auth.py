@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from actors.gateway import CloseSessions
 from domain.errors import BadRequest
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.middleware import public, strict_limit
+from web.openapi import Blueprint, answers
+from web.schemas import examples
 from web.schemas.accounts import LoginSchema, LogoutSchema, RefreshSchema, RegisterSchema, TokensSchema, UserSchema
 from web.services import principal, services
 
@@ -17,10 +17,11 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 
 
 @blp.route("/register", methods=["POST"])
+@answers(409)
 @public
 @strict_limit
-@blp.arguments(RegisterSchema)
-@blp.response(201, UserSchema)
+@blp.arguments(RegisterSchema, example=examples.REGISTER)
+@blp.response(201, UserSchema, example=examples.USER)
 def register(body: dict[str, Any]) -> dict[str, Any]:
     minimum = services().config.auth.password_min_length
     if len(body["password"]) < minimum:
@@ -29,25 +30,27 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/login", methods=["POST"])
+@answers(401)
 @public
 @strict_limit
-@blp.arguments(LoginSchema)
-@blp.response(200, TokensSchema)
+@blp.arguments(LoginSchema, example=examples.LOGIN)
+@blp.response(200, TokensSchema, example=examples.TOKENS)
 def login(body: dict[str, Any]) -> dict[str, Any]:
     return services().auth.login(body.get("username") or body["email"], body["password"])
 
 
 @blp.route("/refresh", methods=["POST"])
+@answers(401)
 @public
 @strict_limit
-@blp.arguments(RefreshSchema)
-@blp.response(200, TokensSchema)
+@blp.arguments(RefreshSchema, example=examples.REFRESH)
+@blp.response(200, TokensSchema, example=examples.TOKENS)
 def refresh(body: dict[str, Any]) -> dict[str, Any]:
     return services().auth.refresh(body["refresh_token"])
 
 
 @blp.route("/logout", methods=["POST"])
-@blp.arguments(LogoutSchema)
+@blp.arguments(LogoutSchema, required=False)
 @blp.response(204)
 def logout(body: dict[str, Any]) -> None:
     """The login's sockets close here at once, on the other instances within a second."""
@@ -57,6 +60,6 @@ def logout(body: dict[str, Any]) -> None:
 
 
 @blp.route("/me", methods=["GET"])
-@blp.response(200, UserSchema)
+@blp.response(200, UserSchema, example=examples.USER)
 def me() -> dict[str, Any]:
     return accounts.user_dict(accounts.get_user(principal().user_id), private=True)

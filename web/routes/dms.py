@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from storage import chat as rooms
+from web.openapi import Blueprint, answers
 from web.schemas.chat import RoomSchema
 from web.routes.rooms import rooms_page
 from web.schemas.common import PageQuery, decode_cursor, page_of
@@ -24,6 +23,7 @@ def list_dms(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/<user_id>", methods=["POST"])
+@answers(409)
 @blp.response(200, RoomSchema)
 @blp.alt_response(201, schema=RoomSchema, description="created")
 def get_or_create(user_id: str) -> Any:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from domain.errors import BadRequest, Forbidden, NotFound
 from storage import documents as store
+from web.openapi import Blueprint, answers
+from web.schemas import examples
 from web.schemas.common import PageQuery, decode_cursor, page_of, paginate
 from web.schemas.documents import (DocumentCreateSchema, DocumentDetailSchema, DocumentSchema, HistoryItemSchema,
                                    HistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
@@ -27,8 +27,8 @@ def _access(document_id: str, minimum: str) -> tuple[store.Document, str]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(DocumentCreateSchema)
-@blp.response(201, DocumentSchema)
+@blp.arguments(DocumentCreateSchema, example=examples.DOCUMENT_CREATE)
+@blp.response(201, DocumentSchema, example=examples.DOCUMENT)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     return store.document_dict(store.create_document(principal().user_id, body["title"].strip() or body["title"]),
                                "owner")
@@ -55,7 +55,7 @@ def list_documents(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/<document_id>", methods=["GET"])
-@blp.response(200, DocumentDetailSchema)
+@blp.response(200, DocumentDetailSchema, example=examples.DOCUMENT_DETAIL)
 def get(document_id: str) -> dict[str, Any]:
     doc, role = _access(document_id, "viewer")
     return _detail(doc, role)
@@ -67,6 +67,7 @@ def _detail(doc: store.Document, role: str) -> dict[str, Any]:
 
 
 @blp.route("/<document_id>", methods=["PATCH"])
+@answers(403)
 @blp.arguments(DocumentCreateSchema)
 @blp.response(200, DocumentSchema)
 def rename(body: dict[str, Any], document_id: str) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def rename(body: dict[str, Any], document_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<document_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(204)
 def delete(document_id: str) -> None:
     _access(document_id, "owner")
@@ -103,6 +105,7 @@ def version_content(document_id: str, version: int) -> dict[str, Any]:
 
 
 @blp.route("/<document_id>/versions/<int:version>/restore", methods=["POST"])
+@answers(403)
 @blp.response(200, DocumentDetailSchema)
 def restore(document_id: str, version: int) -> dict[str, Any]:
     """Beyond API.md: the old text comes back as one new update (a diff), never a rebuilt CRDT."""
@@ -121,6 +124,7 @@ def list_shares(document_id: str) -> list[dict[str, Any]]:
 
 
 @blp.route("/<document_id>/shares", methods=["POST"])
+@answers(403)
 @blp.arguments(ShareCreateSchema)
 @blp.response(201, ShareSchema)
 def share(body: dict[str, Any], document_id: str) -> dict[str, Any]:
@@ -135,6 +139,7 @@ def share(body: dict[str, Any], document_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<document_id>/shares/<user_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(204)
 def unshare(document_id: str, user_id: str) -> None:
     if user_id != principal().user_id:  # anyone may leave; only the owner removes others

@@ -13,16 +13,17 @@ from pathlib import PurePath
 from typing import IO, Any
 
 from flask import Response, current_app, request, send_file
-from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from domain import logs
-from domain.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Unavailable
+from domain.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from storage import file_types, files
 from storage.blob_store import BlobStore, PendingBlob
 from storage.thumbnails import THUMBNAIL_TYPE
-from web.schemas.files import DOWNLOAD_DOC, UPLOAD_BODY, FileSchema
+from web.openapi import Blueprint
+from web.schemas import examples
+from web.schemas.files import DOWNLOAD_DOC, THUMBNAIL_DOC, UPLOAD_BODY, FileSchema
 from web.services import principal, services
 
 log = logging.getLogger("confab.files")
@@ -71,7 +72,7 @@ class _Receiver:
 
 @blp.route("/api/v1/upload", methods=["POST"])
 @blp.doc(requestBody=UPLOAD_BODY)
-@blp.response(201, FileSchema)
+@blp.response(201, FileSchema, example=examples.FILE)
 def upload() -> dict[str, Any]:
     """Upload one file (multipart field ``file``); attach it to messages with its ``file_id``."""
     config = services().config.files
@@ -86,7 +87,8 @@ def upload() -> dict[str, Any]:
 
 def _receive(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
     if request.mimetype != "multipart/form-data":
-        raise BadRequest("expected a multipart/form-data body", {"fields": {"file": ["send the file as multipart"]}})
+        raise UnsupportedMediaType("the file must be sent as multipart/form-data",
+                                   {"fields": {"file": ["send the file as multipart/form-data"]}})
     request.max_content_length = limit + MULTIPART_SLACK
     if (request.content_length or 0) > request.max_content_length:
         raise PayloadTooLarge(f"file larger than {limit} bytes", {"max_upload_bytes": limit})
@@ -123,7 +125,7 @@ def download(file_id: str) -> Response:
 
 
 @blp.route("/files/<file_id>/thumbnail", methods=["GET"])
-@blp.doc(**DOWNLOAD_DOC)
+@blp.doc(**THUMBNAIL_DOC)
 def thumbnail(file_id: str) -> Response:
     """A WebP thumbnail (at most 320×320) of an image file; NOT_FOUND for other files."""
     f = files.readable_file(principal().user_id, file_id)

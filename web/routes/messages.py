@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from domain.errors import BadRequest
 from storage.chat_messages import get_message, thread
+from web.openapi import Blueprint, answers
+from web.schemas import examples
 from web.schemas.chat import EditSchema, MessageSchema, ReactionSchema, ThreadQuery
 from web.schemas.common import encode_cursor, page_of
 from web.services import principal, services
@@ -21,14 +21,16 @@ def _write(op: str, message_id: str, **fields: Any) -> dict[str, Any]:
 
 
 @blp.route("/<message_id>", methods=["GET"])
+@answers(403)
 @blp.response(200, MessageSchema)
 def get(message_id: str) -> dict[str, Any]:
     return get_message(principal().user_id, message_id)
 
 
 @blp.route("/<message_id>", methods=["PUT"])
-@blp.arguments(EditSchema)
-@blp.response(200, MessageSchema)
+@answers(403)
+@blp.arguments(EditSchema, example=examples.MESSAGE_EDIT)
+@blp.response(200, MessageSchema, example=examples.MESSAGE_PAGE["items"][1])
 def edit(body: dict[str, Any], message_id: str) -> dict[str, Any]:
     limit = services().config.chat.max_message_chars
     if len(body["content"]) > limit:
@@ -37,12 +39,14 @@ def edit(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<message_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(200, MessageSchema)
 def delete(message_id: str) -> dict[str, Any]:
     return _write("delete", message_id)
 
 
 @blp.route("/<message_id>/reactions", methods=["POST"])
+@answers(403)
 @blp.arguments(ReactionSchema)
 @blp.response(200, MessageSchema)
 def add_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
@@ -50,6 +54,7 @@ def add_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<message_id>/reactions", methods=["DELETE"])
+@answers(403)
 @blp.arguments(ReactionSchema)
 @blp.response(200, MessageSchema)
 def remove_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
@@ -57,6 +62,7 @@ def remove_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<message_id>/thread", methods=["GET"])
+@answers(403)
 @blp.arguments(ThreadQuery, location="query")
 @blp.response(200, page_of(MessageSchema))
 def get_thread(query: dict[str, Any], message_id: str) -> dict[str, Any]:

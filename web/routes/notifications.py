@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from storage import notifications
+from web.openapi import Blueprint
 from web.schemas.common import decode_cursor, paginate
 from web.schemas.notifications import NotificationPageSchema, NotificationQuery, NotificationSchema
 from web.services import principal

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from domain.errors import BadRequest, NotFound
 from storage import accounts
 from storage import chat as rooms
 from storage.chat_messages import history
+from web.openapi import Blueprint, answers
+from web.schemas import examples
 from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
                               RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema)
-from web.schemas.common import PageQuery, decode_cursor, encode_cursor, page_of, paginate
+from web.schemas.common import PageQuery, decode_cursor, encode_cursor, is_seq, page_of, paginate
 from web.services import principal, services
 
 blp = Blueprint("rooms", __name__, url_prefix="/api/v1/rooms", description="Chat rooms")
@@ -43,8 +43,8 @@ def rooms_page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(RoomCreateSchema)
-@blp.response(201, RoomSchema)
+@blp.arguments(RoomCreateSchema, example=examples.ROOM_CREATE)
+@blp.response(201, RoomSchema, example=examples.ROOM)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     room = rooms.create_room(_me(), body["name"], body["description"], body["is_private"])
     services().chat.presence.add_room(_me(), room["id"])
@@ -58,6 +58,7 @@ def get(room_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<room_id>", methods=["PUT"])
+@answers(403)
 @blp.arguments(RoomUpdateSchema)
 @blp.response(200, RoomSchema)
 def update(body: dict[str, Any], room_id: str) -> dict[str, Any]:
@@ -65,6 +66,7 @@ def update(body: dict[str, Any], room_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<room_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(204)
 def delete(room_id: str) -> None:
     rooms.delete_room(_me(), room_id)
@@ -72,6 +74,7 @@ def delete(room_id: str) -> None:
 
 
 @blp.route("/<room_id>/join", methods=["POST"])
+@answers(403)
 @blp.response(200, RoomSchema)
 def join(room_id: str) -> dict[str, Any]:
     room, _newly = services().chat.join(_user_ref(), room_id)
@@ -79,6 +82,7 @@ def join(room_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<room_id>/leave", methods=["POST"])
+@answers(403)
 @blp.response(204)
 def leave(room_id: str) -> None:
     rooms.leave_room(_me(), room_id)
@@ -86,6 +90,7 @@ def leave(room_id: str) -> None:
 
 
 @blp.route("/<room_id>/members", methods=["GET"])
+@answers(403)
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(MemberSchema))
 def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
@@ -96,6 +101,7 @@ def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<room_id>/members", methods=["POST"])
+@answers(403)
 @blp.arguments(InviteSchema)
 @blp.response(201, MemberSchema)
 def invite(body: dict[str, Any], room_id: str) -> dict[str, Any]:
@@ -114,6 +120,7 @@ def _user_id_of(username: str) -> str:
 
 
 @blp.route("/<room_id>/members/<user_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(204)
 def remove(room_id: str, user_id: str) -> None:
     """Remove a member (admins: anyone; moderators: members): their sockets stop receiving at once."""
@@ -122,13 +129,14 @@ def remove(room_id: str, user_id: str) -> None:
 
 
 @blp.route("/<room_id>/messages", methods=["GET"])
+@answers(403)
 @blp.arguments(HistoryQuery, location="query")
-@blp.response(200, page_of(MessageSchema))
+@blp.response(200, page_of(MessageSchema), example=examples.MESSAGE_PAGE)
 def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Ordered by seq. ``after_seq`` pages forward (oldest first); otherwise the newest before ``before_seq``."""
     position = decode_cursor(query["cursor"]) or {}
     before, after = position.get("before", query["before_seq"]), position.get("after", query["after_seq"])
-    if not all(isinstance(seq, int) for seq in (before, after) if seq is not None):
+    if not all(is_seq(seq) for seq in (before, after) if seq is not None):
         raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
     items = history(_me(), room_id, before_seq=before, after_seq=after, limit=query["limit"])
     cursor = None
@@ -138,6 +146,7 @@ def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
 
 
 @blp.route("/<room_id>/read", methods=["POST"])
+@answers(403)
 @blp.arguments(ReadSchema)
 @blp.response(200, ReadStateSchema)
 def read(body: dict[str, Any], room_id: str) -> dict[str, Any]:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from storage.search import search_messages
+from web.openapi import Blueprint, answers
 from web.schemas.common import decode_cursor, encode_cursor, page_of
 from web.schemas.search import SearchHitSchema, SearchQuerySchema
 from web.services import principal
@@ -14,6 +13,7 @@ blp = Blueprint("search", __name__, url_prefix="/api/v1/search", description="Fu
 
 
 @blp.route("/messages", methods=["GET"])
+@answers(403, 404)
 @blp.arguments(SearchQuerySchema, location="query")
 @blp.response(200, page_of(SearchHitSchema))
 def messages(query: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from storage import accounts
+from web.openapi import Blueprint
 from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
 from web.schemas.chat import OnlineUserSchema
 from web.schemas.common import PageQuery, decode_cursor, page_of, paginate

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from storage import webhooks
+from web.openapi import Blueprint, answers
 from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from web.services import principal
 
@@ -13,6 +12,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description
 
 
 @blp.route("", methods=["POST"])
+@answers(409)
 @blp.arguments(WebhookCreateSchema)
 @blp.response(201, WebhookSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,8 @@ class UserSchema(Schema):
 class RegisterSchema(Schema):
     username = fields.String(required=True, validate=USERNAME)
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
+                             metadata={"description": "at least auth.password_min_length characters (8 by default)"})
     display_name = fields.String(validate=validate.Length(min=1, max=64))
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from storage.chat_models import ROLES
-from web.schemas.common import MAX_PAGE, PageQuery, UtcDateTime
+from web.schemas.common import MAX_INTEGER, MAX_PAGE, JsonBoolean, PageQuery, UtcDateTime
 from web.schemas.files import FileSchema
 
 
@@ -42,13 +42,13 @@ class RoomSchema(Schema):
 class RoomCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    is_private = fields.Boolean(load_default=False)
+    is_private = JsonBoolean(load_default=False)
 
 
 class RoomUpdateSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     description = fields.String(validate=validate.Length(max=2000))
-    is_private = fields.Boolean()
+    is_private = JsonBoolean()
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
@@ -96,14 +96,14 @@ class MessageSchema(Schema):
 
 
 class HistoryQuery(Schema):
-    before_seq = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    after_seq = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    before_seq = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_INTEGER))
+    after_seq = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_INTEGER))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
     cursor = fields.String(load_default=None)
 
 
 class ThreadQuery(Schema):
-    after_seq = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    after_seq = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_INTEGER))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
 
@@ -116,7 +116,7 @@ class ReactionSchema(Schema):
 
 
 class ReadSchema(Schema):
-    seq = fields.Integer(required=True, validate=validate.Range(min=0))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_INTEGER))
 
 
 class ReadStateSchema(Schema):

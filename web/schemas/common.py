@@ -12,6 +12,8 @@ from domain import jsonfmt
 from domain.errors import BadRequest
 
 MAX_PAGE = 200
+#: the largest seq or version a client may name: what the databases store (a bigger one would not reach a query)
+MAX_INTEGER = 2**63 - 1
 T = TypeVar("T")
 
 
@@ -21,6 +23,16 @@ class UtcDateTime(fields.DateTime):
     def _serialize(self, value: datetime | str | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         """A datetime, or a time already written as RFC 3339 (an object that crossed instances as JSON)."""
         return value if value is None or isinstance(value, str) else jsonfmt.rfc3339(value)
+
+
+class JsonBoolean(fields.Boolean):
+    """A JSON ``true`` or ``false`` in a body: marshmallow's Boolean also takes 0, 1, "yes", "off"…,
+    which the document (type boolean) does not promise and a client should not rely on."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class PageQuery(Schema):
@@ -56,6 +68,11 @@ def paginate(rows: list[T], limit: int, position: Callable[[T], dict[str, Any] |
 
 def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def is_seq(value: Any) -> bool:
+    """A seq as a cursor may carry it: an integer the database can compare (a bool is no seq)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_INTEGER
 
 
 def decode_cursor(cursor: str | None) -> dict[str, Any] | None:

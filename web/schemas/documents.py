@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from web.schemas.common import MAX_PAGE, UtcDateTime
+from web.schemas.common import MAX_INTEGER, MAX_PAGE, UtcDateTime
 
 
 class DocumentCreateSchema(Schema):
@@ -27,7 +27,7 @@ class DocumentDetailSchema(DocumentSchema):
 
 
 class HistoryQuery(Schema):
-    before = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_INTEGER))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
 

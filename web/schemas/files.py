@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from storage.file_types import OCTET_STREAM, VERIFIABLE
+from storage.thumbnails import THUMBNAIL_TYPE
+
 
 class FileSchema(Schema):
     file_id = fields.String(required=True)
@@ -21,14 +24,22 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}}}}}}
 
-#: OpenAPI for the two GETs: raw bytes, the ``?token=`` alternative to the header, conditional requests.
-DOWNLOAD_DOC = {
-    "parameters": [{"in": "query", "name": "token", "required": False, "schema": {"type": "string"},
-                    "description": "access token or API key, for clients that cannot send headers (<img>)"}],
-    "responses": {
-        "200": {"description": "the bytes, with ETag = sha256 and Cache-Control: private",
-                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-        "304": {"description": "If-None-Match matched the ETag"},
-        "404": {"description": "no such file, or the caller may not read it"},
-    },
-}
+#: The content types ``GET /files/{id}`` answers: a verified type as such, anything else as octet-stream.
+SERVED_TYPES = (*sorted(VERIFIABLE), OCTET_STREAM)
+
+_TOKEN = {"in": "query", "name": "token", "required": False, "schema": {"type": "string"},
+          "description": "access token or API key, for clients that cannot send headers (<img>)"}
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+_NOT_MODIFIED = {"description": "If-None-Match matched the ETag"}
+
+
+def download_doc(content_types: tuple[str, ...], description: str) -> dict:
+    """OpenAPI for a GET of raw bytes: the ``?token=`` alternative to the header, conditional requests."""
+    return {"parameters": [_TOKEN], "responses": {
+        "200": {"description": description, "content": {t: _BYTES for t in content_types}},
+        "304": _NOT_MODIFIED}}
+
+
+DOWNLOAD_DOC = download_doc(SERVED_TYPES, "the bytes, with ETag = sha256 and Cache-Control: private; the "
+                                          "verified type (text/plain with charset=utf-8), else octet-stream")
+THUMBNAIL_DOC = download_doc((THUMBNAIL_TYPE,), "a WebP within 320×320, with ETag and Cache-Control: private")

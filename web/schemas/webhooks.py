@@ -1,12 +1,13 @@
 """Schemas of the Webhooks routes."""
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from storage.webhooks import EVENTS
-from web.schemas.common import UtcDateTime
+from web.schemas.common import JsonBoolean, UtcDateTime
 
 
 def _http_url(value: str) -> None:
@@ -27,7 +28,12 @@ class WebhookUpdateSchema(Schema):
     url = fields.String(validate=[validate.Length(min=1, max=2048), _http_url])
     events = fields.List(fields.String(validate=validate.OneOf(EVENTS)),
                          validate=validate.Length(min=1, max=len(EVENTS)))
-    is_active = fields.Boolean(metadata={"description": "true turns a disabled webhook back on"})
+    is_active = JsonBoolean(metadata={"description": "true turns a disabled webhook back on"})
+
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("nothing to change", field_name="is_active")
 
 
 class WebhookSchema(Schema):
