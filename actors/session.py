@@ -27,6 +27,7 @@ from domain.errors import DomainError, Internal, RateLimited
 from domain.metrics import Metrics
 from domain.ratelimit import RateLimiter
 from domain.ws_protocol import CLOSE_POLICY, CLOSE_RATE_LIMITED, Sink, WireFrame
+from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
 log = logging.getLogger("confab.session")
 
@@ -117,6 +118,9 @@ class Session:
             reply = FRAME_HANDLERS[frame.type](self.context, frame)
         except DomainError as exc:
             self._error(exc, frame.ref)
+            return
+        except STORAGE_DOWN as exc:  # the database is down, full or locked: the client retries
+            self._error(storage_unavailable(exc, log, frame_type=frame.type), frame.ref)
             return
         except Exception:  # noqa: BLE001 — a handler bug answers INTERNAL and the socket stays open
             logs.event(log, "ws.frame_failed", logging.ERROR, exc_info=True, frame_type=frame.type)

@@ -60,6 +60,9 @@ class _ThreadSqlite(peewee.SqliteDatabase):
 
 
 database = _ThreadRoutedProxy()
+#: a group-commit thread waits this long for SQLite's write lock: waiting there stalls no socket, and
+#: a batch refused for a lock held a few seconds (a busy machine) would be answered UNAVAILABLE
+THREAD_BUSY_TIMEOUT_MS = 30_000
 
 
 class StorageUnavailable(RuntimeError):
@@ -127,12 +130,21 @@ def reading() -> Iterator[peewee.Database]:
         yield database
 
 
+def probe_write() -> None:
+    """Inside a unit of work: a write that changes nothing yet needs the disk and the connection
+    (rewrites the newest schema_version row), to learn whether storage can commit again."""
+    database.execute_sql("UPDATE schema_version SET applied_at = applied_at "
+                         "WHERE version = (SELECT MAX(version) FROM schema_version)")
+
+
 def use_own_connection() -> None:
     """On an OS thread of its own: from now on this thread's queries use a connection of its own
     (SQLite only; PostgreSQL needs none: psycopg waits cooperatively on the hub)."""
     shared = database._shared
-    own = _ThreadSqlite(shared.database, pragmas=list(shared._pragmas), timeout=10, returning_clause=True,
-                        thread_safe=False)
+    pragmas = dict(shared._pragmas)
+    pragmas["busy_timeout"] = max(int(pragmas.get("busy_timeout", 0)), THREAD_BUSY_TIMEOUT_MS)
+    own = _ThreadSqlite(shared.database, pragmas=pragmas, timeout=THREAD_BUSY_TIMEOUT_MS / 1000,
+                        returning_clause=True, thread_safe=False)
     database._own[_os_thread_id()] = own
 
 

@@ -124,9 +124,6 @@ def _check_durable(server, ana, bob, room, document, sender, editor) -> int:
     return assert_edits_stored_once(server, bob["access_token"], document, editor)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "actors/documents/document.py (lead-owned) closes every peer with 1011 when an update cannot be stored; "
-    "1013 (try again later) tells a Yjs client the failure is transient: see the report"))
 def test_a_yjs_client_whose_update_cannot_be_stored_is_told_to_try_again_later(tmp_path, disk):
     with started(tmp_path / "confab", disk) as server:
         ana = register(server.base)
@@ -140,9 +137,6 @@ def test_a_yjs_client_whose_update_cannot_be_stored_is_told_to_try_again_later(t
         assert yjs.closed_with == 1013
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "actors/chat/writer.py (lead-owned) reports the chat component not ready after a failed batch and "
-    "ready again only after a successful one: with no chat write after the space returns, /ready stays 503"))
 def test_ready_comes_back_once_space_returns_without_more_traffic(tmp_path, disk):
     with started(tmp_path / "confab", disk) as server:
         ana = register(server.base)

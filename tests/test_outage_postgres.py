@@ -131,9 +131,6 @@ def test_postgres_stopping_for_ten_seconds_loses_nothing_acknowledged(tmp_path, 
               + f"{len(replies)} UNAVAILABLE answers, {len(editor.refused)} edits refused.")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "actors/session.py (lead-owned) answers INTERNAL for a frame whose handler meets a storage error "
-    "(join_document, join_room … read the database in the session); see docs/outages.md and the report"))
 def test_a_frame_that_reads_the_database_during_an_outage_is_unavailable(tmp_path, postgres):
     with serving(tmp_path / "confab", env={"CONFAB_DATABASE_URL": postgres.url, **LIMITS}) as server:
         ana = register(server.base)

@@ -27,7 +27,7 @@ from domain.errors import BadRequest, Conflict, DomainError
 from storage import chat as rooms
 from storage import chat_messages as messages
 from storage import files
-from storage.db import unit_of_work
+from storage.db import probe_write, unit_of_work
 
 log = logging.getLogger("confab.chat")
 
@@ -183,4 +183,10 @@ def _join(c: dict[str, Any]) -> Outcome:
     return Outcome(reply={"room": room, "newly": newly}, events=[frame_event(c["room_id"], frame)] if newly else [])
 
 
-_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read, "join": _join}
+def _probe(_c: dict[str, Any]) -> Outcome:
+    """A write that changes nothing: can storage commit again? (``actors.chat.writer``)"""
+    probe_write()
+    return Outcome()
+
+
+_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read, "join": _join, "probe": _probe}

@@ -16,11 +16,13 @@ from typing import Any, Callable
 import peewee
 import pykka
 
+from actors import runtime
 from actors.chat.batch import Outcome
 from actors.chat.service import ChatService
 from actors.component import ComponentActor, HealthSink
 from domain import logs
 from domain.errors import Internal, Unavailable
+from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
 log = logging.getLogger("confab.chat")
 
@@ -31,7 +33,15 @@ class _Flush:
     pass
 
 
+class _Probe:
+    pass
+
+
 _FLUSH = _Flush()
+#: while storage fails, a write that changes nothing is tried every PROBE_EVERY_S through the same
+#: path (thread, connection), so health (and /ready) recovers without waiting for the next message
+PROBE = {"op": "probe", "cid": "probe"}
+PROBE_EVERY_S = 1.0
 
 
 class ChatWriter(ComponentActor):
@@ -42,6 +52,7 @@ class ChatWriter(ComponentActor):
         self._commit_batch = commit
         self._kicked = False
         self._failing = False
+        self._probe: runtime.Timer | None = None
 
     def on_start(self) -> None:
         self._service.kick = self._kick
@@ -56,6 +67,10 @@ class ChatWriter(ComponentActor):
             except pykka.ActorDeadError:  # being restarted: the new writer drains the queue on start
                 pass
 
+    def on_stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+
     def handle(self, message: Any) -> Any:
         if isinstance(message, _Flush):
             self._kicked = False
@@ -63,6 +78,15 @@ class ChatWriter(ComponentActor):
             while queue:
                 batch = [queue.popleft() for _ in range(min(self._batch_max, len(queue)))]
                 self._commit(batch)
+        elif isinstance(message, _Probe):
+            self._probe = None
+            if self._failing:
+                try:
+                    self._commit_batch([PROBE])
+                except STORAGE_DOWN:
+                    self._probe = runtime.call_later(PROBE_EVERY_S, self.actor_ref.tell, _Probe())
+                else:
+                    self._health(True)
         return None
 
     def _commit(self, batch: list[dict[str, Any]]) -> None:
@@ -70,8 +94,7 @@ class ChatWriter(ComponentActor):
         try:
             outcomes = self._commit_batch(batch)
         except (peewee.PeeweeException, OSError) as exc:
-            logs.event(log, "chat.batch_failed", logging.ERROR, commands=len(batch), error=str(exc).splitlines()[0],
-                       request_ids=[c.get("rid") for c in batch][:20])
+            storage_unavailable(exc, log, commands=len(batch), request_ids=[c.get("rid") for c in batch][:20])
             self._health(False, str(exc).splitlines()[0])
             outcomes = [Outcome(error=Unavailable("storage unavailable; retry with the same client_msg_id"))
                         for _ in batch]
@@ -90,3 +113,5 @@ class ChatWriter(ComponentActor):
         if ok == self._failing:
             self._failing = not ok
             self.report_health("ok" if ok else "degraded", True, **({} if ok else {"error": error}))
+            if not ok and self._probe is None:
+                self._probe = runtime.call_later(PROBE_EVERY_S, self.actor_ref.tell, _Probe())

@@ -42,8 +42,9 @@ from domain import logs, yjs_sync
 from domain.config import CollabConfig
 from domain.errors import DomainError, PayloadTooLarge, Unavailable
 from domain.metrics import Metrics
-from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY, WireFrame
+from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_TRY_AGAIN, WireFrame
 from storage import documents as store
+from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
 log = logging.getLogger("confab.documents")
 
@@ -152,12 +153,14 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
                 timer.cancel()
         self._snapshot_timer = self._sweep_timer = self._repair_timer = None
 
-    def _fail(self, event: str, error: str) -> None:
-        """Memory can no longer be trusted (or never loaded): drop every peer and stop."""
+    def _fail(self, event: str, error: str, code: int = CLOSE_INTERNAL) -> None:
+        """Memory can no longer be trusted (or never loaded): drop every peer and stop. ``code``: 1011
+        for a bug, 1013 (try again later) when storage is unavailable; either way clients reconnect,
+        keep their unsent edits, and sync them to the reloaded document."""
         self._failed = error
         self._pending.clear()  # never broadcast, so never seen: dropping them loses nothing anyone saw
         logs.event(log, f"document.{event}", logging.ERROR, error=error)
-        self._subs.close_all(CLOSE_INTERNAL, "document unavailable, reconnect")
+        self._subs.close_all(code, "document unavailable, reconnect")
         self._cancel_timers()
         self._on_gone(self.document_id, self.actor_urn)
         self.actor_ref.tell(_StopNow())
@@ -310,6 +313,10 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
             return self.version
         try:
             first = self._commit(store.Append(self.document_id, [(p.origin.user_id, p.update) for p in pending]))
+        except STORAGE_DOWN as exc:  # memory is now ahead of storage: reload once it is back
+            storage_unavailable(exc, log, document_id=self.document_id)
+            self._fail("store_failed", repr(exc), code=CLOSE_TRY_AGAIN)
+            raise Unavailable("could not store the update; retry shortly") from None
         except Exception as exc:  # noqa: BLE001 — memory is now ahead of storage: reload
             self._fail("store_failed", repr(exc))
             raise Unavailable("could not store the update") from None
