@@ -3,6 +3,10 @@
 pycrdt 0.14 positions are UTF-8 byte offsets and an out-of-range delete panics after partly
 applying, so a delta is validated whole and converted to byte positions *before* the document is
 touched. ``to_codepoint_delta`` turns pycrdt's byte-based event deltas back into API.md deltas.
+
+A Y.Text may hold embedded objects (a Yjs client's images, mentions...): each takes one position in
+Yjs. JSON clients see each as one U+FFFC (OBJECT REPLACEMENT CHARACTER) in the text, one code point,
+so their positions agree with Yjs clients'; they cannot insert one themselves.
 """
 from __future__ import annotations
 
@@ -12,6 +16,13 @@ from typing import Any
 from domain.errors import BadRequest
 
 MAX_OPS = 10_000
+EMBED = "\ufffc"  # an embedded object, as JSON clients see it: one position, as in Yjs
+_EMBED_UTF8 = EMBED.encode()
+
+
+def units(text: str) -> int:
+    """How many Yjs positions (pycrdt: UTF-8 bytes; an embed: one) a span of the JSON text takes."""
+    return len(text.encode("utf-8", "surrogatepass")) - (len(_EMBED_UTF8) - 1) * text.count(EMBED)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ def to_byte_ops(current: str, ops: Any) -> list[ByteOp]:
         if kind == "insert":
             if not isinstance(value, str) or not value:
                 raise _refuse("insert must be a non-empty string", index)
+            if EMBED in value:
+                raise _refuse("U+FFFC stands for an embedded object and cannot be inserted as text", index)
             out.append(Insert(byte_pos, value))
             byte_pos += len(value.encode("utf-8", "surrogatepass"))
             continue
@@ -61,7 +74,7 @@ def to_byte_ops(current: str, ops: Any) -> list[ByteOp]:
             raise _refuse(f"{kind} must be a positive integer", index)
         if cp + value > len(current):
             raise _refuse(f"{kind} reaches past the end of the text ({len(current)} code points)", index)
-        span = len(current[cp:cp + value].encode("utf-8", "surrogatepass"))
+        span = units(current[cp:cp + value])
         cp += value
         if kind == "retain":
             byte_pos += span
@@ -91,14 +104,14 @@ def apply_byte_ops(text: Any, ops: list[ByteOp]) -> None:
 
 
 def to_codepoint_delta(old: str, byte_delta: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """pycrdt's event delta (byte counts over ``old``) as an API.md delta (code points)."""
-    raw = old.encode("utf-8")
+    """pycrdt's event delta (byte counts over ``old``, the JSON text) as an API.md delta (code points)."""
+    raw = old.encode("utf-8").replace(_EMBED_UTF8, b"\xff")  # an embed: one unit, decoded as one character
     pos = 0
     out: list[dict[str, Any]] = []
     for op in byte_delta:
         if "insert" in op:
             value = op["insert"]
-            out.append({"insert": value if isinstance(value, str) else str(value)})
+            out.append({"insert": value if isinstance(value, str) else EMBED})
             continue
         kind = "retain" if "retain" in op else "delete"
         count = int(op[kind])

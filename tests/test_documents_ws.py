@@ -120,3 +120,25 @@ def test_presence_reaches_json_and_yjs_peers_and_leaves_with_them(server: Server
     yjs.close()
     assert next_of(b, "document_presence")["state"] is None
     a.close(), b.close()
+
+
+def test_embedded_objects_count_as_one_position_for_json_clients(server: Server, users: dict[str, Any],
+                                                                  doc_id: str) -> None:
+    """A Yjs client's embed (an image, a mention) is one U+FFFC in the JSON text, so positions agree."""
+    yjs = YjsClient(f"{server.ws_base}/yjs/{doc_id}", users["owner"]["access_token"])
+    wait_until(lambda: yjs.synced)
+    yjs.insert(0, "aé")
+    yjs.text.insert_embed(1, {"image": "cat.png"})  # between "a" and "é"
+    wait_until(lambda: content(server, users, doc_id)["content"] == "a\ufffcé", message="the embed stored")
+    ws = json_client(server, users)
+    assert ws_request(ws, {"type": "join_document", "document_id": doc_id})["content"] == "a\ufffcé"
+    ack = ws_request(ws, {"type": "edit_document", "document_id": doc_id, "ops": [{"retain": 2}, {"insert": "Z"}]})
+    assert ack["type"] == "ack"
+    wait_until(lambda: [c for c, _ in yjs.text.diff()] == ["a", {"image": "cat.png"}, "Zé"], message="Z after the embed")
+    refused = ws_request(ws, {"type": "edit_document", "document_id": doc_id, "ops": [{"insert": "\ufffc"}]})
+    assert refused["error"]["code"] == "BAD_REQUEST"
+    yjs.text.insert_embed(0, {"mention": "ana"})
+    update = next_of(ws, "document_updated")
+    assert update["delta"] == [{"insert": "\ufffc"}]
+    yjs.close()
+    ws.close()

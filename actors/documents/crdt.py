@@ -10,6 +10,7 @@ import gevent
 from pycrdt import Doc, Text, get_update
 
 from domain.errors import BadRequest
+from domain.text_delta import EMBED
 
 TEXT_NAME = "content"
 
@@ -45,10 +46,18 @@ def text_of(doc: Doc) -> Text:
     return doc.get(TEXT_NAME, type=Text)
 
 
+def json_text(text: Text) -> str:
+    """The text as JSON clients see it: each embedded object as one U+FFFC (``domain.text_delta``)."""
+    chunks = text.diff()
+    if len(chunks) == 1 and isinstance(chunks[0][0], str):
+        return chunks[0][0]
+    return "".join(chunk if isinstance(chunk, str) else EMBED for chunk, _attrs in chunks)
+
+
 def content_of(snapshot: bytes | None, updates: list[tuple[int, bytes]]) -> str:
     """The text a snapshot and its later updates make; the Doc lives and dies in the calling thread
     (run it on a worker thread: rebuilding is CPU work)."""
-    return str(text_of(guarded(build, snapshot, updates)))
+    return json_text(text_of(guarded(build, snapshot, updates)))
 
 
 def state_of(snapshot: bytes | None, updates: list[tuple[int, bytes]]) -> bytes:

@@ -249,7 +249,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
             if states is not None:
                 sub.send(WireFrame(yjs_sync.awareness(states), binary=True))
             return {"version": self.version}
-        return {"version": self.version, "content": str(self._text),
+        return {"version": self.version, "content": crdt.json_text(self._text),
                 "presence": [{"client_id": cid, "state": state} for cid, state in self._presence.states().items()]}
 
     def _on_leave(self, peer_id: str) -> None:

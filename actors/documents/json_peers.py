@@ -45,13 +45,13 @@ class JsonPeers:
     # --- deltas for JSON peers ----------------------------------------------------------------------
 
     def _json_joined(self) -> None:
-        self._ascii = str(self._text).isascii()
+        self._ascii = crdt.json_text(self._text).isascii()
 
     def _begin_change(self) -> None:
         """Before applying a change: what converting its delta will need."""
         self._changes.clear()
         self._deltas.clear()
-        self._old_text = str(self._text) if self._subs.has_json() and not self._ascii else ""
+        self._old_text = crdt.json_text(self._text) if self._subs.has_json() and not self._ascii else ""
 
     def _on_text_event(self, event: Any) -> None:
         if self._subs.has_json():  # building the delta costs CPU; only JSON peers need it
@@ -61,8 +61,9 @@ class JsonPeers:
         """The change just applied, as an API.md delta (empty without JSON peers)."""
         if not self._deltas:
             return []
-        if self._ascii:
-            delta = [op for d in self._deltas for op in d]
+        if self._ascii:  # an embed is not ASCII: the text stops being ASCII with it
+            delta = [op if isinstance(op.get("insert", ""), str) else {"insert": text_delta.EMBED}
+                     for d in self._deltas for op in d]
             self._ascii = all(not isinstance(op.get("insert"), str) or op["insert"].isascii() for op in delta)
             return delta
         return [op for d in self._deltas for op in text_delta.to_codepoint_delta(self._old_text, d)]
@@ -79,7 +80,7 @@ class JsonPeers:
 
     def _on_current_text(self, _message: CurrentText) -> tuple[int, str]:
         self._flush()
-        return self.version, str(self._text)
+        return self.version, crdt.json_text(self._text)
 
     def _on_restore(self, message: Restore) -> dict[str, Any] | None:
         """The difference was computed off this actor against ``base_version``'s text: it applies only if
@@ -95,7 +96,7 @@ class JsonPeers:
         return self._apply_delta(origin, ops, time.perf_counter())
 
     def _apply_delta(self, sub: Subscriber, ops: list, received_at: float) -> dict[str, Any]:
-        byte_ops = text_delta.to_byte_ops(str(self._text), ops)
+        byte_ops = text_delta.to_byte_ops(crdt.json_text(self._text), ops)
         self._check_size(sum(len(op.text.encode()) for op in byte_ops if isinstance(op, text_delta.Insert)) + 64)
         self._changes.clear()
         self._deltas.clear()
