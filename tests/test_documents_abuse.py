@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any, Iterator
 
+import gevent
 import pytest
 import requests
 import websocket
@@ -138,3 +140,36 @@ def test_an_unexpected_error_fails_the_document_cleanly(server: Server, owner: d
     wait_until(lambda: document(server, owner, doc_id)["content"] == "back")
     again.close()
     json_peer.close()
+
+
+def test_a_restore_of_a_large_document_does_not_hold_the_hub_and_is_rate_limited(server: Server,
+                                                                                 owner: dict[str, Any]) -> None:
+    doc_id = new_document(server, owner)
+    writer = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
+    ws_request(writer, {"type": "join_document", "document_id": doc_id})
+    for i in range(4):  # ~3.6 MB of text, then one more line: restoring version 4 diffs 3.6 MB
+        ack = ws_request(writer, {"type": "edit_document", "document_id": doc_id,
+                                  "ops": ([{"retain": i * 900_000}] if i else []) + [{"insert": "x" * 900_000}]})
+        assert ack["type"] == "ack", ack
+    ws_request(writer, {"type": "edit_document", "document_id": doc_id,
+                        "ops": [{"retain": 3_600_000}, {"insert": "tail"}]})
+    gaps: list[float] = []
+
+    def tick() -> None:  # a greenlet that should get the hub every few milliseconds
+        last = time.perf_counter()
+        while True:
+            gevent.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticker = gevent.spawn(tick)
+    url = f"{server.base}/api/v1/documents/{doc_id}/versions/4/restore"
+    response = requests.post(url, headers=bearer(owner["access_token"]))
+    ticker.kill()
+    assert response.status_code == 200, response.text
+    assert document(server, owner, doc_id)["content"] == "x" * 3_600_000
+    assert max(gaps) < 0.25, f"the hub stalled {max(gaps):.2f} s during the restore"
+    statuses = [requests.post(url, headers=bearer(owner["access_token"])).status_code for _ in range(3)]
+    assert statuses[-1] == 429  # three restores in a row per user, then one every 5 s
+    writer.close()

@@ -68,3 +68,15 @@ def test_wire_frames_decode_as_the_same_text_in_a_standard_client(size):
     client.receive_data(frame.wire + frame.wire)  # the same bytes serve twice: shared by every member
     received = "".join(e.data for e in client.events() if isinstance(e, TextMessage))
     assert received == text + text
+
+
+def test_a_lone_surrogate_is_refused_naming_its_field_and_keeping_a_sound_ref():
+    with pytest.raises(ws_protocol.FrameError) as refused:
+        ws_protocol.parse_frame('{"type":"send_message","ref":"r1","room_id":"x","content":"a\\ud800b",'
+                                '"client_msg_id":"c"}')
+    assert refused.value.ref == "r1" and refused.value.error.code == "BAD_REQUEST"
+    assert list(refused.value.error.details["fields"]) == ["content"]
+    with pytest.raises(ws_protocol.FrameError) as in_ref:  # the ref itself is not sound: no ref in the answer
+        ws_protocol.parse_frame('{"type":"ping","ref":"\\udfff"}')
+    assert in_ref.value.ref is None and list(in_ref.value.error.details["fields"]) == ["ref"]
+    assert ws_protocol.encode({"echo": "\ud800"}) == b'{"echo":"\\ud800"}'  # every reply still encodes
