@@ -34,13 +34,18 @@ ui:
 bench-broker: $(DEV)
 	$(PY) bench/broker.py
 
-# the peer (pycrdt-websocket) installs itself into bench/.peer-venv on first run
+# the benches' node packages (load generators, the Node y-websocket server, Hocuspocus), pinned in bench/package-lock.json
+BENCH_NPM := npm ci --prefix bench --silent --no-audit --no-fund
+
+# Confab's /yjs vs the Node y-websocket server, Hocuspocus and pycrdt-websocket (installs itself into
+# bench/.peer-venv on first run); ARGS="--only paced,closed,hot" picks loads
 bench-collab: $(DEV)
+	$(BENCH_NPM)
 	$(PY) bench/collab.py $(ARGS)
 
-# the load generator is node + ws, installed from bench/package-lock.json
+# chat vs a bare flask-sock server; ARGS="--only closed,paced,seed003,storm,stuck" picks parts
 bench-chat: $(DEV)
-	npm ci --prefix bench --silent --no-audit --no-fund
+	$(BENCH_NPM)
 	$(PY) bench/chat.py $(ARGS)
 
 # the chat workload on one instance and on two, against the local PostgreSQL and Redis (scaleout.md)
@@ -52,7 +57,7 @@ bench-search: $(DEV)
 	$(PY) bench/search.py $(ARGS)
 
 bench-scaleout: $(DEV)
-	npm ci --prefix bench --silent --no-audit --no-fund
+	$(BENCH_NPM)
 	$(PY) bench/chat.py --scaleout --conns 400 --rooms 20 --paced 2000 --seconds 10 $(ARGS)
 
 clean:

@@ -1,15 +1,31 @@
 """Chat fan-out report: Confab against a bare flask-sock fan-out server on the same stack (the ceiling).
 
-C connections in R rooms, S senders per room, driven by bench/chatload.js (node + ws). For each server:
-delivered messages/s, p50/p99 send→deliver and ack latency, server CPU µs per delivery and RSS, both
-closed-loop (each sender keeps ``--window`` messages in flight) and paced (``--paced`` deliveries/s in
-total). Then how much memory idle authenticated sockets cost. Confab stores every message durably
-(SQLite WAL, synchronous=FULL, group commit) before its ack; the bare server stores nothing.
+Parts (``--only`` picks some, comma-separated; each part starts a fresh Confab, then a fresh bare
+server, in the same run; the load generator is bench/chatload.js, node + ws):
 
-    .venv/bin/python bench/chat.py [--conns 1000 --rooms 50 --senders 1 --seconds 10 --idle 10000]
+- ``closed``  C sockets in R rooms (default 1,000 = 50 × 20), S senders per room, each keeping
+  ``--window`` messages in flight: deliveries/s, p50/p99 deliver and ack, server CPU µs per delivery.
+- ``paced``   the same sockets at ``--paced`` deliveries/s in total (default 20,000 and 5,000).
+- ``seed003`` seed 003's target, 5,000 messages/s per instance into rooms of 4: 1,000 sockets in
+  250 rooms of 4, every member sending 5 messages/s, paced.
+- ``storm``   ``--storm`` sockets (10,000 distinct users) connecting and joining 100 rooms as fast as
+  ``--storm-concurrency`` handshakes in flight allow, twice: fresh users (each join makes a member),
+  then the same users again once those sockets are gone (members already, as after a restart):
+  time to connect + join all, then RSS per socket, the server's CPU and the frames still flowing
+  over ``--idle-s`` seconds of idleness after the last join.
+- ``stuck``   6 senders × 25 messages/s of 4 KB into one room of 50: the others' deliver p99, then
+  one member stops reading (its socket paused) and the same again; how long the server keeps the
+  stuck socket (until its descriptor is gone from the server, read in /proc/net/tcp) and how much
+  the server's RSS grows meanwhile.
+
+Confab stores every message durably (SQLite WAL, synchronous=FULL, group commit) before its ack;
+the bare server stores nothing. Loopback only; every load is bounded in time.
+
+    make bench-chat                                  # every part, writes bench/results/chat.md
+    make bench-chat ARGS="--only closed,stuck"       # some parts; tables printed (``--out`` to write)
     .venv/bin/python bench/chat.py --scaleout [--conns 400 --rooms 20 --paced 2000 --seconds 10]
 
-Needs ``npm install`` in bench/ (the ``ws`` package). Writes bench/results/chat.md.
+Needs ``npm ci --prefix bench`` (``make bench-chat`` does it).
 """
 from gevent import monkey
 
@@ -18,62 +34,27 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any, Callable, Iterator  # noqa: E402
 
-import requests  # noqa: E402
+import gevent  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 from bots import create_accounts, create_room  # noqa: E402
-from tests.harness import free_port  # noqa: E402
+from chat_report import write_report  # noqa: E402
+from procs import (cpu_seconds, free_port, load_average, log_errors, raise_open_files, rss_mb,  # noqa: E402
+                   start_confab, stop, wait_http, wait_idle)
 
-CONFAB_ENV = {"CONFAB_STATSD_ENABLED": "false", "CONFAB_LOGGING_LEVEL": "WARNING",
-              "CONFAB_AUTH_ARGON2_TIME_COST": "1", "CONFAB_AUTH_ARGON2_MEMORY_KIB": "1024",
-              "CONFAB_AUTH_ACCESS_TOKEN_TTL_S": "7200", "CONFAB_RATE_LIMIT_ENABLED": "false",
-              "CONFAB_CHAT_SEND_RATE": "1000000", "CONFAB_CHAT_SEND_WINDOW_S": "1",
-              "CONFAB_SERVER_WS_FRAME_RATE_PER_S": "1000000", "CONFAB_SERVER_WS_FRAME_BURST": "1000000",
-              "CONFAB_SERVER_WS_MAX_SOCKETS_PER_USER": "0"}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
-def start_confab(data_dir: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--data-dir", str(data_dir)],
-                            cwd=ROOT, env={**os.environ, **CONFAB_ENV, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=open(data_dir / "server.log", "ab"))
-    wait_http(f"http://127.0.0.1:{port}/ready")
-    return proc, port
+PARTS = ("closed", "paced", "seed003", "storm", "stuck")
+STORMS = ("first join", "rejoin")
 
 
 def start_bare() -> tuple[subprocess.Popen, int]:
@@ -83,168 +64,259 @@ def start_bare() -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def stop(proc: subprocess.Popen, log: Path | None) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        tail = f"; log tail:\n{log.read_text()[-3000:]}" if log else ""
-        print(f"server {proc.pid} did not stop in 30 s; killed{tail}", file=sys.stderr)
-        proc.kill()
-        proc.wait(10)
+class Servers:
+    """Starts each server fresh, stops it, and keeps what its log said (ERROR lines) for the report."""
+
+    def __init__(self, work: Path) -> None:
+        self.work, self.log_notes = work, {}
+
+    @contextmanager
+    def confab(self, name: str) -> Iterator[tuple[int, str]]:
+        folder = self.work / f"confab-{name}"
+        proc, port = start_confab(folder)
+        try:
+            yield proc.pid, f"127.0.0.1:{port}"
+        finally:
+            stop(proc, folder / "server.log")
+            self.log_notes[name] = log_errors(folder / "server.log")
+
+    @contextmanager
+    def bare(self) -> Iterator[tuple[int, str]]:
+        proc, port = start_bare()
+        try:
+            yield proc.pid, f"127.0.0.1:{port}"
+        finally:
+            stop(proc, None)
 
 
-def wait_idle(pid: int, limit_s: float = 90.0) -> None:
-    """Let the server finish its backlog (an overloaded run leaves one) before the next run."""
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        time.sleep(0.5)
-        if cpu_seconds(pid) - before < 0.05:
-            return
-
-
-def run_load(pids: list[int], plan: dict[str, Any], work: Path,
-             others: Callable[[], dict[str, float]] = dict) -> dict[str, Any]:
-    """Run the node generator; the CPU of the server processes ``pids`` (summed, and each) and of
-    ``others()`` (named CPU-second counters, e.g. Redis and PostgreSQL) is read while it measures."""
+def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callable[[], dict[str, float]] = dict,
+               on_event: Callable[[dict[str, Any]], None] = lambda event: None) -> list[dict[str, Any]]:
+    """Run the node generator; for each measured phase, its figures plus the CPU of the server processes
+    ``pids`` (summed, and each) and of ``others()`` (named CPU-second counters, e.g. Redis) meanwhile."""
     path = work / "plan.json"
     path.write_text(json.dumps(plan))
     node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
     start: list[float] = []
     start_others: dict[str, float] = {}
-    result: dict[str, Any] = {}
+    start_generator = 0.0
+    results: list[dict[str, Any]] = []
     for line in node.stdout:  # type: ignore[union-attr]
         event = json.loads(line)
+        on_event(event)
         if event.get("phase") == "measuring":
             start, start_others = [cpu_seconds(pid) for pid in pids], others()
+            start_generator = cpu_seconds(node.pid)
         elif event.get("phase") == "done":
-            result = event
-            result["cpu_by_server_s"] = [cpu_seconds(pid) - (start[i] if start else 0.0) for i, pid in enumerate(pids)]
-            result["cpu_others_s"] = {k: v - start_others.get(k, 0.0) for k, v in others().items()}
+            event["generator_cpu_percent"] = (cpu_seconds(node.pid) - start_generator) * 100 / event["seconds"]
+            event["cpu_by_server_s"] = [cpu_seconds(pid) - start[i] for i, pid in enumerate(pids)]
+            event["cpu_others_s"] = {k: v - start_others.get(k, 0.0) for k, v in others().items()}
+            event["server_cpu_s"] = sum(event["cpu_by_server_s"])
+            event["us_per_delivery"] = event["server_cpu_s"] * 1e6 / max(1, event["delivered"])
+            event["rss_mb"] = sum(rss_mb(pid) for pid in pids)
+            results.append(event)
     node.wait()
-    if not result:
+    if node.returncode or not results:
         raise SystemExit("load generator failed")
     for pid in pids:
         wait_idle(pid)
-    result["server_cpu_s"] = sum(result["cpu_by_server_s"])
-    result["us_per_delivery"] = result["server_cpu_s"] * 1e6 / max(1, result["delivered"])
-    result["rss_mb"] = sum(rss_mb(pid) for pid in pids)
+    return results
+
+
+def run_load(pids: list[int], plan: dict[str, Any], work: Path,
+             others: Callable[[], dict[str, float]] = dict) -> dict[str, Any]:
+    """One measured phase (bench/scaleout.py uses this too)."""
+    return run_phases(pids, plan, work, others)[0]
+
+
+def users_and_rooms(base: str, rooms: int, per_room: int, senders: int) -> list[dict[str, Any]]:
+    """``rooms`` × ``per_room`` fresh users, one room each group (its first user creates it), as the
+    generator's ``conns``; the first ``senders`` of each room send. Members join with ``join_room``."""
+    tokens = [login["access_token"] for login in create_accounts(base, rooms * per_room, concurrency=32)]
+    ids = [create_room(base, tokens[r * per_room], f"bench-{r}") for r in range(rooms)]
+    return [{"token": tokens[r * per_room + m], "room": ids[r], "sender": m < senders}
+            for r in range(rooms) for m in range(per_room)]
+
+
+def fanout_plans(args: argparse.Namespace, parts: set[str]) -> dict[str, dict[str, Any]]:
+    per_room = args.conns // args.rooms
+    plans: dict[str, dict[str, Any]] = {}
+    if "paced" in parts:
+        for target in sorted(float(x) for x in args.paced.split(",")):  # lightest first
+            plans[f"paced {target:,.0f}/s"] = {"mode": "paced",
+                                               "rate_per_sender": target / (args.rooms * args.senders * per_room)}
+    if "closed" in parts:
+        plans["closed"] = {"mode": "closed", "window": args.window}
+    return plans
+
+
+def part_fanout(servers: Servers, args: argparse.Namespace, parts: set[str]) -> dict[str, Any]:
+    plans = fanout_plans(args, parts)
+    results: dict[str, dict[str, Any]] = {}
+    with servers.confab("fanout") as (pid, addr):
+        conns = users_and_rooms(f"http://{addr}", args.rooms, args.conns // args.rooms, args.senders)
+        results["confab"] = {name: run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, "warmup_s": 2,
+                                                   "duration_s": args.seconds, **plan}, servers.work)
+                             for name, plan in plans.items()}
+    with servers.bare() as (pid, addr):
+        results["bare"] = {name: run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, "warmup_s": 2,
+                                                 "duration_s": args.seconds, **plan}, servers.work)
+                           for name, plan in plans.items()}
+    return {name: (results["confab"][name], results["bare"][name]) for name in plans}
+
+
+def part_seed003(servers: Servers, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    rooms = args.seed003_conns // 4
+    plan = {"mode": "paced", "rate_per_sender": args.seed003_rate / args.seed003_conns, "warmup_s": 2,
+            "duration_s": args.seconds}
+    with servers.confab("seed003") as (pid, addr):
+        conns = users_and_rooms(f"http://{addr}", rooms, 4, 4)
+        confab = run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, **plan}, servers.work)
+    with servers.bare() as (pid, addr):
+        bare = run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, **plan}, servers.work)
+    return confab, bare
+
+
+def storm_once(pid: int, addr: str, conns: list[dict[str, Any]], args: argparse.Namespace,
+               work: Path) -> dict[str, Any]:
+    wait_idle(pid)
+    before = rss_mb(pid)
+    path = work / "storm.json"
+    path.write_text(json.dumps({"url": f"ws://{addr}/ws", "conns": conns, "mode": "storm", "idle_s": args.idle_s,
+                                "connect_concurrency": args.storm_concurrency, "give_up_s": 120}))
+    node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
+    result: dict[str, Any] = {"rss_before_mb": before}
+    try:
+        for line in node.stdout:  # type: ignore[union-attr]
+            event = json.loads(line)
+            if event["phase"] == "joined":
+                result.update(event)
+                result["rss_joined_mb"], cpu_idle_start = rss_mb(pid), cpu_seconds(pid)
+            elif event["phase"] == "idle_done":
+                result["idle_cpu_percent"] = (cpu_seconds(pid) - cpu_idle_start) * 100 / args.idle_s
+                result["rss_after_mb"] = rss_mb(pid)
+                result["idle_frames"], result["idle_frames_by_type"] = event["frames"], event["frames_by_type"]
+                break
+    finally:
+        node.terminate()
+        node.wait(30)
+    if "idle_frames" not in result:
+        raise SystemExit("storm generator failed")
+    result["kb_per_socket"] = (result["rss_after_mb"] - before) * 1024 / max(1, result["connected"])
     return result
 
 
-def idle_sockets(pid: int, url: str, tokens: list[str], count: int, work: Path, room: str) -> dict[str, Any]:
-    before = rss_mb(pid)
-    conns = [{"token": tokens[i % len(tokens)], "room": room, "sender": False} for i in range(count)]
-    path = work / "idle.json"
-    path.write_text(json.dumps({"url": url, "conns": conns, "mode": "idle", "connect_concurrency": 100}))
-    node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
-    line = node.stdout.readline()  # type: ignore[union-attr]
-    time.sleep(2)
-    after = rss_mb(pid)
-    node.terminate()
-    node.wait()
-    opened = json.loads(line)["connected"] if line else 0
-    return {"sockets": opened, "rss_before_mb": before, "rss_after_mb": after,
-            "kb_per_socket": (after - before) * 1024 / max(1, opened)}
+def part_storm(servers: Servers, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Two storms per server: fresh users joining (each join makes a member: a user_joined to the room),
+    then, once those sockets are gone, the same users reconnecting and rejoining (as after a restart)."""
+    results: dict[str, dict[str, Any]] = {}
+    with servers.confab("storm") as (pid, addr):
+        conns = users_and_rooms(f"http://{addr}", args.storm_rooms, args.storm // args.storm_rooms, 0)
+        results["confab"] = {storm: storm_once(pid, addr, conns, args, servers.work) for storm in STORMS}
+    with servers.bare() as (pid, addr):
+        results["bare"] = {storm: storm_once(pid, addr, conns, args, servers.work) for storm in STORMS}
+    return results
 
 
-def main() -> None:
+def server_side_socket(server_port: int, client_port: int) -> int | None:
+    """The inode of the server's end of a loopback TCP connection (0 once no process holds it), or None."""
+    wanted = (f"{server_port:04X}", f"{client_port:04X}")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[1].rsplit(":", 1)[1], fields[2].rsplit(":", 1)[1]) == wanted:
+            return int(fields[9])
+    return None
+
+
+def stuck_once(pid: int, addr: str, conns: list[dict[str, Any]], args: argparse.Namespace,
+               work: Path) -> dict[str, Any]:
+    server_port = int(addr.rsplit(":", 1)[1])
+    watch: dict[str, Any] = {}
+
+    def watch_stuck(client_port: int) -> None:
+        paused_at, rss0 = time.monotonic(), rss_mb(pid)
+        watch.update(rss_at_pause_mb=rss0, rss_max_mb=rss0, kept_s=None)
+        while time.monotonic() - paused_at < args.stuck_seconds:
+            watch["rss_max_mb"] = max(watch["rss_max_mb"], rss_mb(pid))
+            if not server_side_socket(server_port, client_port):
+                watch["kept_s"] = time.monotonic() - paused_at
+                break
+            gevent.sleep(0.1)
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("phase") == "paused":
+            watch["greenlet"] = gevent.spawn(watch_stuck, event["local_port"])
+
+    plan = {"url": f"ws://{addr}/ws", "conns": conns, "mode": "paced", "rate_per_sender": args.stuck_rate,
+            "content_bytes": 4000, "warmup_s": 2,
+            "phases": [{"name": "all reading", "duration_s": args.seconds},
+                       {"name": "one stuck", "duration_s": args.stuck_seconds, "pause": len(conns) - 1}]}
+    baseline, stuck = run_phases([pid], plan, work, on_event=on_event)
+    watch.pop("greenlet").join()
+    return {"baseline": baseline, "stuck": stuck, **watch}
+
+
+def part_stuck(servers: Servers, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    with servers.confab("stuck") as (pid, addr):
+        conns = users_and_rooms(f"http://{addr}", 1, args.stuck_members, args.stuck_senders)
+        confab = stuck_once(pid, addr, conns, args, servers.work)
+    with servers.bare() as (pid, addr):
+        bare = stuck_once(pid, addr, conns, args, servers.work)
+    return confab, bare
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(PARTS), help=f"parts to run, comma-separated: {','.join(PARTS)}")
     parser.add_argument("--conns", type=int, default=1000)
     parser.add_argument("--rooms", type=int, default=50)
     parser.add_argument("--senders", type=int, default=1, help="senders per room")
     parser.add_argument("--window", type=int, default=4, help="messages in flight per sender (closed loop)")
     parser.add_argument("--paced", default="20000,5000", help="deliveries/s in total when paced (comma-separated)")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--idle", type=int, default=10000, help="idle sockets to open (0 skips)")
-    parser.add_argument("--out", default=None, help="report path (default bench/results/chat.md or scaleout.md)")
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per load (after 2 s warm-up)")
+    parser.add_argument("--seed003-conns", type=int, default=1000, help="sockets in rooms of 4 (seed003)")
+    parser.add_argument("--seed003-rate", type=float, default=5000, help="messages/s sent in total (seed003)")
+    parser.add_argument("--storm", type=int, default=10000, help="sockets in the connection storm")
+    parser.add_argument("--storm-rooms", type=int, default=100)
+    parser.add_argument("--storm-concurrency", type=int, default=1000, help="handshakes in flight in the storm")
+    parser.add_argument("--idle-s", type=float, default=10, help="idle seconds watched after the storm")
+    parser.add_argument("--stuck-members", type=int, default=50)
+    parser.add_argument("--stuck-senders", type=int, default=6)
+    parser.add_argument("--stuck-rate", type=float, default=25, help="messages/s per sender (4 KB each)")
+    parser.add_argument("--stuck-seconds", type=float, default=30, help="how long one member stays stuck")
+    parser.add_argument("--out", default=None,
+                        help="report path (default bench/results/chat.md when every part runs, else none)")
     parser.add_argument("--scaleout", action="store_true",
                         help="the same workload on one instance and on two (PostgreSQL + Redis), see bench/scaleout.py")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     if args.scaleout:
         from scaleout import run_scaleout
         run_scaleout(args)
         return
-    args.out = args.out or str(BENCH / "results" / "chat.md")
-    per_room = args.conns // args.rooms
-    rows, idle = [], {}
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    if parts - set(PARTS):
+        raise SystemExit(f"unknown part(s): {', '.join(sorted(parts - set(PARTS)))}; choose from {', '.join(PARTS)}")
+    if args.out is None and parts == set(PARTS):
+        args.out = str(BENCH / "results" / "chat.md")
+    args.open_files = raise_open_files()
+    args.load_before = load_average()
+    started = time.monotonic()
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        proc, port = start_confab(work / "confab")
-        try:
-            base = f"http://127.0.0.1:{port}"
-            logins = create_accounts(base, args.conns)
-            tokens = [login["access_token"] for login in logins]
-            rooms = [create_room(base, tokens[i * per_room], f"bench-{i}") for i in range(args.rooms)]
-            conns = [{"token": tokens[r * per_room + m], "room": rooms[r], "sender": m < args.senders}
-                     for r in range(args.rooms) for m in range(per_room)]
-            plans: dict[str, dict[str, Any]] = {}
-            for target in sorted(float(x) for x in args.paced.split(",")):  # lightest first
-                plans[f"paced {target:,.0f}/s"] = {"mode": "paced",
-                                                   "rate_per_sender": target / (args.rooms * args.senders * per_room)}
-            plans["closed"] = {"mode": "closed", "window": args.window}
-            confab = {name: run_load([proc.pid], {"url": f"ws://127.0.0.1:{port}/ws", "conns": conns, "warmup_s": 2,
-                                                "duration_s": args.seconds, **plan}, work)
-                      for name, plan in plans.items()}
-            if args.idle:
-                idle["confab"] = idle_sockets(proc.pid, f"ws://127.0.0.1:{port}/ws", tokens, args.idle, work, rooms[0])
-        finally:
-            stop(proc, work / "confab" / "server.log")
-        bare_proc, bare_port = start_bare()
-        try:
-            bare = {name: run_load([bare_proc.pid], {"url": f"ws://127.0.0.1:{bare_port}/ws", "conns": conns,
-                                                   "warmup_s": 2, "duration_s": args.seconds, **plan}, work)
-                    for name, plan in plans.items()}
-            if args.idle:
-                idle["bare"] = idle_sockets(bare_proc.pid, f"ws://127.0.0.1:{bare_port}/ws", tokens, args.idle,
-                                            work, "r0")
-        finally:
-            stop(bare_proc, None)
-    for name in plans:
-        rows.append((name, confab[name], bare[name]))
-    report(args, rows, idle)
-
-
-def _fmt(value: Any, digits: int = 1) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
-
-
-def report(args: argparse.Namespace, rows: list, idle: dict[str, Any]) -> None:
-    lines = [
-        "# Chat fan-out: Confab vs a bare flask-sock fan-out server",
-        "",
-        f"{args.conns} sockets in {args.rooms} rooms of {args.conns // args.rooms}, {args.senders} sender(s) per room; "
-        f"closed loop: {args.window} messages in flight per sender; paced: {args.paced} deliveries/s in total. "
-        f"{args.seconds:.0f} s measured after 2 s warm-up. Load: node + ws (`bench/chatload.js`) on the same machine "
-        f"({platform.machine()}, {os.cpu_count()} cores shared with other work, Python {platform.python_version()}).",
-        "Confab stores every message (SQLite WAL, synchronous=FULL, group commit) before its ack; the bare "
-        "server (`bench/bare_server.py`) keeps a dict of rooms and stores nothing.",
-        "",
-        "| load | server | deliveries/s | deliver p50 ms | deliver p99 ms | ack p50 ms | ack p99 ms "
-        "| server CPU µs/delivery | RSS MB | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, confab, bare in rows:
-        for label, r in (("confab", confab), ("bare", bare)):
-            lines.append(f"| {name} | {label} | {_fmt(r['deliveries_per_s'], 0)} | {_fmt(r['deliver_p50_ms'], 2)} | "
-                         f"{_fmt(r['deliver_p99_ms'], 2)} | {_fmt(r['ack_p50_ms'], 2)} | {_fmt(r['ack_p99_ms'], 2)} | "
-                         f"{_fmt(r['us_per_delivery'], 1)} | {_fmt(r['rss_mb'], 0)} | {r['errors']} |")
-        ratio = {k: (confab[k] / bare[k] if confab[k] and bare[k] else None)
-                 for k in ("deliveries_per_s", "deliver_p50_ms", "deliver_p99_ms", "ack_p50_ms", "ack_p99_ms",
-                           "us_per_delivery", "rss_mb")}
-        lines.append(f"| {name} | ratio confab/bare | {_fmt(ratio['deliveries_per_s'], 2)} | "
-                     f"{_fmt(ratio['deliver_p50_ms'], 2)} | {_fmt(ratio['deliver_p99_ms'], 2)} | "
-                     f"{_fmt(ratio['ack_p50_ms'], 2)} | {_fmt(ratio['ack_p99_ms'], 2)} | "
-                     f"{_fmt(ratio['us_per_delivery'], 2)} | {_fmt(ratio['rss_mb'], 2)} | |")
-    if idle:
-        lines += ["", "Idle authenticated sockets (joined to one room), RSS measured in the server process:", "",
-                  "| server | sockets | RSS before MB | RSS after MB | KB per socket |", "|---|---:|---:|---:|---:|"]
-        for label, r in idle.items():
-            lines.append(f"| {label} | {r['sockets']} | {_fmt(r['rss_before_mb'], 0)} | {_fmt(r['rss_after_mb'], 0)} | "
-                         f"{_fmt(r['kb_per_socket'], 1)} |")
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        servers = Servers(Path(tmp))
+        if parts & {"closed", "paced"}:
+            results["fanout"] = part_fanout(servers, args, parts)
+        if "seed003" in parts:
+            results["seed003"] = part_seed003(servers, args)
+        if "stuck" in parts:
+            results["stuck"] = part_stuck(servers, args)
+        if "storm" in parts:
+            results["storm"] = part_storm(servers, args)
+    args.load_after, args.run_s = load_average(), time.monotonic() - started
+    write_report(args, results, servers.log_notes)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,36 @@
-"""Collaborative editing report: Confab's /yjs against PyPI's pycrdt-websocket on the same workload.
+"""Collaborative editing report: Confab's /yjs against three Yjs servers on the same workloads, same run.
 
-D documents × C y-websocket clients each sending U small text updates. For each server: applied
-updates per second, p50/p99 propagation latency (insert on one client → seen by every other client
-of the document), the server's CPU seconds for the run, and the same at a paced load. Confab stores
-every update durably (SQLite, synchronous=FULL) before broadcasting; the bench checks every
-document's version at the end. The peer keeps rooms in memory.
+Peers, each started by this bench, fresh for every load: the Node y-websocket server (npm
+``@y/websocket-server``, its own ``server.js``), Hocuspocus (``@hocuspocus/server``, bench/hocuspocus_server.mjs)
+and PyPI's pycrdt-websocket (its own virtualenv, bench/.peer-venv). The load generator is one node
+process (bench/collabload.mjs) with real Yjs documents behind real providers: y-websocket's
+WebsocketProvider for Confab (``/yjs/<id>?token=``), the y-websocket server and pycrdt-websocket, and
+HocuspocusProvider for Hocuspocus (its own protocol). Each client inserts small strings into the
+Y.Text ``content``; latency is insert → seen by each other client of the document (timestamp in the
+text, one process clock). Loads:
 
-    make bench-collab    # or: .venv/bin/python bench/collab.py [--docs 4 --clients 4 --updates 100]
+- ``paced``:  D documents × C clients, each inserting ``--rate`` times a second (default 10 × 5 at 20/s).
+- ``closed``: the same documents, each client keeping one insert in flight: its next insert goes out
+  once its previous one has reached every other client of the document (the same rule for every
+  server; none of them acknowledges an update to its sender in the y-websocket protocol).
+- ``hot``:    one document × ``--hot-clients`` (50) clients, closed loop (fan-out 49); ``--hot-rate``
+  paces it instead.
 
-The peer runs in its own virtualenv, bench/.peer-venv, created and filled with the pinned
-``PEER_REQUIREMENTS`` on first run (and again when the pins change); ``--peer-python`` uses another
-Python that has them. This file runs itself under it with ``--serve-peer PORT``. Every socket is on
-127.0.0.1. Writes bench/results/collab.md.
+Per server: updates/s, p50/p99, the server process's CPU seconds (/proc/<pid>/stat, all its threads)
+and CPU per applied update, RSS at the end and at its peak, and for Confab whether every update is
+durable (every document's ``version`` over REST equals the updates sent). Loopback only; every load
+is bounded by ``--timeout`` seconds.
+
+    make bench-collab [ARGS="--updates 100 --only paced,hot"]
+
+``npm ci --prefix bench`` installs the node packages (``make bench-collab`` does); the pycrdt peer
+installs itself into bench/.peer-venv on first run (``--peer-python`` uses another Python that has
+``PEER_REQUIREMENTS``). This file runs itself under it with ``--serve-peer PORT``. Writes
+bench/results/collab.md when every load and server runs.
 """
 import sys
 
-if "--serve-peer" in sys.argv:  # the peer server: asyncio + uvicorn, no gevent in this process
+if "--serve-peer" in sys.argv:  # the pycrdt peer server: asyncio + uvicorn, no gevent in this process
     import asyncio
     import warnings
 
@@ -38,31 +53,33 @@ from gevent import monkey  # noqa: E402
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
-import re  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import venv  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+from typing import Any, Iterator  # noqa: E402
 
-import gevent  # noqa: E402
-import psutil  # noqa: E402
 import requests  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+from bots import create_account  # noqa: E402
+from collab_report import SERVERS, write_report  # noqa: E402
+from procs import (cpu_seconds, free_port, load_average, log_errors, peak_rss_mb, rss_mb,  # noqa: E402
+                   start_confab, stop)
 
-from tests.harness import ServerProcess, bearer, free_port, register  # noqa: E402
-from tests.yjs_client import YjsClient, wait_until  # noqa: E402
-
-TOKEN = re.compile(r"\[(\d+):(\d+)\]")
-#: the peer and its whole dependency closure, pinned: the figures must not move with PyPI
+#: the pycrdt peer and its whole dependency closure, pinned: the figures must not move with PyPI
 PEER_REQUIREMENTS = ("pycrdt-websocket==0.16.5", "uvicorn==0.54.0", "websockets==17.4", "pycrdt==0.14.13",
                      "pycrdt-store==0.1.5", "sqlite-anyio==0.2.10", "anyio==4.16.0", "click==8.5.1",
                      "h11==0.16.0", "idna==3.20", "typing_extensions==4.16.0")
-PEER_VENV = ROOT / "bench" / ".peer-venv"
+PEER_VENV = BENCH / ".peer-venv"
+LOADS = ("paced", "closed", "hot")
 
 
 def peer_python() -> str:
@@ -81,143 +98,148 @@ def peer_python() -> str:
     return str(python)
 
 
-def run_load(urls: list[str], clients: int, updates: int, rate: float, server_pid: int) -> dict[str, Any]:
-    """Every client of every document inserts ``updates`` tokens; each other client times their arrival."""
-    sent_at: dict[tuple[int, int], float] = {}
-    latencies: list[float] = []
-    peers: list[YjsClient] = []
-
-    def observer(peer: YjsClient) -> Callable[[Any], None]:
-        def seen(event: Any) -> None:
-            if not peer._remote:
-                return
-            now = time.perf_counter()
-            for op in event.delta:
-                for sender, seq in TOKEN.findall(op.get("insert", "") if isinstance(op.get("insert"), str) else ""):
-                    latencies.append(now - sent_at[(int(sender), int(seq))])
-        return seen
-
-    for url in urls:
-        for _ in range(clients):
-            peer = YjsClient(url, None)
-            peer.text.observe(observer(peer))
-            peers.append(peer)
-    wait_until(lambda: all(p.synced for p in peers), timeout=60, message="initial sync")
-    expected = len(urls) * clients * updates * (clients - 1)
-    process = psutil.Process(server_pid)
-    cpu_before = sum(process.cpu_times()[:2])
-
-    def send(index: int, peer: YjsClient) -> None:
-        for seq in range(updates):
-            sent_at[(index, seq)] = time.perf_counter()
-            peer.text.insert(len(peer.text), f"[{index}:{seq}]")
-            gevent.sleep(1 / rate if rate else 0)
-
-    started = time.perf_counter()
-    senders = [gevent.spawn(send, i, p) for i, p in enumerate(peers)]
-    gevent.joinall(senders)
-    wait_until(lambda: len(latencies) >= expected, timeout=300, message=f"{expected} deliveries")
-    elapsed = time.perf_counter() - started
-    cpu = sum(process.cpu_times()[:2]) - cpu_before
-    for peer in peers:
-        peer.close()
-    latencies.sort()
-    total = len(urls) * clients * updates
-    return {"updates": total, "elapsed_s": elapsed, "updates_per_s": total / elapsed,
-            "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-            "cpu_s": cpu, "cpu_ms_per_update": cpu / total * 1000}
+def wait_tcp(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server {proc.args} did not listen on {port}")
 
 
-def confab_run(data_dir: Path, docs: int, clients: int, updates: int, rate: float) -> dict[str, Any]:
-    server = ServerProcess(data_dir, env={"CONFAB_LOGGING_LEVEL": "WARNING", "CONFAB_RATE_LIMIT_ENABLED": "false"})
+class Target:
+    """One server under load: its process, the documents the generator opens, and (Confab) a check
+    that every update is durable."""
+
+    def __init__(self, pid: int, protocol: str, docs: list[dict[str, Any]]) -> None:
+        self.pid, self.protocol, self.docs = pid, protocol, docs
+        self.versions = lambda: None  # Confab: every document's stored version
+
+    def durable(self, updates_per_doc: int) -> bool | None:
+        versions = self.versions()
+        return None if versions is None else all(v == updates_per_doc for v in versions)
+
+
+@contextmanager
+def confab(work: Path, docs: int, notes: dict[str, list[str]], name: str) -> Iterator[Target]:
+    folder = work / f"confab-{name}"
+    proc, port = start_confab(folder)
     try:
-        server.wait_ready()
-        token = register(server.base)["access_token"]
-        ids = [requests.post(f"{server.base}/api/v1/documents", json={"title": f"bench {i}"},
-                             headers=bearer(token)).json()["id"] for i in range(docs)]
-        result = run_load([f"{server.ws_base}/yjs/{doc}?token={token}" for doc in ids], clients, updates, rate,
-                          server.process.pid)
-        versions = [requests.get(f"{server.base}/api/v1/documents/{doc}", headers=bearer(token)).json()["version"]
-                    for doc in ids]
-        result["durable"] = all(v == clients * updates for v in versions)
-        return result
+        base = f"http://127.0.0.1:{port}"
+        token = create_account(base)["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        ids = [requests.post(f"{base}/api/v1/documents", json={"title": f"bench {i}"}, headers=auth).json()["id"]
+               for i in range(docs)]
+        target = Target(proc.pid, "y-websocket",
+                        [{"url": f"ws://127.0.0.1:{port}/yjs", "room": doc, "params": {"token": token}} for doc in ids])
+        target.versions = lambda: [requests.get(f"{base}/api/v1/documents/{doc}", headers=auth).json()["version"]
+                                   for doc in ids]
+        yield target
     finally:
-        server.stop()
+        stop(proc, folder / "server.log")
+        notes[name] = log_errors(folder / "server.log")
 
 
-def peer_run(python: str, docs: int, clients: int, updates: int, rate: float) -> dict[str, Any]:
+@contextmanager
+def peer(kind: str, docs: int, python: str) -> Iterator[Target]:
     port = free_port()
-    process = subprocess.Popen([python, __file__, "--serve-peer", str(port)], cwd=ROOT)
+    command = {"y-websocket": ["node", str(BENCH / "node_modules/@y/websocket-server/src/server.js")],
+               "hocuspocus": ["node", str(BENCH / "hocuspocus_server.mjs"), str(port)],
+               "pycrdt-websocket": [python, __file__, "--serve-peer", str(port)]}[kind]
+    # HOST/PORT: the y-websocket server's settings; without YPERSISTENCE it keeps documents in memory only
+    env = {**{k: v for k, v in os.environ.items() if k != "YPERSISTENCE"}, "HOST": "127.0.0.1", "PORT": str(port)}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                gevent.socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_tcp(port, proc)
         stamp = time.time_ns()
-        result = run_load([f"ws://127.0.0.1:{port}/bench-{stamp}-{i}" for i in range(docs)], clients, updates,
-                          rate, process.pid)
-        result["durable"] = False
-        return result
+        yield Target(proc.pid, "hocuspocus" if kind == "hocuspocus" else "y-websocket",
+                     [{"url": f"ws://127.0.0.1:{port}", "room": f"bench-{stamp}-{i}"} for i in range(docs)])
     finally:
-        process.kill()
-        process.wait(10)
+        stop(proc, None)
 
 
-def table(rows: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
-    lines = ["| load | server | updates/s | p50 ms | p99 ms | server CPU s | CPU ms/update | durable |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
-    for load, ours, peer in rows:
-        for name, r in (("confab", ours), ("pycrdt-websocket", peer)):
-            lines.append(f"| {load} | {name} | {r['updates_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-                         f"{r['cpu_s']:.2f} | {r['cpu_ms_per_update']:.3f} | {'yes' if r['durable'] else 'no'} |")
-        lines.append(f"| {load} | ratio confab/peer | {ours['updates_per_s'] / peer['updates_per_s']:.2f} | "
-                     f"{ours['p50_ms'] / peer['p50_ms']:.2f} | {ours['p99_ms'] / peer['p99_ms']:.2f} | "
-                     f"{ours['cpu_s'] / peer['cpu_s']:.2f} | {ours['cpu_ms_per_update'] / peer['cpu_ms_per_update']:.2f} | |")
-    return "\n".join(lines)
+def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) -> dict[str, Any]:
+    """Run the generator against ``target``; the server's CPU is read between "go" and "done"."""
+    path = work / "collab-plan.json"
+    path.write_text(json.dumps({**load, "protocol": target.protocol, "docs": target.docs, "timeout_s": timeout_s}))
+    node = subprocess.Popen(["node", str(BENCH / "collabload.mjs"), str(path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, cwd=BENCH)
+    result: dict[str, Any] = {}
+    try:
+        for line in node.stdout:  # type: ignore[union-attr]
+            event = json.loads(line)
+            if event["phase"] == "ready":
+                cpu_before = cpu_seconds(target.pid)
+                node.stdin.write("go\n")  # type: ignore[union-attr]
+                node.stdin.flush()  # type: ignore[union-attr]
+            elif event["phase"] == "done":
+                result = event
+                result["cpu_s"] = cpu_seconds(target.pid) - cpu_before
+                result["rss_mb"], result["peak_rss_mb"] = rss_mb(target.pid), peak_rss_mb(target.pid)
+                break
+            else:
+                raise SystemExit(f"load generator: {event}")
+    finally:
+        node.stdin.close()  # type: ignore[union-attr]
+        node.wait(60)
+    if not result:
+        raise SystemExit("load generator failed")
+    result["cpu_ms_per_update"] = result["cpu_s"] * 1000 / max(1, result["sent"])
+    result["cpu_us_per_delivery"] = result["cpu_s"] * 1e6 / max(1, result["deliveries"])
+    result["durable"] = target.durable(load["clients"] * load["updates"])
+    return result
+
+
+def load_plans(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    hot_mode = {"mode": "paced", "rate": args.hot_rate} if args.hot_rate else {"mode": "closed"}
+    plans = {"paced": {"docs": args.docs, "clients": args.clients, "mode": "paced", "rate": args.rate,
+                       "updates": args.updates},
+             "closed": {"docs": args.docs, "clients": args.clients, "mode": "closed", "updates": args.updates},
+             "hot": {"docs": 1, "clients": args.hot_clients, "updates": args.updates, **hot_mode}}
+    return {name: plans[name] for name in LOADS if name in args.loads}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(LOADS), help=f"loads to run, comma-separated: {','.join(LOADS)}")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="servers, comma-separated (confab first)")
+    parser.add_argument("--docs", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=5, help="clients per document (paced, closed)")
+    parser.add_argument("--rate", type=float, default=20.0, help="inserts/s per client (paced)")
+    parser.add_argument("--updates", type=int, default=100, help="inserts per client (every load)")
+    parser.add_argument("--hot-clients", type=int, default=50)
+    parser.add_argument("--hot-rate", type=float, default=0.0, help="inserts/s per client on the hot document "
+                                                                    "(0: closed loop)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds a load may take per server")
     parser.add_argument("--peer-python", help="a Python with PEER_REQUIREMENTS (default: bench/.peer-venv)")
-    parser.add_argument("--docs", type=int, default=4)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--updates", type=int, default=100)
-    parser.add_argument("--paced-rate", type=float, default=20.0, help="updates/s per client for the paced load")
+    parser.add_argument("--out", default=None, help="report path (default bench/results/collab.md on a full run)")
     args = parser.parse_args()
-    python = args.peer_python or peer_python()
-    rows = []
+    args.loads = [x.strip() for x in args.only.split(",") if x.strip()]
+    servers = [x.strip() for x in args.servers.split(",") if x.strip()]
+    if set(args.loads) - set(LOADS) or set(servers) - set(SERVERS) or "confab" not in servers:
+        raise SystemExit(f"loads: {', '.join(LOADS)}; servers: {', '.join(SERVERS)} (confab among them)")
+    if args.out is None and set(args.loads) == set(LOADS) and set(servers) == set(SERVERS):
+        args.out = str(BENCH / "results" / "collab.md")
+    python = args.peer_python or (peer_python() if "pycrdt-websocket" in servers else sys.executable)
+    args.load_before, started = load_average(), time.monotonic()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    notes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, rate, updates in (("saturating", 0.0, args.updates),
-                                     (f"paced {args.paced_rate:g}/s/client", args.paced_rate, max(20, args.updates // 2))):
-            ours = confab_run(Path(tmp) / f"confab-{rate}", args.docs, args.clients, updates, rate)
-            peer = peer_run(python, args.docs, args.clients, updates, rate)
-            rows.append((label, ours, peer))
-    report = (f"# Collaborative editing: Confab vs pycrdt-websocket\n\n"
-              f"{args.docs} documents × {args.clients} y-websocket clients; saturating: each client sends "
-              f"{args.updates} inserts as fast as it can; paced: {args.paced_rate:g} inserts/s per client. "
-              f"Latency is insert on one client → seen by each other client of the document. One load process "
-              f"(gevent, pycrdt clients) on the same machine; {platform.processor() or platform.machine()}, "
-              f"{psutil.cpu_count()} cores, Python {platform.python_version()}.\n\n{table(rows)}\n\n"
-              f"Confab appends every update to SQLite (synchronous=FULL) before broadcasting it ('durable' = "
-              f"every document's version equals the updates sent); pycrdt-websocket keeps rooms in memory.\n\n"
-              f"Reading the figures: at the saturating load the single load process is the bottleneck, so its own "
-              f"queue dominates both servers' latency and varies a lot between runs on a shared 2-core machine; "
-              f"updates/s and server CPU per update are the comparable figures there. At the paced load each "
-              f"Confab update waits for its commit with fsync before anyone sees it (~1.5–2 ms median under this "
-              f"load, 3.5–5 ms at p90), and, as the clients send in step, often for the commit of another "
-              f"document ahead of it: that durable wait is most of the remaining gap to the in-memory peer. "
-              f"The commits run on a dedicated OS thread with its own SQLite connection, one transaction for "
-              f"every document with pending updates, so the gevent hub goes on reading and writing sockets "
-              f"meanwhile. Against commits on the hub (`sqlite3` blocks it), six alternating runs of this bench "
-              f"on this machine (2026-11-23) gave paced medians p50 16.2 → 11.2 ms and p99 32.5 → 28.1 ms, for "
-              f"~7% more server CPU (the hand-offs to the thread); run-to-run noise here is ±3 ms at p50. On "
-              f"PostgreSQL the commits stay on the pooled connections (psycopg 3 waits cooperatively). "
-              f"Snapshots (every `snapshot_every_updates`) are still written on the hub.\n")
-    print(report)
-    (ROOT / "bench" / "results" / "collab.md").write_text(report)
+        work = Path(tmp)
+        for name, load in load_plans(args).items():
+            results[name] = {}
+            for kind in servers:
+                server = confab(work, load["docs"], notes, name) if kind == "confab" else peer(kind, load["docs"],
+                                                                                                python)
+                with server as target:
+                    results[name][kind] = drive(target, load, work, args.timeout)
+                print(f"{name} {kind}: {results[name][kind]['updates_per_s']:.0f} updates/s, "
+                      f"p99 {results[name][kind]['p99_ms']:.1f} ms, CPU {results[name][kind]['cpu_s']:.2f} s",
+                      file=sys.stderr)
+    args.load_after, args.run_s, args.plans = load_average(), time.monotonic() - started, load_plans(args)
+    write_report(args, results, notes)
 
 
 if __name__ == "__main__":

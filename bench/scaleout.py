@@ -25,7 +25,8 @@ import redis
 import requests
 
 from bots import create_accounts, create_room
-from chat import BENCH, _fmt, run_load, start_confab, stop
+from chat import BENCH, run_load, start_confab, stop
+from reporting import fmt as _fmt, write_keeping_findings
 from domain.config import BrokerConfig, parse_topics
 from tests.cluster import POSTGRES_URL, REDIS_URL
 
@@ -142,8 +143,5 @@ def report(args: argparse.Namespace, plans: dict[str, Any], results: dict[int, d
                          f"{_fmt(r['cpu_others_s']['postgres'], 1)} | {_fmt(r['us_per_delivery'], 1)} |")
         one, two = results[1][name]["deliveries_per_s"], results[2][name]["deliveries_per_s"]
         lines.append(f"| {name} | scaling 2/1 | {_fmt(two / one if one else None, 2)} | | | | | | | | | |")
-    out = Path(args.out or BENCH / "results" / "scaleout.md")
-    previous = out.read_text() if out.exists() else ""
-    notes = previous[previous.index("## Findings"):] if "## Findings" in previous else ""
-    out.write_text("\n".join(lines) + "\n" + ("\n" + notes if notes else ""))
+    write_keeping_findings(Path(args.out or BENCH / "results" / "scaleout.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
