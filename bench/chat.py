@@ -51,7 +51,7 @@ sys.path.insert(0, str(BENCH))
 from bots import create_accounts, create_room  # noqa: E402
 from chat_report import write_report  # noqa: E402
 from procs import (cpu_seconds, free_port, load_average, log_errors, raise_open_files, rss_mb,  # noqa: E402
-                   start_confab, stop, wait_http, wait_idle)
+                   runqueue_wait_s, start_confab, stop, wait_http, wait_idle)
 
 PARTS = ("closed", "paced", "seed003", "storm", "stuck")
 STORMS = ("first join", "rejoin")
@@ -98,16 +98,17 @@ def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callab
     node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
     start: list[float] = []
     start_others: dict[str, float] = {}
-    start_generator = 0.0
+    start_generator = start_wait = 0.0
     results: list[dict[str, Any]] = []
     for line in node.stdout:  # type: ignore[union-attr]
         event = json.loads(line)
         on_event(event)
         if event.get("phase") == "measuring":
             start, start_others = [cpu_seconds(pid) for pid in pids], others()
-            start_generator = cpu_seconds(node.pid)
+            start_generator, start_wait = cpu_seconds(node.pid), sum(map(runqueue_wait_s, pids))
         elif event.get("phase") == "done":
             event["generator_cpu_percent"] = (cpu_seconds(node.pid) - start_generator) * 100 / event["seconds"]
+            event["server_wait_s"] = sum(map(runqueue_wait_s, pids)) - start_wait
             event["cpu_by_server_s"] = [cpu_seconds(pid) - start[i] for i, pid in enumerate(pids)]
             event["cpu_others_s"] = {k: v - start_others.get(k, 0.0) for k, v in others().items()}
             event["server_cpu_s"] = sum(event["cpu_by_server_s"])
@@ -185,12 +186,15 @@ def storm_once(pid: int, addr: str, conns: list[dict[str, Any]], args: argparse.
                                 "connect_concurrency": args.storm_concurrency, "give_up_s": 120}))
     node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
     result: dict[str, Any] = {"rss_before_mb": before}
+    cpu_start, wait_start = cpu_seconds(pid), runqueue_wait_s(pid)
     try:
         for line in node.stdout:  # type: ignore[union-attr]
             event = json.loads(line)
             if event["phase"] == "joined":
                 result.update(event)
                 result["rss_joined_mb"], cpu_idle_start = rss_mb(pid), cpu_seconds(pid)
+                result["connect_cpu_s"] = cpu_idle_start - cpu_start
+                result["connect_wait_s"] = runqueue_wait_s(pid) - wait_start
             elif event["phase"] == "idle_done":
                 result["idle_cpu_percent"] = (cpu_seconds(pid) - cpu_idle_start) * 100 / args.idle_s
                 result["rss_after_mb"] = rss_mb(pid)

@@ -23,15 +23,17 @@ def header(args: argparse.Namespace, parts: list[str]) -> list[str]:
         f"loopback ({machine()}; load average 1/5/15 min at start {args.load_before}, at the end "
         f"{args.load_after}; open-file limit {args.open_files}). Latencies are send → deliver at each "
         f"other member and send → ack at the sender, from a timestamp in the content (same process clock). "
-        f"Server CPU and RSS are the server process's only (/proc/<pid>/stat, status).",
+        f"Server CPU and RSS are the server process's only (/proc/<pid>/stat, status); 'CPU wait' is how long its "
+        "threads were ready to run but waited for a core (/proc/<pid>/task/*/schedstat): the other work on this "
+        "shared machine in the server's way.",
         "Confab stores every message (SQLite WAL, synchronous=FULL, group commit) before its ack; the bare "
         "server (`bench/bare_server.py`) keeps a dict of rooms, stores nothing and checks no token.",
     ]
 
 
 LOAD_COLUMNS = ("| load | server | sent/s | deliveries/s | deliver p50 ms | deliver p99 ms | ack p50 ms | ack p99 ms "
-                "| server CPU µs/delivery | RSS MB | errors | generator CPU % |",
-                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                "| server CPU µs/delivery | server CPU s | server CPU wait s | RSS MB | errors | generator CPU % |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def load_rows(name: str, confab: dict[str, Any], bare: dict[str, Any]) -> list[str]:
@@ -39,13 +41,14 @@ def load_rows(name: str, confab: dict[str, Any], bare: dict[str, Any]) -> list[s
     for label, r in (("confab", confab), ("bare", bare)):
         lines.append(f"| {name} | {label} | {fmt(r['sent_per_s'], 0)} | {fmt(r['deliveries_per_s'], 0)} | "
                      + " | ".join(fmt(r[k], 2) for k in LATENCY_KEYS)
-                     + f" | {fmt(r['us_per_delivery'], 1)} | {fmt(r['rss_mb'], 0)} | {r['errors']} | "
+                     + f" | {fmt(r['us_per_delivery'], 1)} | {fmt(r['server_cpu_s'], 1)} | "
+                     f"{fmt(r['server_wait_s'], 1)} | {fmt(r['rss_mb'], 0)} | {r['errors']} | "
                      f"{fmt(r['generator_cpu_percent'], 0)} |")
     r = {k: ratio(confab[k], bare[k]) for k in ("sent_per_s", "deliveries_per_s", *LATENCY_KEYS,
                                                       "us_per_delivery", "rss_mb")}
     lines.append(f"| {name} | ratio confab/bare | {fmt(r['sent_per_s'], 2)} | "
                  f"{fmt(r['deliveries_per_s'], 2)} | " + " | ".join(fmt(r[k], 2) for k in LATENCY_KEYS)
-                 + f" | {fmt(r['us_per_delivery'], 2)} | {fmt(r['rss_mb'], 2)} | | |")
+                 + f" | {fmt(r['us_per_delivery'], 2)} | | | {fmt(r['rss_mb'], 2)} | | |")
     return lines
 
 
@@ -76,19 +79,20 @@ def storm_section(args: argparse.Namespace, results: dict[str, dict[str, dict[st
              f"`join_room` reply. Then {args.idle_s:.0f} s of idleness: the server's CPU (% of one core), the "
              f"frames that still reach the clients, and RSS per socket at the end ((RSS after − RSS before the "
              f"storm) / sockets; for 'rejoin' RSS before is what the first storm left).", "",
-             "| server | storm | sockets | connect + join s | connect errors | frames while connecting "
-             "| RSS before MB | RSS after MB | KB per socket | idle CPU % | frames in the idle s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server | storm | sockets | connect + join s | server CPU s / CPU wait s meanwhile | connect errors "
+             "| frames while connecting | RSS before MB | RSS after MB | KB per socket | idle CPU % "
+             "| frames in the idle s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, storms in results.items():
         for storm, r in storms.items():
             lines.append(f"| {label} | {storm} | {r['connected']:,} | {fmt(r['connect_s'], 1)} | "
-                         f"{r['connect_errors']} | {r['connecting']['frames']:,} | {fmt(r['rss_before_mb'], 0)} | "
+                         f"{fmt(r['connect_cpu_s'], 1)} / {fmt(r['connect_wait_s'], 1)} | {r['connect_errors']} | {r['connecting']['frames']:,} | {fmt(r['rss_before_mb'], 0)} | "
                          f"{fmt(r['rss_after_mb'], 0)} | {fmt(r['kb_per_socket'], 1)} | "
                          f"{fmt(r['idle_cpu_percent'], 1)} | {r['idle_frames']:,} |")
     for storm in results["confab"]:
         confab, bare = results["confab"][storm], results["bare"][storm]
         lines.append(f"| ratio confab/bare | {storm} | | {fmt(ratio(confab['connect_s'], bare['connect_s']), 2)} | "
-                     f"| | | | {fmt(ratio(confab['kb_per_socket'], bare['kb_per_socket']), 2)} | | |")
+                     f"| | | | | {fmt(ratio(confab['kb_per_socket'], bare['kb_per_socket']), 2)} | | |")
     lines += ["", "Frames by type, while connecting → in the idle seconds:", ""]
     for label, storms in results.items():
         for storm, r in storms.items():
@@ -110,7 +114,8 @@ def stuck_section(args: argparse.Namespace, confab: dict[str, Any], bare: dict[s
              f"the stuck socket (its end of the connection has a descriptor in /proc/net/tcp); RSS growth is the "
              f"server's largest RSS during the stuck phase minus its RSS at the pause.", "",
              "| server | phase | deliveries/s | deliver p50 ms | deliver p99 ms | ack p99 ms | errors "
-             "| stuck socket kept s | RSS growth MB |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| server CPU s / CPU wait s | stuck socket kept s | RSS growth MB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, r in (("confab", confab), ("bare", bare)):
         for phase in ("baseline", "stuck"):
             p = r[phase]
@@ -118,10 +123,11 @@ def stuck_section(args: argparse.Namespace, confab: dict[str, Any], bare: dict[s
                 fmt(r["kept_s"], 1) if r["kept_s"] is not None else f"still open after {args.stuck_seconds - 1:.0f}")
             growth = "" if phase == "baseline" else fmt(r["rss_max_mb"] - r["rss_at_pause_mb"], 1)
             lines.append(f"| {label} | {p['name']} | {fmt(p['deliveries_per_s'], 0)} | {fmt(p['deliver_p50_ms'], 2)} | "
-                         f"{fmt(p['deliver_p99_ms'], 2)} | {fmt(p['ack_p99_ms'], 2)} | {p['errors']} | {kept} | "
+                         f"{fmt(p['deliver_p99_ms'], 2)} | {fmt(p['ack_p99_ms'], 2)} | {p['errors']} | "
+                         f"{fmt(p['server_cpu_s'], 1)} / {fmt(p['server_wait_s'], 1)} | {kept} | "
                          f"{growth} |")
         lines.append(f"| {label} | p99 ratio stuck/all reading | | | "
-                     f"{fmt(ratio(r['stuck']['deliver_p99_ms'], r['baseline']['deliver_p99_ms']), 2)} | | | | |")
+                     f"{fmt(ratio(r['stuck']['deliver_p99_ms'], r['baseline']['deliver_p99_ms']), 2)} | | | | | |")
     return lines
 
 

@@ -72,7 +72,7 @@ sys.path.insert(0, str(BENCH))
 from bots import create_account  # noqa: E402
 from collab_report import SERVERS, write_report  # noqa: E402
 from procs import (cpu_seconds, free_port, load_average, log_errors, peak_rss_mb, rss_mb,  # noqa: E402
-                   start_confab, stop)
+                   runqueue_wait_s, start_confab, stop)
 
 #: the pycrdt peer and its whole dependency closure, pinned: the figures must not move with PyPI
 PEER_REQUIREMENTS = ("pycrdt-websocket==0.16.5", "uvicorn==0.54.0", "websockets==17.4", "pycrdt==0.14.13",
@@ -156,8 +156,9 @@ def peer(kind: str, docs: int, python: str) -> Iterator[Target]:
         stamp = time.time_ns()
         yield Target(proc.pid, "hocuspocus" if kind == "hocuspocus" else "y-websocket",
                      [{"url": f"ws://127.0.0.1:{port}", "room": f"bench-{stamp}-{i}"} for i in range(docs)])
-    finally:
-        stop(proc, None)
+    finally:  # it stores nothing: no graceful stop to wait for (uvicorn's would wait for open websockets)
+        proc.kill()
+        proc.wait(10)
 
 
 def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) -> dict[str, Any]:
@@ -171,12 +172,13 @@ def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) ->
         for line in node.stdout:  # type: ignore[union-attr]
             event = json.loads(line)
             if event["phase"] == "ready":
-                cpu_before = cpu_seconds(target.pid)
+                cpu_before, wait_before = cpu_seconds(target.pid), runqueue_wait_s(target.pid)
                 node.stdin.write("go\n")  # type: ignore[union-attr]
                 node.stdin.flush()  # type: ignore[union-attr]
             elif event["phase"] == "done":
                 result = event
                 result["cpu_s"] = cpu_seconds(target.pid) - cpu_before
+                result["wait_s"] = runqueue_wait_s(target.pid) - wait_before
                 result["rss_mb"], result["peak_rss_mb"] = rss_mb(target.pid), peak_rss_mb(target.pid)
                 break
             else:

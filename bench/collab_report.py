@@ -24,7 +24,7 @@ def row(load: str, server: str, r: dict[str, Any]) -> str:
     durable = {True: "yes", False: "**no**", None: "no (memory)"}[r["durable"]]
     delivered = "yes" if r["complete"] else f"**no, {r['missing']:,} missing**"
     return (f"| {load} | {server} | {fmt(r['updates_per_s'], 0)} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | "
-            f"{fmt(r['cpu_s'], 2)} | {fmt(r['cpu_ms_per_update'], 3)} | {fmt(r['cpu_us_per_delivery'], 1)} | "
+            f"{fmt(r['cpu_s'], 2)} | {fmt(r['wait_s'], 2)} | {fmt(r['cpu_ms_per_update'], 3)} | {fmt(r['cpu_us_per_delivery'], 1)} | "
             f"{fmt(r['rss_mb'], 0)} / {fmt(r['peak_rss_mb'], 0)} | {fmt(r['generator_cpu_s'], 1)} | "
             f"{delivered} | {durable} |")
 
@@ -32,7 +32,7 @@ def row(load: str, server: str, r: dict[str, Any]) -> str:
 def ratio_row(load: str, peer: str, ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     r = {k: ratio(ours[k], theirs[k]) for k in RATIO_KEYS}
     return (f"| {load} | ratio confab/{peer} | {fmt(r['updates_per_s'], 2)} | {fmt(r['p50_ms'], 2)} | "
-            f"{fmt(r['p99_ms'], 2)} | {fmt(r['cpu_s'], 2)} | {fmt(r['cpu_ms_per_update'], 2)} | | "
+            f"{fmt(r['p99_ms'], 2)} | {fmt(r['cpu_s'], 2)} | | {fmt(r['cpu_ms_per_update'], 2)} | | "
             f"{fmt(r['peak_rss_mb'], 2)} (peak) | | | |")
 
 
@@ -53,11 +53,13 @@ def write_report(args: argparse.Namespace, results: dict[str, dict[str, dict[str
         "",
         "Server CPU is the server process's (all threads) from \"go\" to the last insert seen; CPU per update is "
         "per insert applied, µs/delivery per (insert, receiving client). RSS is at the end of the load / at its "
-        "peak (VmHWM). Generator CPU shows when the load process itself was the limit.",
+        "peak (VmHWM). CPU wait is how long the server's threads were ready to run but waited for a core "
+        "(/proc/<pid>/task/*/schedstat): the other work on this shared machine in its way. Generator CPU shows "
+        "when the load process itself was the limit.",
         "",
-        "| load | server | updates/s | p50 ms | p99 ms | server CPU s | CPU ms/update | CPU µs/delivery "
-        "| RSS MB end / peak | generator CPU s | all delivered | durable |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| load | server | updates/s | p50 ms | p99 ms | server CPU s | server CPU wait s | CPU ms/update "
+        "| CPU µs/delivery | RSS MB end / peak | generator CPU s | all delivered | durable |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for load, by_server in results.items():
         lines += [row(load, server, r) for server, r in by_server.items()]

@@ -35,6 +35,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_wait_s(pid: int) -> float:
+    """Seconds the process's threads were ready to run but waited for a CPU (/proc/<pid>/task/*/schedstat):
+    on a shared machine, how much other work got in the server's way."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError):  # a thread that just ended
+            continue
+    return total / 1e9
+
+
 def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key):
