@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from procs import machine
+from procs import code_version, machine
 from reporting import fmt, ratio, write_keeping_findings
 
 LATENCY_KEYS = ("deliver_p50_ms", "deliver_p99_ms", "ack_p50_ms", "ack_p99_ms")
@@ -18,7 +18,8 @@ def header(args: argparse.Namespace, parts: list[str]) -> list[str]:
     return [
         "# Chat fan-out: Confab vs a bare flask-sock fan-out server",
         "",
-        f"Parts run: {', '.join(parts)}; each part starts a fresh Confab, then a fresh bare server, in the same run "
+        f"Confab at {code_version()}. Parts run: {', '.join(parts)}; each part starts a fresh Confab, then a fresh "
+        f"bare server, in the same run "
         f"(whole run {args.run_s / 60:.1f} min). Load: node + ws (`bench/chatload.js`) on the same machine over "
         f"loopback ({machine()}; load average 1/5/15 min at start {args.load_before}, at the end "
         f"{args.load_after}; open-file limit {args.open_files}). Latencies are send → deliver at each "

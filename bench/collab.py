@@ -64,6 +64,7 @@ from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Iterator  # noqa: E402
 
+import gevent  # noqa: E402
 import requests  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -168,22 +169,23 @@ def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) ->
     node = subprocess.Popen(["node", str(BENCH / "collabload.mjs"), str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=BENCH)
     result: dict[str, Any] = {}
+    watch = Watch(target.pid)
     try:
         for line in node.stdout:  # type: ignore[union-attr]
             event = json.loads(line)
             if event["phase"] == "ready":
-                cpu_before, wait_before = cpu_seconds(target.pid), runqueue_wait_s(target.pid)
+                before = watch.now()
                 node.stdin.write("go\n")  # type: ignore[union-attr]
                 node.stdin.flush()  # type: ignore[union-attr]
             elif event["phase"] == "done":
-                result = event
-                result["cpu_s"] = cpu_seconds(target.pid) - cpu_before
-                result["wait_s"] = runqueue_wait_s(target.pid) - wait_before
-                result["rss_mb"], result["peak_rss_mb"] = rss_mb(target.pid), peak_rss_mb(target.pid)
+                after = watch.now()
+                result = {**event, "cpu_s": after["cpu"] - before["cpu"], "wait_s": after["wait"] - before["wait"],
+                          "rss_mb": after["rss"], "peak_rss_mb": after["peak"], "server_exited": watch.exited}
                 break
             else:
                 raise SystemExit(f"load generator: {event}")
     finally:
+        watch.greenlet.kill()
         node.stdin.close()  # type: ignore[union-attr]
         node.wait(60)
     if not result:
@@ -192,6 +194,38 @@ def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) ->
     result["cpu_us_per_delivery"] = result["cpu_s"] * 1e6 / max(1, result["deliveries"])
     result["durable"] = target.durable(load["clients"] * load["updates"])
     return result
+
+
+class Watch:
+    """The server's CPU, CPU wait and memory, sampled every 0.25 s so that a server that exits during a
+    load (and is reaped at once) still has figures: the last ones seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.exited = pid, False
+        self.last = self._read()
+        self.greenlet = gevent.spawn(self._run)
+
+    def _read(self) -> dict[str, float] | None:
+        try:
+            return {"cpu": cpu_seconds(self.pid), "wait": runqueue_wait_s(self.pid), "rss": rss_mb(self.pid),
+                    "peak": peak_rss_mb(self.pid)}
+        except OSError:
+            return None
+
+    def _run(self) -> None:
+        while not self.exited:
+            self.now()
+            gevent.sleep(0.25)
+
+    def now(self) -> dict[str, float]:
+        latest = self._read()
+        if latest is None:
+            self.exited = True
+        else:
+            self.last = latest
+        if self.last is None:
+            raise SystemExit(f"server {self.pid} exited before the load")
+        return self.last
 
 
 def load_plans(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from procs import machine
+from procs import code_version, machine
 from reporting import fmt, ratio, write_keeping_findings
 
 SERVERS = ("confab", "y-websocket", "hocuspocus", "pycrdt-websocket")
@@ -23,6 +23,8 @@ def describe(name: str, plan: dict[str, Any]) -> str:
 def row(load: str, server: str, r: dict[str, Any]) -> str:
     durable = {True: "yes", False: "**no**", None: "no (memory)"}[r["durable"]]
     delivered = "yes" if r["complete"] else f"**no, {r['missing']:,} missing**"
+    if r["server_exited"]:
+        delivered += " (**the server process exited**; CPU and RSS until then)"
     return (f"| {load} | {server} | {fmt(r['updates_per_s'], 0)} | {fmt(r['p50_ms'], 1)} | {fmt(r['p99_ms'], 1)} | "
             f"{fmt(r['cpu_s'], 2)} | {fmt(r['wait_s'], 2)} | {fmt(r['cpu_ms_per_update'], 3)} | {fmt(r['cpu_us_per_delivery'], 1)} | "
             f"{fmt(r['rss_mb'], 0)} / {fmt(r['peak_rss_mb'], 0)} | {fmt(r['generator_cpu_s'], 1)} | "
@@ -41,7 +43,7 @@ def write_report(args: argparse.Namespace, results: dict[str, dict[str, dict[str
     lines = [
         "# Collaborative editing: Confab vs the Node y-websocket server, Hocuspocus and pycrdt-websocket",
         "",
-        "Loads (each server started fresh for each load, all in the same run, whole run "
+        f"Confab at {code_version()}. Loads (each server started fresh for each load, all in the same run, whole run "
         f"{args.run_s / 60:.1f} min): " + "; ".join(describe(n, p) for n, p in args.plans.items()) + ". "
         "Closed loop: a client's next insert goes out once its previous one has reached every other client "
         "of the document (the same rule for every server). Load generator: one node process "

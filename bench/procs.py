@@ -135,6 +135,15 @@ def machine() -> str:
             f"{platform.python_version()}, node {node_version()}")
 
 
+def code_version() -> str:
+    """The commit the servers ran from (with a mark when files outside bench/results differ from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", ".", ":!bench/results")
+    return f"commit {git('rev-parse', '--short', 'HEAD') or 'unknown'}{' with local changes' if dirty else ''}"
+
+
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
