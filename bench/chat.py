@@ -239,7 +239,7 @@ def stuck_once(pid: int, addr: str, conns: list[dict[str, Any]], args: argparse.
     def watch_stuck(client_port: int) -> None:
         paused_at, rss0 = time.monotonic(), rss_mb(pid)
         watch.update(rss_at_pause_mb=rss0, rss_max_mb=rss0, kept_s=None)
-        while time.monotonic() - paused_at < args.stuck_seconds:
+        while time.monotonic() - paused_at < args.stuck_seconds - 1:  # not the generator's own teardown
             watch["rss_max_mb"] = max(watch["rss_max_mb"], rss_mb(pid))
             if not server_side_socket(server_port, client_port):
                 watch["kept_s"] = time.monotonic() - paused_at
