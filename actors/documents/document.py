@@ -131,7 +131,8 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
         self._doc = doc
         self._text = crdt.text_of(doc)
         doc.observe(lambda event: self._changes.append(event.update))
-        self._text.observe(self._on_text_event)
+        self._text_events = None
+        self._follow_text()
 
     @property
     def version(self) -> int:
@@ -243,6 +244,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
         if sub.kind == "json" and not self._subs.has_json():
             self._json_joined()
         self._subs[sub.peer_id] = sub
+        self._follow_text()
         if sub.kind == "yjs":
             sub.send(WireFrame(yjs_sync.sync_step1(self._doc.get_state()), binary=True))
             states = self._presence.full_update()
@@ -256,6 +258,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
         self._step1.pop(peer_id, None)
         if self._subs.pop(peer_id, None) is None:
             return
+        self._follow_text()
         removed, payload = self._presence.drop_peer(peer_id)
         self._relay_presence(None, None, payload, dict.fromkeys(removed))
 
