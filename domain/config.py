@@ -124,6 +124,7 @@ class StatsdConfig:
     host: str = setting("127.0.0.1", "statsd host")
     port: int = setting(8125, "statsd UDP port", minimum=1, maximum=65535)
     prefix: str = setting("confab", "Prefix of every metric name")
+    instance: str = setting("", "This instance's name in per-instance metrics (gauges); empty means the host name")
 
 
 @dataclass(frozen=True)
@@ -290,20 +291,31 @@ CLI_FLAGS = {  # flag → (section, key)
 }
 
 
-def cli_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="app.py", description="Confab real-time collaboration and chat server")
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that override configuration keys; the server and every management command take them."""
     parser.add_argument("--config", default=None, help="ini file (default: config.ini beside app.py)")
     for flag, (section, key) in CLI_FLAGS.items():
         parser.add_argument("--" + flag.replace("_", "-"), dest=flag, default=None, help=f"overrides {section}.{key}")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override any key; may repeat")
+
+
+def cli_parser(epilog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="Confab real-time collaboration and chat server",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser)
     return parser
 
 
 def load_config(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                 default_path: Path | None = None) -> AppConfig:
     """ini file, then environment, then CLI flags; raises ConfigError naming the first bad key."""
-    args = cli_parser().parse_args(argv)
+    return config_from_args(cli_parser().parse_args(argv), env, default_path)
+
+
+def config_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None,
+                     default_path: Path | None = None) -> AppConfig:
+    """The configuration for parsed ``add_config_arguments`` flags (see ``load_config``)."""
     env = os.environ if env is None else env
     values: dict[str, dict[str, str]] = {}
     path = Path(args.config) if args.config else default_path

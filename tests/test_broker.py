@@ -21,24 +21,11 @@ from domain.broker import partition_for
 from domain.config import AppConfig, BrokerConfig, ServerConfig
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
+from tests.recording_metrics import RecordingMetrics
 from tests.waiting import wait_for
 
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
-
-
-class RecordingMetrics:
-    def __init__(self):
-        self.counts, self.gauges = {}, {}
-
-    def incr(self, name, count=1):
-        self.counts[name] = self.counts.get(name, 0) + count
-
-    def gauge(self, name, value):
-        self.gauges[name] = value
-
-    def timing(self, name, ms):
-        pass
 
 
 @contextmanager

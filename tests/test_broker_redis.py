@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from actors import cluster
-from actors.broker import instance_groups, redis_streams, start_broker
+from actors.broker import instance_groups, redis_partition, redis_streams, start_broker
 from actors.broker.redis_streams import BrokerUnavailable, RedisBroker, to_offset
 from actors.supervisor import Supervisor, stop_supervision
 from domain.broker import partition_for
@@ -29,6 +29,7 @@ from domain.config import build_config
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
 from tests import services
+from tests.recording_metrics import RecordingMetrics
 from tests.waiting import wait_for
 
 REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -68,14 +69,14 @@ def broker_settings(prefix, topics, **broker):
 
 
 @contextmanager
-def instance(prefix, topics="t:2", **broker):
+def instance(prefix, topics="t:2", metrics=None, **broker):
     """One server instance's broker as the bootstrap starts it (with the cluster registry and the
     broker's singleton jobs): its own supervisor, sharing Redis with the others."""
     config = build_config({"broker": broker_settings(prefix, topics, **broker)})
     supervisor = Supervisor.start(watch_interval_s=0.05)
     started = None
     try:
-        started = start_broker(supervisor, config, NullMetrics())
+        started = start_broker(supervisor, config, metrics or NullMetrics())
         yield started
     finally:
         if started is not None:
@@ -198,6 +199,28 @@ def test_two_instances_share_a_group_once_and_each_own_group_sees_everything(pre
         time.sleep(0.3)
     assert sorted(int(r.value) for r in commands) == list(range(100))  # once each, none twice
     assert sorted(int(r.value) for r in fanout_a) == sorted(int(r.value) for r in fanout_b) == list(range(100))
+
+
+def test_lag_gauges_name_groups_as_subscribed_never_an_instance_id(prefix, monkeypatch):
+    """A restart must not start new series: an instance reports its own group under its plain name, and
+    the shared group; never another instance's group."""
+    monkeypatch.setattr(redis_partition, "TICK_S", 0.05)
+    metrics_a, metrics_b = RecordingMetrics(), RecordingMetrics()
+    gate = threading.Event()
+    with instance(prefix, "chat.events:2", metrics_a) as a, instance(prefix, "chat.events:2", metrics_b) as b:
+        for broker in (a, b):
+            broker.subscribe("chat.events", "chat.writer", lambda record: gate.wait(5))
+            broker.subscribe("chat.events", "chat.fanout", lambda record: None, each_instance=True)
+        for i in range(20):
+            a.publish("chat.events", f"k{i}", b"x")
+        expected = {f"broker.lag.chat_events.{p}.{group}" for p in range(2) for group in ("chat_writer", "chat_fanout")}
+        wait_for(lambda: expected <= set(metrics_a.gauges) and expected <= set(metrics_b.gauges), timeout=10)
+        wait_for(lambda: sum(metrics_a.gauges[f"broker.lag.chat_events.{p}.chat_writer"] for p in range(2)) > 0,
+                 timeout=10)
+        gate.set()
+        wait_for(lambda: all(metrics_a.gauges[name] == 0 for name in expected), timeout=10)
+    for metrics in (metrics_a, metrics_b):
+        assert set(metrics.gauges) == expected, metrics.gauges
 
 
 def test_a_dead_instances_pending_entries_are_taken_over(prefix, monkeypatch):

@@ -8,18 +8,24 @@ from tests.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, reg
 
 
 def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):
+    """Gauges carry the instance's name (they are per instance); counters and timers are the cluster's."""
     receiver = StatsdReceiver()
-    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port, "prefix": "confab"}) as server:
+    statsd = {"enabled": "true", "port": receiver.port, "prefix": "confab", "instance": "web-1.example.com"}
+    with running_server(tmp_path, statsd=statsd) as server:
         token = register(server.base)["access_token"]
         requests.get(f"{server.base}/api/v1/auth/me", headers=bearer("nope"))
+        requests.get(f"{server.base}/no/such/path")
         ws = connect_ws(f"{server.ws_base}/ws", token)
         ws_request(ws, {"type": "ping"})
-        wanted = ("confab.http.request:", "confab.ws.sessions:1|g", "confab.errors.UNAUTHORIZED:1|c")
+        wanted = ("confab.http.request:", "confab.web-1_example_com.ws.sessions:1|g", "confab.errors.UNAUTHORIZED:1|c",
+                  "confab.http.route.auth_register.2xx:", "confab.http.route.auth_me.4xx:",
+                  "confab.http.route.unmatched.4xx:", "confab.web-1_example_com.broker.lag.chat_commands.0.chat_writer:")
         packets = receiver.wait_for(*wanted)
         ws.close()
     receiver.close()
     for prefix in wanted:
         assert any(p.startswith(prefix) for p in packets), (prefix, packets[:20])
+    assert not any(p.startswith(("confab.ws.", "confab.broker.lag.")) for p in packets)
     timer = next(p for p in packets if p.startswith("confab.http.request:"))
     assert timer.endswith("|ms") and float(timer.split(":")[1].split("|")[0]) >= 0
 

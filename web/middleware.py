@@ -1,4 +1,4 @@
-"""Per-request plumbing: request id, CORS, rate limits, authentication, the ``http.request`` timer.
+"""Per-request plumbing: request id, CORS, rate limits, authentication, the ``http.*`` timers.
 
 Every route needs a bearer token unless its view is marked ``@public``. Limits are token buckets per
 client IP (every request), per user (authenticated requests) and a stricter one per IP for the
@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, g, request
 from domain import logs
 from domain.config import AppConfig
 from domain.errors import RateLimited
+from domain.metrics import segment
 from domain.ratelimit import RateLimiter
 from web.services import services
 from web.websocket import bearer_from
@@ -53,6 +54,12 @@ class Limits:
             wait = limiter.check(key)
             if wait:
                 raise RateLimited(wait)
+
+
+def route_name(endpoint: str | None) -> str:
+    """The route part of ``http.route.*`` metrics: the Flask endpoint as one segment (``rooms_list_rooms``),
+    ``unmatched`` when no route matched (404 and 405 of unknown paths), so a scan cannot mint new series."""
+    return segment(endpoint) if endpoint else "unmatched"
 
 
 def _view_flag(name: str) -> bool:
@@ -101,7 +108,9 @@ def init_app(app: Flask, config: AppConfig) -> None:
             response.headers["Access-Control-Max-Age"] = "600"
         if "started" in g and request.headers.get("Upgrade", "").lower() != "websocket":
             elapsed_ms = (time.perf_counter() - g.started) * 1000
-            services().metrics.timing("http.request", elapsed_ms)
+            metrics = services().metrics
+            metrics.timing("http.request", elapsed_ms)
+            metrics.timing(f"http.route.{route_name(request.endpoint)}.{response.status_code // 100}xx", elapsed_ms)
             if elapsed_ms > 1000:
                 logs.event(log, "request.slow", logging.WARNING, method=request.method, path=request.path,
                            status=response.status_code, ms=round(elapsed_ms, 1))

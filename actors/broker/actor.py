@@ -16,11 +16,12 @@ import pykka
 from greenlet import GreenletExit
 
 from actors import runtime
+from actors.broker.lag import report_lags
 from actors.broker.partition import LogFailed, Partition, Sync
 from actors.component import ComponentActor, HealthSink
 from domain import logs
 from domain.broker import Handler, Record
-from domain.metrics import Metrics
+from domain.metrics import Metrics, segment
 
 log = logging.getLogger("confab.broker")
 
@@ -193,10 +194,8 @@ class PartitionActor(ComponentActor):
         partition = self.partition
         lags = partition.lags()
         depth = max(lags.values(), default=0)
-        prefix = f"{partition.topic}.{partition.index}"
-        self.metrics.gauge(f"broker.queue_depth.{prefix}", depth)
-        for group, lag in lags.items():
-            self.metrics.gauge(f"broker.lag.{prefix}.{group}", lag)
+        self.metrics.gauge(f"broker.queue_depth.{segment(partition.topic)}.{partition.index}", depth)
+        report_lags(self.metrics, partition.topic, partition.index, lags)
         health = {"offset": partition.head, "queue_depth": depth, "lag": lags}
         if health != self._health:
             self._health = health

@@ -33,6 +33,11 @@ def instance_group(group: str, instance_id: str) -> str:
     return f"{group}.{instance_id}"
 
 
+def plain_group(group: str) -> str:
+    """``group`` without its instance suffix: the name it was subscribed with."""
+    return _OWNER.sub("", group)
+
+
 def owner_of(group: str) -> str | None:
     """The instance a per-instance group belongs to; None for a shared group."""
     found = _OWNER.search(group)

@@ -18,6 +18,7 @@ import redis
 
 from actors import runtime
 from actors.broker.fair_share import FREE_GRACE_S
+from actors.broker.lag import report_lags
 from actors.component import HealthSink, PeriodicActor
 from domain import logs
 from domain.broker import Handler, Record
@@ -88,8 +89,7 @@ class RedisPartitionActor(PeriodicActor):
     def tick(self) -> None:
         try:
             lags = self.broker.measure_lag(self.topic, self.index)
-            for group, lag in lags.items():
-                self.broker.metrics.gauge(f"broker.lag.{self.topic}.{self.index}.{group}", lag)
+            report_lags(self.broker.metrics, self.topic, self.index, self.broker.lags_to_report(lags))
             held = sorted(group for group, lease in self._leases.items()
                           if isinstance(lease, Lease) and self.broker.shares.holds(self.topic, group, self.index))
             self.report_health("ok", True, backend="redis", lag=lags, held=held)

@@ -23,7 +23,7 @@ import redis
 
 from actors import runtime
 from actors.broker.fair_share import FairShare
-from actors.broker.instance_groups import Reaper, Registry, instance_group, lag_of, owner_of
+from actors.broker.instance_groups import Reaper, Registry, instance_group, lag_of, owner_of, plain_group
 from actors.broker.redis_partition import RedisPartitionActor, to_offset
 from actors.supervisor import ChildSpec, StopChildren, start_child
 from domain import logs
@@ -170,6 +170,11 @@ class RedisBroker:
         lags = {name: lag for name, lag in lags.items() if self.registry.counts(name)}
         self._lag_hints[(topic, index)] = [max(lags.values(), default=0), 0]
         return lags
+
+    def lags_to_report(self, lags: dict[str, int]) -> dict[str, int]:
+        """The lags this instance reports as metrics (``actors.broker.lag``): shared groups, and its own
+        groups under their plain names; the other instances' groups are theirs to report."""
+        return {plain_group(group): lag for group, lag in lags.items() if owner_of(group) in (None, self.instance_id)}
 
     def subscribe(self, topic: str, group: str, handler: Handler, *, each_instance: bool = False) -> None:
         if topic not in self._topics:

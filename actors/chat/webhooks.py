@@ -124,7 +124,9 @@ class Webhooks:
 
     def _attempt(self, delivery: store.WebhookDelivery, hook: store.Webhook) -> bool:
         """Send ``delivery`` once and record the result; True when it was delivered."""
+        started = time.perf_counter()
         status, error = self._post(hook.url, hook.secret, delivery)
+        self.metrics.timing("webhooks.attempt", (time.perf_counter() - started) * 1000)
         if status is not None and 200 <= status < 300:
             store.delivered(delivery.id, hook.id, status)
             self.metrics.incr("webhooks.delivered")
@@ -137,6 +139,7 @@ class Webhooks:
                    attempt=attempt, status=status, error=error, retry_in_s=round(retry_in, 2))
         if disabled is not None:
             owner, notification = disabled
+            self.metrics.incr("webhooks.disabled")
             logs.event(log, "webhook.disabled", logging.WARNING, webhook_id=hook.id, delivery_id=delivery.id,
                        user_id=owner, failures=self.config.max_failures)
             self.publish(live_event(owner, owner, notification))
