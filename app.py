@@ -2,7 +2,8 @@ from gevent import monkey
 
 monkey.patch_all()
 
-"""Confab's entry point: the bootstrap order of ARCHITECTURE.md and nothing else.
+"""Confab's entry point: the bootstrap order (docs/architecture.md) and nothing else, or a management
+command (``python app.py <command>``, ``manage``).
 
 config → logging → statsd → database → broker → collab → chat → gateway → HTTP server → signal handlers.
 """
@@ -27,13 +28,14 @@ from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
 from domain.auth import create_auth_service  # noqa: E402
-from domain.config import AppConfig, ConfigError, load_config  # noqa: E402
+from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
 from web.services import Services  # noqa: E402
+import manage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
@@ -76,8 +78,11 @@ def bootstrap(config: AppConfig) -> Confab:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in manage.COMMANDS:
+        return manage.main(argv, ROOT / "config.ini")
     try:
-        config = load_config(argv, default_path=ROOT / "config.ini")
+        config = config_from_args(cli_parser(manage.summary()).parse_args(argv), default_path=ROOT / "config.ini")
     except ConfigError as exc:
         print(f"confab: configuration error: {exc}", file=sys.stderr)
         return 2

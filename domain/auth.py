@@ -1,4 +1,5 @@
-"""Authentication: who a caller is (``Principal``) and the account service behind API.md's Auth routes.
+"""Authentication: who a caller is (``Principal``) and the account service behind the Auth routes
+(docs/protocol.md).
 
 Access tokens are short-lived HS256 JWTs; refresh tokens are opaque, stored hashed, and rotate:
 presenting a used one revokes its whole family. API keys (``cfk_…``) are for bots and services.
@@ -19,9 +20,9 @@ import jwt
 
 from domain import logs
 from domain.config import AppConfig, AuthConfig
-from domain.errors import Unauthorized
+from domain.errors import BadRequest, Unauthorized
 from storage import accounts
-from storage.secrets import load_or_create_secret
+from storage.secrets import JWT_SECRET_FILE, load_or_create_secret
 
 log = logging.getLogger("confab.auth")
 
@@ -75,8 +76,17 @@ class AuthService:
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
 
     # -- accounts -------------------------------------------------------------------------------
+    def check_password(self, password: str) -> None:
+        """Refuse a new password shorter than ``password_min_length`` (BAD_REQUEST naming the field)."""
+        minimum = self._config.password_min_length
+        if len(password) < minimum:
+            raise BadRequest("password too short", {"fields": {"password": [f"at least {minimum} characters"]}})
+
+    def hash_password(self, password: str) -> str:
+        return self._run_blocking(self._hasher.hash, password)
+
     def register(self, username: str, email: str, password: str, display_name: str | None) -> dict[str, Any]:
-        password_hash = self._run_blocking(self._hasher.hash, password)
+        password_hash = self.hash_password(password)
         user = accounts.create_user(username, email.lower(), display_name or username, password_hash)
         logs.event(log, "user.registered", user_id=user.id)
         return accounts.user_dict(user, private=True)
@@ -170,5 +180,5 @@ class AuthService:
 
 def create_auth_service(config: AppConfig, run_blocking: Callable[..., Any]) -> AuthService:
     """The JWT secret comes from config, or is generated once under the data folder (0600)."""
-    secret = config.auth.jwt_secret or load_or_create_secret(config.data_path / "jwt_secret")
+    secret = config.auth.jwt_secret or load_or_create_secret(config.data_path / JWT_SECRET_FILE)
     return AuthService(config.auth, secret, run_blocking)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
 from storage import documents, files, models, notifications, webhooks
@@ -49,6 +51,14 @@ def _webhooks(db: peewee.Database) -> None:
     db.create_tables(webhooks.MODELS)
 
 
+def _server_admins(db: peewee.Database) -> None:
+    """The server-admin flag on users. A database created at version 1 by this code has it already
+    (migration 1 creates the current model), one created before does not."""
+    if "is_server_admin" not in {column.name for column in db.get_columns(models.User._meta.table_name)}:
+        migrate_schema(SchemaMigrator.from_database(db).add_column(
+            models.User._meta.table_name, "is_server_admin", peewee.BooleanField(default=False)))
+
+
 def _revocation_indexes(db: peewee.Database) -> None:
     """Every instance asks each second what was revoked since its last look."""
     db.execute_sql("CREATE INDEX IF NOT EXISTS refresh_token_revoked_at ON refresh_token (revoked_at)")
@@ -65,6 +75,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "search: full-text index over messages", create_search_index),
     Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
     Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
+    Migration(10, "users: server-admin flag", _server_admins),
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
 ]
@@ -74,6 +85,15 @@ def current_version(db: peewee.Database) -> int:
     if not db.table_exists(models.SchemaVersion._meta.table_name):
         return 0
     return models.SchemaVersion.select(peewee.fn.MAX(models.SchemaVersion.version)).scalar() or 0
+
+
+def pending(db: peewee.Database, migrations: list[Migration] | None = None) -> list[Migration]:
+    """The migrations not recorded in ``db`` yet, in the order they would run."""
+    applied: set[int] = set()
+    if db.table_exists(models.SchemaVersion._meta.table_name):
+        applied = {row.version for row in models.SchemaVersion.select(models.SchemaVersion.version)}
+    return sorted((m for m in (MIGRATIONS if migrations is None else migrations) if m.version not in applied),
+                  key=lambda m: m.version)
 
 
 def migrate(db: peewee.Database, migrations: list[Migration] | None = None) -> int:

@@ -38,6 +38,7 @@ class User(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
     last_seen = peewee.DateTimeField(null=True)
+    is_server_admin = peewee.BooleanField(default=False)  # administers the server (migration 10)
 
 
 class RefreshToken(BaseModel):

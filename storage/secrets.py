@@ -5,6 +5,10 @@ import os
 import secrets
 from pathlib import Path
 
+JWT_SECRET_FILE = "jwt_secret"
+#: the files at the top of the data folder that hold generated secrets; a backup carries each of them
+SECRET_FILES = (JWT_SECRET_FILE,)
+
 
 def load_or_create_secret(path: Path, nbytes: int = 48) -> str:
     """Return the secret stored at ``path``, creating it with 0600 permissions the first time."""

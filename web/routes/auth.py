@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from actors.gateway import CloseSessions
-from domain.errors import BadRequest
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.middleware import public, strict_limit
@@ -23,9 +22,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 @blp.arguments(RegisterSchema, example=examples.REGISTER)
 @blp.response(201, UserSchema, example=examples.USER)
 def register(body: dict[str, Any]) -> dict[str, Any]:
-    minimum = services().config.auth.password_min_length
-    if len(body["password"]) < minimum:
-        raise BadRequest("password too short", {"fields": {"password": [f"at least {minimum} characters"]}})
+    services().auth.check_password(body["password"])
     return services().auth.register(body["username"], body["email"], body["password"], body.get("display_name"))
 
 

@@ -1,0 +1,69 @@
+"""``create-admin`` and ``reset-password``: the operator's way in when nobody can sign in."""
+from __future__ import annotations
+
+import argparse
+
+from actors import runtime
+from domain.auth import create_auth_service
+from domain.config import AppConfig
+from domain.errors import Conflict
+from manage.command import Command, CommandError, open_current_database, read_new_password
+from storage import account_admin
+
+
+def _create_admin_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    parser.add_argument("username")
+    parser.add_argument("--email", help="required for a new user")
+    parser.add_argument("--display-name", default=None)
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    parser.add_argument("--promote", action="store_true",
+                        help="make an existing user a server admin instead (no password needed)")
+    return [parser]
+
+
+def create_admin(config: AppConfig, args: argparse.Namespace) -> int:
+    open_current_database(config)
+    if args.promote:
+        user = account_admin.find_user(args.username)
+        account_admin.set_server_admin(user.id, True)
+        print(f"{user.username} ({user.id}) is now a server admin")
+        return 0
+    if not args.email:
+        raise CommandError("--email is required to create a user (or --promote an existing one)")
+    auth = create_auth_service(config, runtime.run_blocking)
+    password = read_new_password(args.password_stdin)
+    auth.check_password(password)
+    try:
+        user = auth.register(args.username, args.email, password, args.display_name)
+    except Conflict:
+        raise CommandError(f"{args.username!r} or {args.email!r} is taken; --promote makes an existing user "
+                           "an admin") from None
+    account_admin.set_server_admin(user["id"], True)
+    print(f"created server admin {user['username']} ({user['id']})")
+    return 0
+
+
+def _reset_password_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    parser.add_argument("user", help="username or e-mail address")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    return [parser]
+
+
+def reset_password(config: AppConfig, args: argparse.Namespace) -> int:
+    open_current_database(config)
+    user = account_admin.find_user(args.user)
+    auth = create_auth_service(config, runtime.run_blocking)
+    password = read_new_password(args.password_stdin)
+    auth.check_password(password)
+    families = account_admin.replace_password(user.id, auth.hash_password(password))
+    print(f"password of {user.username} changed; {families} sign-in(s) revoked (access tokens already issued "
+          f"stay valid for up to {config.auth.access_token_ttl_s} s)")
+    return 0
+
+
+COMMANDS = (
+    Command("create-admin", "create a server-admin user (or --promote an existing one)", _create_admin_arguments,
+            create_admin),
+    Command("reset-password", "set a user's password and sign them out everywhere", _reset_password_arguments,
+            reset_password),
+)
