@@ -1,11 +1,12 @@
-# Quick start: `make run` serves on http://127.0.0.1:8080; `make test` runs the whole suite.
+# Quick start: `make run` serves on http://127.0.0.1:8080; `make test` runs the whole suite;
+# `make dashboard` graphs a running Confab (statsd → Graphite) on http://127.0.0.1:8090/dashboard/confab.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search clean
+.PHONY: run cluster dashboard graphite test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,24 @@ UI_NPM := npm ci --prefix web/ui --silent --no-audit --no-fund
 ui:
 	$(UI_NPM)
 	node web/ui/build.mjs
+
+# statsd → Graphite on this machine for a running Confab (ops/metrics_stack.py); prints the dashboard's URL.
+# Debian's graphite-carbon and graphite-web come from apt (as root; otherwise it says what to install),
+# Etsy's statsd from ops/statsd/package-lock.json.
+GRAPHITE_DEBS := graphite-carbon graphite-web
+STATSD := ops/statsd/node_modules/.installed
+$(STATSD): ops/statsd/package-lock.json
+	npm ci --prefix ops/statsd --silent --no-audit --no-fund --omit=optional
+	touch $@
+
+graphite:
+	@if [ ! -x /usr/bin/carbon-cache ] || [ ! -d /usr/lib/python3/dist-packages/graphite ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(GRAPHITE_DEBS); \
+	  else echo "make dashboard needs: sudo apt-get install $(GRAPHITE_DEBS)" >&2; exit 1; fi; fi
+
+dashboard: $(DEV) $(STATSD) graphite
+	$(PY) ops/metrics_stack.py $(ARGS)
 
 bench-broker: $(DEV)
 	$(PY) bench/broker.py

@@ -19,30 +19,15 @@ from typing import Iterator
 import pytest
 import requests
 
+from tests.browser_env import CHROMIUM, node_modules, require
 from tests.harness import ROOT, Server, ServerProcess, running_server
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"
 OUTPUT = ROOT / "test-output" / "browser"
 SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents")
 #: short enough that the run sees the quiet refresh (60 s before expiry) and a socket closed at expiry
 ACCESS_TTL_S = 90
-
-
-def _require(*needs: tuple[bool, str]) -> None:
-    missing = [what for present, what in needs if not present]
-    if not missing:
-        return
-    reason = "web UI browser test needs " + " and ".join(missing)
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required in CI: .ci/run installs them)")
-    pytest.skip(reason)
-
-
-def _node_modules() -> tuple[bool, str]:
-    return (UI / "node_modules" / "playwright-core").is_dir() and bool(shutil.which("node")), \
-        "node and web/ui/node_modules (make ui)"
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +77,7 @@ def test_only_root_and_static_files_are_ui(server: Server, path: str) -> None:
 
 def test_committed_bundle_matches_the_source(tmp_path: Path) -> None:
     """web/static is what `make ui` builds from web/ui/src now (esbuild output is deterministic)."""
-    _require(_node_modules())
+    require(node_modules())
     subprocess.run(["node", str(UI / "build.mjs"), str(tmp_path)], check=True, capture_output=True, timeout=120)
     built = sorted(p.name for p in tmp_path.iterdir())
     assert built == sorted(p.name for p in STATIC.iterdir()), "web/static is stale: run make ui"
@@ -103,7 +88,7 @@ def test_committed_bundle_matches_the_source(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(360)
 def test_web_ui_in_chromium(tmp_path: Path) -> None:
-    _require((CHROMIUM.exists(), str(CHROMIUM)), _node_modules())
+    require((CHROMIUM.exists(), str(CHROMIUM)), node_modules())
     server = ServerProcess(tmp_path / "data", env={"CONFAB_AUTH_ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S),
                                                         "CONFAB_CHAT_SEND_RATE": "1000"})
     try:
