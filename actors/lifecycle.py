@@ -1,4 +1,4 @@
-"""Graceful shutdown, in ARCHITECTURE.md's order: sockets closed with 1001, queues drained,
+"""Graceful shutdown, in the order of docs/architecture.md: sockets closed with 1001, queues drained,
 final snapshots written (by each component's ``on_stop``), actors stopped newest first, logs flushed."""
 from __future__ import annotations
 

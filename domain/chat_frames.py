@@ -1,4 +1,4 @@
-"""The chat frames of the /ws protocol (API.md): their schemas, registered with ``ws_protocol``."""
+"""The chat frames of the /ws protocol (docs/protocol.md): their schemas, registered with ``ws_protocol``."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Domain errors: each carries an API.md error code; the gateway maps them to HTTP and WS bodies."""
+"""Domain errors: each carries an error code of docs/protocol.md; the gateway maps them to HTTP and WS bodies."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,8 +1,8 @@
-"""API.md text deltas (code points) ↔ pycrdt ``Text`` operations (UTF-8 byte offsets).
+"""The protocol's text deltas (docs/protocol.md: code points) ↔ pycrdt ``Text`` operations (UTF-8 byte offsets).
 
 pycrdt 0.14 positions are UTF-8 byte offsets and an out-of-range delete panics after partly
 applying, so a delta is validated whole and converted to byte positions *before* the document is
-touched. ``to_codepoint_delta`` turns pycrdt's byte-based event deltas back into API.md deltas.
+touched. ``to_codepoint_delta`` turns pycrdt's byte-based event deltas back into protocol deltas.
 
 A Y.Text may hold embedded objects (a Yjs client's images, mentions...): each takes one position in
 Yjs. JSON clients see each as one U+FFFC (OBJECT REPLACEMENT CHARACTER) in the text, one code point,
@@ -104,7 +104,7 @@ def apply_byte_ops(text: Any, ops: list[ByteOp]) -> None:
 
 
 def to_codepoint_delta(old: str, byte_delta: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """pycrdt's event delta (byte counts over ``old``, the JSON text) as an API.md delta (code points)."""
+    """pycrdt's event delta (byte counts over ``old``, the JSON text) as a protocol delta (code points)."""
     raw = old.encode("utf-8").replace(_EMBED_UTF8, b"\xff")  # an embed: one unit, decoded as one character
     pos = 0
     out: list[dict[str, Any]] = []

@@ -48,7 +48,7 @@ MODELS = [UploadedFile, FileShare]
 
 
 def file_dict(f: UploadedFile) -> dict[str, Any]:
-    """The upload answer, and the attachment object inside messages (API.md)."""
+    """The upload answer, and the attachment object inside messages (docs/protocol.md)."""
     return {"file_id": f.id, "file_name": f.file_name, "content_type": f.content_type, "file_size": f.file_size,
             "sha256": f.sha256, "file_url": f"/files/{f.id}",
             "thumbnail_url": f"/files/{f.id}/thumbnail" if f.thumbnail_sha256 else None}

@@ -248,7 +248,7 @@ def _ranked_page(inner: str, params: list[Any], position: tuple[float, str] | No
 
 
 def _hydrate(hits: list[Hit]) -> list[dict[str, Any]]:
-    """API.md message objects with their room and an HTML snippet (text escaped, matches in <mark>)."""
+    """Message objects (docs/protocol.md) with their room and an HTML snippet (text escaped, matches in <mark>)."""
     if not hits:
         return []
     found = list(Message.select().where(Message.id.in_([h.message_id for h in hits])

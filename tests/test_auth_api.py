@@ -1,4 +1,4 @@
-"""Auth per API.md over real HTTP: register, login, refresh rotation, logout, me, API keys."""
+"""Auth per docs/protocol.md over real HTTP: register, login, refresh rotation, logout, me, API keys."""
 import os
 import sqlite3
 import stat

@@ -1,4 +1,4 @@
-"""One error format for every failure, per API.md: ``{"error": {code, message, details, request_id}}``."""
+"""One error format for every failure (docs/protocol.md, Errors): ``{"error": {code, message, details, request_id}}``."""
 from __future__ import annotations
 
 import logging

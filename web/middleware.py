@@ -110,7 +110,8 @@ def init_app(app: Flask, config: AppConfig) -> None:
             elapsed_ms = (time.perf_counter() - g.started) * 1000
             metrics = services().metrics
             metrics.timing("http.request", elapsed_ms)
-            metrics.timing(f"http.route.{route_name(request.endpoint)}.{response.status_code // 100}xx", elapsed_ms)
+            status_class = f"{response.status_code // 100}xx"
+            metrics.timing(f"http.route.{route_name(request.endpoint)}.{status_class}", elapsed_ms)
             if elapsed_ms > 1000:
                 logs.event(log, "request.slow", logging.WARNING, method=request.method, path=request.path,
                            status=response.status_code, ms=round(elapsed_ms, 1))

@@ -108,7 +108,7 @@ def version_content(document_id: str, version: int) -> dict[str, Any]:
 @answers(403)
 @blp.response(200, DocumentDetailSchema)
 def restore(document_id: str, version: int) -> dict[str, Any]:
-    """Beyond API.md: the old text comes back as one new update (a diff), never a rebuilt CRDT."""
+    """An addition to the first contract: the old text comes back as one new update (a diff), never a rebuilt CRDT."""
     doc, role = _access(document_id, "editor")
     if version > doc.version:
         raise NotFound("no such version")

@@ -34,7 +34,7 @@ def update_me(body: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(OnlineUserSchema))
 def online(query: dict[str, Any]) -> dict[str, Any]:
-    """Users with at least one open WebSocket on this instance, by id."""
+    """Users with at least one open WebSocket, by id: on any instance of a cluster (presence in Redis)."""
     after = (decode_cursor(query["cursor"]) or {}).get("after", "")
     ids, cursor = paginate([uid for uid in services().chat.presence.online() if uid > after][:query["limit"] + 1],
                            query["limit"], lambda last: {"after": last})

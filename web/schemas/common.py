@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 class UtcDateTime(fields.DateTime):
-    """RFC 3339 UTC with a ``Z``, as API.md says every time is."""
+    """RFC 3339 UTC with a ``Z``, as docs/protocol.md says every time is."""
 
     def _serialize(self, value: datetime | str | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         """A datetime, or a time already written as RFC 3339 (an object that crossed instances as JSON)."""

@@ -6,7 +6,7 @@ export class ChatStore extends Emitter {
   constructor (me) {
     super()
     this.me = me
-    this.rooms = new Map() // id -> room (API.md room object, plus .title for DMs)
+    this.rooms = new Map() // id -> room (the room object of docs/protocol.md, plus .title for DMs)
     this.messages = new Map() // room_id -> Map(message id -> message)
     this.oldest = new Map() // room_id -> lowest seq loaded (null when the beginning is reached)
     this.online = new Set()

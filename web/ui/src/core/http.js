@@ -1,4 +1,4 @@
-// fetch with Confab's error format (API.md): every failure becomes an HttpError carrying code and details.
+// fetch with Confab's error format (docs/protocol.md): every failure becomes an HttpError carrying code and details.
 
 export class HttpError extends Error {
   constructor (status, body) {
