@@ -148,7 +148,7 @@ def test_metrics_and_document_id_in_the_actor_log_lines(tmp_path: Any) -> None:
     recorder = _ContextRecorder()
     logging.getLogger("confab.documents").addHandler(recorder)
     receiver = StatsdReceiver()
-    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port},
+    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port, "instance": "i1"},
                         logging={"level": "DEBUG"}) as srv:
         token = register_user(srv.base)["access_token"]
         doc = create(srv.base, token)
@@ -156,7 +156,7 @@ def test_metrics_and_document_id_in_the_actor_log_lines(tmp_path: Any) -> None:
         ws_request(ws, {"type": "join_document", "document_id": doc})
         ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": [{"insert": "x"}]})
         ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": [{"delete": 5}]})
-        wanted = ("confab.documents.active:1|g", "confab.collab.edit_latency:")
+        wanted = ("confab.i1.documents.active:1|g", "confab.collab.edit_latency:")
         packets = receiver.wait_for(*wanted)
         ws.close()
     receiver.close()
