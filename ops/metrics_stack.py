@@ -81,7 +81,7 @@ def graphite_web_state(flush_s: float, minutes: int) -> dict[str, Any]:
     refreshed with every statsd flush (every 5 s at most)."""
     size = {"width": 520, "height": 260}
     graphs = [[f"panel-{index}", {"target": panel.targets, "title": panel.title, "hideLegend": "false",
-                                  "lineWidth": 1.5, "yMin": 0}, ""]
+                                  "lineWidth": 1.5, "yMin": 0, "lineMode": "connected"}, ""]
               for index, panel in enumerate(panels())]
     return {"name": DASHBOARD_NAME, "graphs": graphs, "graphSize": size,
             "timeConfig": {"type": "relative", "relativeStartQuantity": str(minutes), "relativeStartUnits": "minutes",

@@ -91,17 +91,22 @@ def drive(server: Server, hook_url: str, seconds: float) -> None:
     received = gevent.spawn(lambda: sum(1 for _ in iter(reader.recv, "")))  # bob reads everything
     deadline, sent = time.monotonic() + seconds, 0
     while sent < 5 or time.monotonic() < deadline:
-        ack = answer(writer, {"type": "send_message", "room_id": room["id"], "content": f"load {sent}",
-                              "client_msg_id": f"load-{sent}", "ref": f"m{sent}"})
+        ack = retried(writer, {"type": "send_message", "room_id": room["id"], "content": f"load {sent}",
+                               "client_msg_id": f"load-{sent}", "ref": f"m{sent}"})
         assert ack["type"] == "ack", ack
-        edit = answer(writer, {"type": "edit_document", "document_id": document["id"],
-                               "ops": [{"insert": f"line {sent}\n"}], "ref": f"d{sent}"})
+        rejoin = {"type": "join_document", "document_id": document["id"], "ref": f"r{sent}"}
+        edit = retried(writer, {"type": "edit_document", "document_id": document["id"],
+                                "ops": [{"insert": f"line {sent}\n"}], "ref": f"d{sent}"}, rejoin)
         assert edit["type"] == "ack", edit
         requests.get(f"{server.base}/api/v1/rooms", headers=auth)
         requests.get(f"{server.base}/api/v1/rooms/{room['id']}/messages?limit=20", headers=auth)
         if sent % 5 == 0:
             requests.get(f"{server.base}/api/v1/auth/me", headers=bearer("not a token"))
             requests.get(f"{server.base}/api/v1/no-such-route", headers=auth)
+        if sent % 10 == 0:  # a document loaded from storage
+            other = requests.post(f"{server.base}/api/v1/documents", json={"title": f"n{sent}"}, headers=auth).json()
+            assert answer(writer, {"type": "join_document", "document_id": other["id"], "ref": f"j{sent}"})["type"] == "ack"
+            answer(writer, {"type": "leave_document", "document_id": other["id"], "ref": f"l{sent}"})
         sent += 1
         gevent.sleep(0.05)
     received.kill()
@@ -116,6 +121,19 @@ def answer(ws: Any, frame: dict[str, Any]) -> dict[str, Any]:
         reply = json.loads(ws.recv())
         if reply.get("ref") == frame["ref"]:
             return reply
+
+
+def retried(ws: Any, frame: dict[str, Any], rejoin: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a client does with UNAVAILABLE (docs/protocol.md): retry the same frame (the same
+    ``client_msg_id``), joining a reloaded document again first."""
+    for _ in range(5):
+        reply = answer(ws, frame)
+        if reply["type"] != "error" or reply["error"]["code"] != "UNAVAILABLE":
+            return reply
+        if rejoin is not None:
+            answer(ws, rejoin)
+        gevent.sleep(0.2)
+    return reply
 
 
 def wait_until(condition: Any, what: str, timeout_s: float = 30.0) -> None:

@@ -5,7 +5,7 @@ import { launch, step, check } from './lib.mjs'
 const [url, out, panels] = process.argv.slice(2)
 const browser = await launch()
 try {
-  const page = await browser.newPage({ viewport: { width: 1640, height: 1470 } })
+  const page = await browser.newPage({ viewport: { width: 1640, height: 1750 } })
   const errors = []
   page.on('pageerror', (err) => errors.push(err.message))
   page.on('response', (response) => {
