@@ -1,8 +1,8 @@
 """``sessions`` and ``api-keys``: list and revoke what lets a client in, for any user.
 
-Revoking here acts on storage: the next refresh or request with what was revoked is refused. A
-WebSocket already open stays open until it closes or its access token expires (an API key's socket
-has no expiry): revoking a key through the REST API, or stopping the server, closes those at once.
+A revoke is written to the database; every running instance reads new revocations once a second
+(``actors.revocations``), then refuses the sign-in's access tokens or the key, and closes their sockets
+with 1008.
 """
 from __future__ import annotations
 
@@ -64,8 +64,7 @@ def api_keys(config: AppConfig, args: argparse.Namespace) -> int:
         print_rows(account_admin.api_keys(_user_id(args.user)), KEY_COLUMNS, args.json)
         return 0
     account_admin.revoke_api_key(args.key_id)
-    print(f"revoked api key {args.key_id}; sockets already open with it stay open until they close "
-          "(DELETE /api/v1/api-keys/{id} as its owner closes them at once)")
+    print(f"revoked api key {args.key_id}; running servers refuse it and close its sockets within a second")
     return 0
 
 

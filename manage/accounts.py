@@ -56,8 +56,8 @@ def reset_password(config: AppConfig, args: argparse.Namespace) -> int:
     password = read_new_password(args.password_stdin)
     auth.check_password(password)
     families = account_admin.replace_password(user.id, auth.hash_password(password))
-    print(f"password of {user.username} changed; {families} sign-in(s) revoked (access tokens already issued "
-          f"stay valid for up to {config.auth.access_token_ttl_s} s)")
+    print(f"password of {user.username} changed; {families} sign-in(s) revoked: running servers refuse their "
+          "access tokens and close their sockets within a second")
     return 0
 
 

@@ -18,7 +18,7 @@ from storage import migrations
 from storage.db import close_database, open_database
 from tests import services
 from tests import harness
-from tests.harness import ROOT, ServerProcess, bearer, connect_ws, register, ws_request
+from tests.harness import ROOT, ServerProcess, bearer, close_code, connect_ws, register, ws_request
 
 FAST_HASH = {"CONFAB_AUTH_ARGON2_TIME_COST": "1", "CONFAB_AUTH_ARGON2_MEMORY_KIB": "1024",
              "CONFAB_STATSD_ENABLED": "false"}
@@ -112,9 +112,13 @@ def test_create_admin_makes_a_server_admin_who_can_sign_in(tmp_path):
 
 def test_reset_password_while_the_server_runs_signs_the_user_out(server):
     tokens = register(server.base, "ana", password="old password")
+    ws = connect_ws(f"{server.ws_base}/ws", tokens["access_token"])
     done = cli("reset-password", "ana", "--password-stdin", data_dir=server.data_dir, stdin="new password\n")
     assert done.returncode == 0, done.stderr
     assert "1 sign-in(s) revoked" in done.stdout
+    assert close_code(ws) == 1008  # the running server closes the old sign-in's socket
+    me = f"{server.base}/api/v1/auth/me"
+    assert requests.get(me, headers=bearer(tokens["access_token"])).status_code == 401
     assert login(server.base, "ana", "old password").status_code == 401
     assert login(server.base, "ana", "new password").status_code == 200
     refused = requests.post(f"{server.base}/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
@@ -136,7 +140,10 @@ def test_sessions_are_listed_and_revoked_one_or_all(server):
     assert table[0].split() == ["family_id", "username", "started_at", "last_refresh_at", "expires_at", "active"]
     assert len(table) == 4
     newest = families[0]["family_id"]  # newest first: the second login
+    second_ws, first_ws = (connect_ws(f"{server.ws_base}/ws", t["access_token"]) for t in (second, first))
     assert cli("sessions", "revoke", newest, data_dir=server.data_dir).returncode == 0
+    assert close_code(second_ws) == 1008
+    assert ws_request(first_ws, {"type": "ping"}) == {"type": "pong"}  # the other sign-in is untouched
     refresh = f"{server.base}/api/v1/auth/refresh"
     assert requests.post(refresh, json={"refresh_token": second["refresh_token"]}).status_code == 401
     rotated = requests.post(refresh, json={"refresh_token": first["refresh_token"]})
@@ -157,8 +164,10 @@ def test_api_keys_are_listed_and_a_revoked_key_is_refused(server):
     listed = json.loads(cli("api-keys", "list", "--json", data_dir=server.data_dir).stdout)
     assert [(k["id"], k["name"], k["username"]) for k in listed] == [(key["id"], "ci bot", "bot-owner")]
     assert key["key"] not in cli("api-keys", "list", data_dir=server.data_dir).stdout
+    bot = connect_ws(f"{server.ws_base}/ws", key["key"])
     assert cli("api-keys", "revoke", key["id"], data_dir=server.data_dir).returncode == 0
     assert requests.get(me, headers=bearer(key["key"])).status_code == 401
+    assert close_code(bot) == 1008
     again = cli("api-keys", "revoke", key["id"], data_dir=server.data_dir)
     assert again.returncode == 1 and "no api key" in again.stderr
 
