@@ -39,6 +39,7 @@ MESSAGE_PAGE = {"items": [_message(1, "Morning! Here is the diagram.", attachmen
                           _message(2, "Standup at 10", reactions={"👍": [_ANA]})],
                 "next_cursor": None}
 MESSAGE_EDIT = {"content": "Standup at 10:30"}
+MESSAGE_SEND = {"content": "Morning! Here is the diagram.", "client_msg_id": "c-1", "attachments": [_FILE]}
 
 DOCUMENT_CREATE = {"title": "Release notes"}
 DOCUMENT = {"id": _DOC, "title": "Release notes", "owner_id": _ANA, "version": 0, "created_at": _AT,
