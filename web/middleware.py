@@ -29,7 +29,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view as reachable without a token."""
+    """Mark a view as reachable without a token (its path is logged as its route: it may hold a secret)."""
     view._confab_public = True  # type: ignore[attr-defined]
     return view
 
@@ -103,7 +103,8 @@ def init_app(app: Flask, config: AppConfig) -> None:
             elapsed_ms = (time.perf_counter() - g.started) * 1000
             services().metrics.timing("http.request", elapsed_ms)
             if elapsed_ms > 1000:
-                logs.event(log, "request.slow", logging.WARNING, method=request.method, path=request.path,
+                path = request.url_rule.rule if _view_flag("_confab_public") and request.url_rule else request.path
+                logs.event(log, "request.slow", logging.WARNING, method=request.method, path=path,
                            status=response.status_code, ms=round(elapsed_ms, 1))
         return response
 
