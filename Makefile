@@ -12,8 +12,10 @@ $(RUNTIME): requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(DEV): $(RUNTIME) requirements-dev.txt
+# the Python SDK and confab-cli (client/), editable, on the pinned dependencies above
+$(DEV): $(RUNTIME) requirements-dev.txt client/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./client
 	touch $@
 
 install: $(DEV)
