@@ -21,10 +21,8 @@ import itertools
 import json
 import logging
 import queue
-import random
 import struct
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -33,6 +31,7 @@ import websocket
 
 from confab_client.errors import ConfabError, ConnectionFailed, Unauthorized, error_from
 from confab_client.sequence import RoomCursor
+from confab_client.transport import hang_up, open_socket, pause
 
 if TYPE_CHECKING:
     from confab_client.rest import Client
@@ -105,27 +104,14 @@ class ChatSession:
         self._reader.start()
 
     def _open(self) -> websocket.WebSocket:
-        try:
-            ws = websocket.create_connection(f"{self.client.ws_base}/ws", timeout=self.timeout_s,
-                                             header=[f"Authorization: Bearer {self.client.credential}"])
-        except (websocket.WebSocketException, OSError) as exc:
-            raise ConnectionFailed(f"cannot open /ws: {exc}") from exc
+        ws = open_socket(f"{self.client.ws_base}/ws", self.client.credential, self.timeout_s)
         ws.settimeout(self.idle_s)
         return ws
 
     def close(self) -> None:
         """Close the connection; ``events()`` ends and waiting requests fail."""
         self._closed = True
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.send_close()
-            except (websocket.WebSocketException, OSError):
-                pass
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=2)
-        if ws is not None:
-            ws.shutdown()
+        hang_up(self._ws, self._reader)
         self._finish(None)
 
     def __enter__(self) -> ChatSession:
@@ -312,8 +298,7 @@ class ChatSession:
         """Reopen, then join every room again from its last seq and resend what is unanswered; returns
         the next backoff."""
         while not self._closed:
-            time.sleep(delay * (0.5 + random.random() / 2))
-            delay = min(delay * 2, self.backoff_max_s)
+            delay = pause(delay, self.backoff_max_s)
             try:
                 self._ws = self._open()
             except ConnectionFailed as exc:

@@ -6,7 +6,6 @@ After a dropped connection it reconnects with backoff and syncs both ways again 
 """
 from __future__ import annotations
 
-import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -16,6 +15,7 @@ from pycrdt import Doc, Text, TransactionEvent, YMessageType, YSyncMessageType, 
     create_update_message, handle_sync_message
 
 from confab_client.errors import ConnectionFailed
+from confab_client.transport import hang_up, open_socket, pause
 
 if TYPE_CHECKING:
     from confab_client.rest import Client
@@ -64,12 +64,7 @@ class DocumentSession:
             raise ConnectionFailed("document did not sync in time (no access, or the server is busy)")
 
     def _open(self) -> websocket.WebSocket:
-        url = f"{self.client.ws_base}/yjs/{self.document_id}"
-        try:
-            ws = websocket.create_connection(url, timeout=self.timeout_s,
-                                             header=[f"Authorization: Bearer {self.client.credential}"])
-        except (websocket.WebSocketException, OSError) as exc:
-            raise ConnectionFailed(f"cannot open /yjs: {exc}") from exc
+        ws = open_socket(f"{self.client.ws_base}/yjs/{self.document_id}", self.client.credential, self.timeout_s)
         ws.settimeout(None)
         with self.lock:
             ws.send_binary(create_sync_message(self.doc))
@@ -131,8 +126,7 @@ class DocumentSession:
             if self._closed or not self.reconnect:
                 break
             while not self._closed:
-                time.sleep(delay * (0.5 + random.random() / 2))
-                delay = min(delay * 2, self.backoff_max_s)
+                delay = pause(delay, self.backoff_max_s)
                 try:
                     self._ws = self._open()
                     delay = self.backoff_s
@@ -172,16 +166,7 @@ class DocumentSession:
 
     def close(self) -> None:
         self._closed = True
-        ws = self._ws
-        if ws is not None:
-            try:
-                ws.send_close()
-            except (websocket.WebSocketException, OSError):
-                pass
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=2)
-        if ws is not None:
-            ws.shutdown()
+        hang_up(self._ws, self._reader)
 
     def __enter__(self) -> DocumentSession:
         return self
