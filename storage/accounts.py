@@ -55,7 +55,7 @@ def update_user(user_id: str, **fields: Any) -> User:
 
 def search_users(query: str, limit: int, after_username: str | None) -> list[User]:
     with reading():
-        select = User.select().order_by(User.username).limit(limit)
+        select = User.select().where(User.deactivated_at.is_null()).order_by(User.username).limit(limit)
         if query:
             pattern = f"%{query.lower()}%"
             select = select.where(peewee.fn.LOWER(User.username).contains(query.lower())

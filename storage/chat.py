@@ -135,7 +135,7 @@ def add_member(actor_id: str, room_id: str, target_id: str, role: str) -> tuple[
             raise Forbidden("only admins and moderators may invite to a private room")
         if role != "member" and member.role != "admin":
             raise Forbidden("only an admin may grant a role")
-        if User.get_or_none(User.id == target_id) is None:
+        if User.get_or_none((User.id == target_id) & User.deactivated_at.is_null()) is None:
             raise NotFound("user not found")
         existing = membership(room_id, target_id)
         if existing is not None:
@@ -186,7 +186,7 @@ def get_or_create_dm(user_id: str, other_id: str) -> tuple[dict[str, Any], bool]
             existing = Room.get_or_none(Room.dm_key == key)
             if existing is not None:
                 return room_dict(existing, membership(existing.id, user_id)), False
-            if User.get_or_none(User.id == other_id) is None:
+            if User.get_or_none((User.id == other_id) & User.deactivated_at.is_null()) is None:
                 raise NotFound("user not found")
         try:
             with unit_of_work():

@@ -132,6 +132,11 @@ def test_deleting_a_bot_revokes_its_keys_closes_its_sockets_and_takes_it_out_of_
     kept = owner_api.get(f"/messages/{posted['id']}").json()  # its messages stay, still by a bot
     assert kept["content"] == "last words" and kept["user"]["is_bot"] is True
     assert owner_api.post(f"/bots/{bot['id']}/api-keys", json={}).status_code == 404
+    # a deleted bot cannot be brought back into a room, nor found to be
+    assert owner_api.post(f"/rooms/{room}/members", json={"user_id": bot["id"]}).status_code == 404
+    assert owner_api.post(f"/rooms/{room}/members", json={"username": "retired[bot]"}).status_code == 404
+    assert owner_api.post(f"/dms/{bot['id']}").status_code == 404
+    assert owner_api.get("/users", params={"q": "retired"}).json()["items"] == []
 
 
 #: the user table as migration 1 made it before migration 12 (SQLite cannot drop a column in a foreign key)
