@@ -3,18 +3,21 @@ route) and acts with its API keys; deleting it revokes them, closes its sockets 
 its rooms."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask_smorest import Blueprint
 
 from actors.gateway import CloseSessions
 from actors.session import CLOSE_POLICY
+from domain import logs
 from storage import accounts, bots
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.bots import BotCreatedSchema, BotCreateSchema, BotKeyCreateSchema
 from web.services import principal, services
 
 blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots", description="Bot accounts")
+log = logging.getLogger("confab.bots")
 
 
 @blp.route("", methods=["POST"])
@@ -23,6 +26,7 @@ blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots", description="Bot ac
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """A bot named ``<name>[bot]`` and its first API key (shown once)."""
     bot = bots.create_bot(principal().user_id, body["name"], body.get("display_name"))
+    logs.event(log, "bot.created", bot_id=bot.id, owner_id=principal().user_id)
     return {"bot": accounts.user_dict(bot), "api_key": services().auth.create_api_key(bot.id, "default")}
 
 
@@ -45,6 +49,7 @@ def create_key(body: dict[str, Any], bot_id: str) -> dict[str, Any]:
 @blp.response(204)
 def delete(bot_id: str) -> None:
     left = bots.delete_bot(principal().user_id, bot_id)
+    logs.event(log, "bot.deleted", bot_id=bot_id, rooms=len(left))
     retire(bot_id, left)
 
 

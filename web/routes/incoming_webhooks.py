@@ -3,11 +3,14 @@ holding the secret URL ``POST /hooks/{id}/{secret}`` posts into the room as the 
 the same send path as REST and /ws, under the bot's send rate limit (so, per webhook)."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
 
+from domain import logs
+from domain.errors import NotFound
 from storage import incoming_webhooks
 from web.messaging import send_message
 from web.middleware import public
@@ -19,6 +22,7 @@ from web.services import principal, services
 
 blp = Blueprint("incoming_webhooks", __name__, url_prefix="", description="Incoming webhooks")
 ROUTE = "/api/v1/rooms/<room_id>/incoming-webhooks"
+log = logging.getLogger("confab.incoming_webhooks")
 
 
 @blp.route(ROUTE, methods=["POST"])
@@ -27,6 +31,7 @@ ROUTE = "/api/v1/rooms/<room_id>/incoming-webhooks"
 def create(body: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Room admins. The answer's ``url`` holds the secret: it is not shown again (only its hash is kept)."""
     hook, secret = incoming_webhooks.create(principal().user_id, room_id, body["name"])
+    logs.event(log, "incoming_webhook.created", webhook_id=hook["id"], room_id=room_id, bot_id=hook["bot"]["id"])
     services().chat.member_joined(room_id, hook["bot"])
     return {**hook, "url": f"{request.host_url.rstrip('/')}/hooks/{hook['id']}/{secret}"}
 
@@ -42,6 +47,7 @@ def list_webhooks(room_id: str) -> list[dict[str, Any]]:
 def revoke(room_id: str, webhook_id: str) -> None:
     """Revoke: its URL stops working at once and its bot leaves the room."""
     bot_id = incoming_webhooks.revoke(principal().user_id, room_id, webhook_id)
+    logs.event(log, "incoming_webhook.revoked", webhook_id=webhook_id, room_id=room_id)
     retire(bot_id, [room_id])
 
 
@@ -53,7 +59,11 @@ def revoke(room_id: str, webhook_id: str) -> None:
 def post(body: dict[str, Any], webhook_id: str, secret: str) -> dict[str, Any]:
     """Public: the secret in the path is the credential. Answers 200 (as Slack does) with the stored
     message; an unknown, wrong or revoked webhook is NOT_FOUND."""
-    target = incoming_webhooks.resolve(webhook_id, secret)
+    try:
+        target = incoming_webhooks.resolve(webhook_id, secret)
+    except NotFound:
+        logs.event(log, "incoming_webhook.refused", logging.WARNING, webhook_id=webhook_id[:64])
+        raise
     draft = {"content": body.get("content") or body["text"], "client_msg_id": body.get("client_msg_id")}
     message, _ = send_message(target.bot_id, target.room_id, draft, display_name=body.get("username"))
     return message
