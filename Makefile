@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search clean
+.PHONY: run cluster test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search bench-sends clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ cluster: $(DEV)
 
 bench-search: $(DEV)
 	$(PY) bench/search.py $(ARGS)
+
+# a send by REST, /ws and incoming webhook, and the SDK catching up after being away (sends.md)
+bench-sends: $(DEV)
+	$(PY) bench/sends.py $(ARGS)
 
 bench-scaleout: $(DEV)
 	$(BENCH_NPM)
