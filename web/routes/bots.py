@@ -9,8 +9,8 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from actors.gateway import CloseSessions
-from actors.session import CLOSE_POLICY
 from domain import logs
+from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts, bots
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.bots import BotCreatedSchema, BotCreateSchema, BotKeyCreateSchema
