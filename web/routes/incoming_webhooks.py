@@ -32,7 +32,7 @@ def create(body: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Room admins. The answer's ``url`` holds the secret: it is not shown again (only its hash is kept)."""
     hook, secret = incoming_webhooks.create(principal().user_id, room_id, body["name"])
     logs.event(log, "incoming_webhook.created", webhook_id=hook["id"], room_id=room_id, bot_id=hook["bot"]["id"])
-    services().chat.member_joined(room_id, hook["bot"])
+    services().chat.member_invited(room_id, hook["bot"])  # the admin added it: the room hears user_joined
     return {**hook, "url": f"{request.host_url.rstrip('/')}/hooks/{hook['id']}/{secret}"}
 
 
