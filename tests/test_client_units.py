@@ -46,6 +46,16 @@ def test_a_truncated_replay_is_preceded_by_the_missing_messages_from_history():
     assert seqs(out) == [3, 4, 5, 6, 7, 8, 9, 10, 11] and store.calls == [(2, 8)]
 
 
+def test_what_the_replay_did_not_bring_up_to_the_rooms_seq_is_fetched_at_the_join_answer():
+    """since_seq=2 and the room stood at 9, but nothing was replayed (or only up to 5)."""
+    cursor, store = RoomCursor(2), Store(12)
+    assert seqs(cursor.settle(9, store)) == [3, 4, 5, 6, 7, 8, 9] and store.calls == [(2, 10)]
+    cursor, store = RoomCursor(2), Store(12)
+    assert seqs(cursor.offer(msg(3), store) + cursor.offer(msg(4), store) + cursor.offer(msg(5), store)) == [3, 4, 5]
+    assert seqs(cursor.settle(9, store)) == [6, 7, 8, 9] and seqs(cursor.offer(msg(10), store)) == [10]
+    assert seqs(RoomCursor(9).settle(9, store)) == []  # nothing due: no request
+
+
 def test_a_join_without_since_holds_live_messages_until_the_room_seq_is_known():
     cursor, store = RoomCursor(None), Store(20)
     assert cursor.offer(msg(13), store) == [] and cursor.offer(msg(12), store) == []

@@ -35,9 +35,14 @@ class RoomCursor:
         return out
 
     def settle(self, room_last_seq: int, fetch: Fetch) -> list[Message]:
-        """The join was answered; ``room_last_seq`` is the room's seq then, the start when it was
-        joined without ``since_seq``. Releases what was held meanwhile."""
+        """The join was answered; ``room_last_seq`` is the room's seq then: the start when it was
+        joined without ``since_seq``; otherwise every message up to it is due now, whatever the replay
+        held back (a capped replay names its gap; none may have come at all). Releases what was held."""
         if self.last_seq is None:
             self.last_seq = room_last_seq
+        out: list[Message] = []
+        if self.last_seq < room_last_seq:
+            out = [m for m in fetch(self.last_seq, room_last_seq + 1) if m["seq"] > self.last_seq]
+            self.last_seq = max([self.last_seq] + [m["seq"] for m in out])
         held, self._held = sorted(self._held, key=lambda m: m["seq"]), []
-        return [out for message in held for out in self.offer(message, fetch)]
+        return out + [ready for message in held for ready in self.offer(message, fetch)]
