@@ -11,7 +11,7 @@ import pytest
 
 from actors.gateway import CloseSessions
 from confab_client import BadRequest, Client, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
-from tests.harness import ServerProcess, running_server
+from tests.harness import ServerProcess, running_server, serving
 from tests.tcp_gate import TcpGate
 from tests.waiting import wait_for
 
@@ -132,6 +132,30 @@ def test_a_dropped_socket_resumes_without_gap_or_duplicate(server):
     assert [m["seq"] for m in away + last] == list(range(2, 8)) and last[0]["id"] == sent["id"]
 
 
+def test_a_capped_replay_is_completed_over_rest_before_what_follows(tmp_path):
+    """The server replays only the newest ``chat.replay_max`` missed messages and names the gap; the
+    session hands out the whole run, in order, before the replayed ones."""
+    with serving(tmp_path, env={"CONFAB_CHAT_REPLAY_MAX": "3", "CONFAB_CHAT_SEND_RATE": "500"}) as server:
+        ana, bob = person(server.base), person(server.base)
+        room = ana.create_room("capped")["id"]
+        bob.join_room(room)
+        gate = TcpGate(server.port)
+        try:
+            with through(gate, ana).chat(backoff_s=0.1, backoff_max_s=0.2) as session:
+                session.join(room, since_seq=0)
+                gate.cut()
+                for i in range(10):
+                    bob.send_message(room, f"missed {i}")
+                gate.reopen()
+                caught_up = messages_of(session, 10)
+                bob.send_message(room, "live")
+                live = messages_of(session, 1)
+        finally:
+            gate.close()
+    assert [m["content"] for m in caught_up] == [f"missed {i}" for i in range(10)]
+    assert [m["seq"] for m in caught_up + live] == list(range(1, 12))
+
+
 def _restart_on(data_dir, port):
     """``python app.py`` again on the same data dir and port, as an operator restarts it."""
     restarted = ServerProcess(data_dir, "--port", str(port))
@@ -216,7 +240,8 @@ def test_a_revoked_key_ends_the_session_with_unauthorized(server):
 
 
 def test_a_rate_limited_send_raises_with_its_wait(tmp_path):
-    with running_server(tmp_path, chat={"send_rate": "1", "send_window_s": "30"}) as server:
+    with serving(tmp_path, env={"CONFAB_CHAT_SEND_RATE": "1", "CONFAB_CHAT_SEND_WINDOW_S": "30"}) \
+            as server:
         ana = person(server.base)
         room = ana.create_room("limited")["id"]
         with ana.chat() as session:

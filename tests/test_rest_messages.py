@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from confab_client import BadRequest, Client, Forbidden, NotFound, RateLimited
-from tests.harness import running_server
+from tests.harness import running_server, serving
 from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
@@ -139,7 +139,8 @@ def test_only_members_may_send(server):
 
 
 def test_rest_and_ws_sends_spend_one_rate_limit_budget(tmp_path):
-    with running_server(tmp_path, chat={"send_rate": "3", "send_window_s": "60"}) as server:
+    with serving(tmp_path, env={"CONFAB_CHAT_SEND_RATE": "3", "CONFAB_CHAT_SEND_WINDOW_S": "60"}) \
+            as server:
         room, (a_login, a_api), _ = room_with_two_members(server)
         client = sdk(server, a_login)
         with client.chat() as session:
