@@ -156,6 +156,39 @@ def test_a_capped_replay_is_completed_over_rest_before_what_follows(tmp_path):
     assert [m["seq"] for m in caught_up + live] == list(range(1, 12))
 
 
+def test_resuming_many_rooms_stays_inside_the_servers_frame_budget(tmp_path):
+    """32 rooms to rejoin against a budget of 8 frames and 8 a second: the rejoins go a few at a time
+    and a refused one is retried after its wait, so every room resumes (sent all at once, the 20th
+    refusal in a row would close the socket with 4429, again at every reconnect)."""
+    env = {"CONFAB_SERVER_WS_FRAME_RATE_PER_S": "8", "CONFAB_SERVER_WS_FRAME_BURST": "8",
+           "CONFAB_CHAT_SEND_RATE": "500"}
+    with server_process(tmp_path, env=env) as server:
+        ana, bob = person(server.base), person(server.base)
+        rooms = [ana.create_room(f"r{i}")["id"] for i in range(32)]
+        gate = TcpGate(server.port)
+        try:
+            with through(gate, ana).chat(backoff_s=0.1, backoff_max_s=0.5) as session:
+                for room in rooms:
+                    _join_within_budget(session, room)
+                    bob.join_room(room)
+                gate.cut()
+                for room in rooms:
+                    bob.send_message(room, f"while away in {room}")
+                gate.reopen()
+                arrived = messages_of(session, 32, timeout_s=30)
+        finally:
+            gate.close()
+    assert sorted(m["room_id"] for m in arrived) == sorted(rooms) and {m["seq"] for m in arrived} == {1}
+
+
+def _join_within_budget(session, room):
+    while True:
+        try:
+            return session.join(room, since_seq=0)
+        except RateLimited as limited:
+            gevent.sleep(limited.retry_after_s)
+
+
 def _restart_on(data_dir, port):
     """``python app.py`` again on the same data dir and port, as an operator restarts it."""
     restarted = ServerProcess(data_dir, "--port", str(port))

@@ -24,12 +24,13 @@ import queue
 import struct
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import websocket
 
-from confab_client.errors import ConfabError, ConnectionFailed, Unauthorized, error_from
+from confab_client.errors import ConfabError, ConnectionFailed, RateLimited, Unauthorized, error_from
 from confab_client.sequence import RoomCursor
 from confab_client.transport import hang_up, open_socket, pause
 
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("confab_client")
 
 CLOSE_POLICY, CLOSE_TOO_MANY = 1008, 4429
+#: rejoins in flight while resuming: a session in many rooms stays inside the server's per-user frame
+#: budget, and a refusal is retried after its wait (below the refusals in a row that close a socket)
+REJOIN_WINDOW = 8
 _refs = itertools.count(1)
 
 
@@ -63,6 +67,7 @@ class _Pending:
     frame: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     reply: dict[str, Any] | None = None
+    resume: bool = False  # a rejoin the session sent itself while resuming: nobody waits for it
 
 
 class _Dropped(Exception):
@@ -87,6 +92,7 @@ class ChatSession:
         self._rooms: dict[str, RoomCursor] = {}
         self._joins: dict[str, str] = {}  # room → ref of its join request, reused when rejoining
         self._pending: dict[str, _Pending] = {}
+        self._rejoins: deque[dict[str, Any]] = deque()  # rejoin frames not sent yet (REJOIN_WINDOW)
         self._lock = threading.RLock()
         self._events: queue.Queue[Any] = queue.Queue()
         self._handlers: list[tuple[str | None, Callable[[Event], None]]] = []
@@ -306,16 +312,39 @@ class ChatSession:
                 continue
             self.reconnects += 1
             with self._lock:
-                joins = [{"type": "join_room", "room_id": room, "ref": self._joins[room],
-                          **({} if cursor.last_seq is None else {"since_seq": cursor.last_seq})}
-                         for room, cursor in self._rooms.items()]
-                for frame in joins:
-                    self._pending.setdefault(frame["ref"], _Pending(frame))
+                self._rejoins = deque({"type": "join_room", "room_id": room, "ref": self._joins[room],
+                                       **({} if cursor.last_seq is None else {"since_seq": cursor.last_seq})}
+                                      for room, cursor in self._rooms.items())
                 rest = [p.frame for ref, p in self._pending.items() if p.frame["type"] != "join_room"]
-            for frame in joins + rest:
+            for _ in range(REJOIN_WINDOW):
+                self._rejoin_next()
+            for frame in rest:
                 self._send(frame)
             return self.backoff_s
         return delay
+
+    def _rejoin_next(self) -> None:
+        with self._lock:
+            if not self._rejoins:
+                return
+            frame = self._rejoins.popleft()
+            self._pending.setdefault(frame["ref"], _Pending(frame, resume=True))  # a caller's join keeps its waiter
+        self._send(frame)
+
+    def _rejoin_refused(self, pending: _Pending, answer: dict[str, Any]) -> bool:
+        """A rejoin of the session's own was refused: retried after the wait when rate limited (True);
+        otherwise (removed from the room, room deleted) the room is dropped and the error is an event."""
+        error = error_from(answer)
+        if isinstance(error, RateLimited):
+            with self._lock:
+                self._pending[pending.frame["ref"]] = pending
+            threading.Timer(error.retry_after_s, self._send, [pending.frame]).start()
+            return True
+        with self._lock:
+            self._rooms.pop(pending.frame["room_id"], None)
+            self._joins.pop(pending.frame["room_id"], None)
+        self._emit(Event("error", answer))
+        return False
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
@@ -327,8 +356,12 @@ class ChatSession:
         if pending is None:
             self._emit(Event(str(kind), frame))
             return
-        if kind == "user_joined" and pending.frame["type"] == "join_room":
-            self._settle(frame["room_id"], frame["room"]["last_seq"])
+        if pending.frame["type"] == "join_room":
+            if kind == "user_joined":
+                self._settle(frame["room_id"], frame["room"]["last_seq"])
+            elif pending.resume and self._rejoin_refused(pending, frame):
+                return
+            self._rejoin_next()  # each answer lets the next queued rejoin go
         pending.reply = frame
         pending.done.set()
 
