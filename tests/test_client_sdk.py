@@ -162,7 +162,7 @@ def test_resuming_many_rooms_stays_inside_the_servers_frame_budget(tmp_path):
     refusal in a row would close the socket with 4429, again at every reconnect)."""
     env = {"CONFAB_SERVER_WS_FRAME_RATE_PER_S": "8", "CONFAB_SERVER_WS_FRAME_BURST": "8",
            "CONFAB_CHAT_SEND_RATE": "500"}
-    with server_process(tmp_path, env=env) as server:
+    with serving(tmp_path, env=env) as server:
         ana, bob = person(server.base), person(server.base)
         rooms = [ana.create_room(f"r{i}")["id"] for i in range(32)]
         gate = TcpGate(server.port)

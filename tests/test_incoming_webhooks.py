@@ -53,10 +53,11 @@ def test_slack_payloads_are_accepted(server):
     assert (as_json.status_code, as_form.status_code) == (200, 200), as_form.text
     assert [m["content"] for m in admin_api.get(f"/rooms/{room}/messages").json()["items"]] == \
         ["from slack", "from a form"]
-    for bad in ({"json": {}}, {"json": {"text": ""}}, {"json": {"content": "x" * 101}},
-                {"data": {"payload": "not json"}}, {"data": {"payload": "[1]"}}, {"data": "plain text"}):
+    for bad, status in (({"json": {}}, 400), ({"json": {"text": ""}}, 400), ({"json": {"content": "x" * 101}}, 400),
+                        ({"data": {"payload": "not json"}}, 400), ({"data": {"payload": "[1]"}}, 400),
+                        ({"data": "plain text", "headers": {"Content-Type": "text/plain"}}, 415)):
         refused = requests.post(hook["url"], **bad)
-        assert refused.status_code == 400 and refused.json()["error"]["code"] == "BAD_REQUEST", bad
+        assert refused.status_code == status and refused.json()["error"]["code"] == "BAD_REQUEST", bad
 
 
 @pytest.mark.xfail(strict=True, reason="needs the chat writer to store the command's display_name "

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask_smorest import Blueprint
 
 from actors.gateway import CloseSessions
 from domain import logs
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts, bots
+from web.openapi import Blueprint, answers
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.bots import BotCreatedSchema, BotCreateSchema, BotKeyCreateSchema
 from web.services import principal, services
@@ -21,6 +21,7 @@ log = logging.getLogger("confab.bots")
 
 
 @blp.route("", methods=["POST"])
+@answers(403, 409)
 @blp.arguments(BotCreateSchema)
 @blp.response(201, BotCreatedSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:

@@ -7,16 +7,16 @@ import logging
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from domain import logs
 from domain.errors import NotFound
 from storage import incoming_webhooks
 from web.messaging import send_message
 from web.middleware import public
+from web.openapi import Blueprint, answers
 from web.routes.bots import retire
 from web.schemas.bots import (IncomingPostSchema, IncomingWebhookCreatedSchema, IncomingWebhookCreateSchema,
-                              IncomingWebhookSchema)
+                              IncomingWebhookSchema, SlackFormSchema)
 from web.schemas.chat import MessageSchema
 from web.services import principal, services
 
@@ -26,6 +26,7 @@ log = logging.getLogger("confab.incoming_webhooks")
 
 
 @blp.route(ROUTE, methods=["POST"])
+@answers(403, 409)
 @blp.arguments(IncomingWebhookCreateSchema)
 @blp.response(201, IncomingWebhookCreatedSchema)
 def create(body: dict[str, Any], room_id: str) -> dict[str, Any]:
@@ -37,12 +38,14 @@ def create(body: dict[str, Any], room_id: str) -> dict[str, Any]:
 
 
 @blp.route(ROUTE, methods=["GET"])
+@answers(403)
 @blp.response(200, IncomingWebhookSchema(many=True))
 def list_webhooks(room_id: str) -> list[dict[str, Any]]:
     return incoming_webhooks.list_for_room(principal().user_id, room_id)
 
 
 @blp.route(ROUTE + "/<webhook_id>", methods=["DELETE"])
+@answers(403)
 @blp.response(204)
 def revoke(room_id: str, webhook_id: str) -> None:
     """Revoke: its URL stops working at once and its bot leaves the room."""
@@ -53,8 +56,10 @@ def revoke(room_id: str, webhook_id: str) -> None:
 
 @blp.route("/hooks/<webhook_id>/<secret>", methods=["POST"])
 @public
-@blp.doc(security=[])
+@answers(403)
 @blp.arguments(IncomingPostSchema, location="json_or_form")
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": IncomingPostSchema},
+                                                    "application/x-www-form-urlencoded": {"schema": SlackFormSchema}}})
 @blp.response(200, MessageSchema)
 def post(body: dict[str, Any], webhook_id: str, secret: str) -> dict[str, Any]:
     """Public: the secret in the path is the credential. Answers 200 (as Slack does) with the stored

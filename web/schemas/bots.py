@@ -48,6 +48,10 @@ class IncomingWebhookCreatedSchema(IncomingWebhookSchema):
     url = fields.String(required=True, metadata={"description": "the secret URL to POST to; shown once"})
 
 
+class SlackFormSchema(Schema):
+    payload = fields.String(required=True, metadata={"description": "the JSON body, as Slack's clients send it"})
+
+
 class IncomingPostSchema(Schema):
     """``{"content"}`` or Slack's ``{"text"}`` (JSON, or a form with the JSON in ``payload``); other Slack
     fields (``channel``, ``icon_emoji``, ``blocks``…) are ignored."""
