@@ -6,15 +6,17 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run cluster dashboard graphite test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search clean
+.PHONY: run cluster dashboard graphite test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search bench-sends clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(DEV): $(RUNTIME) requirements-dev.txt
+# the Python SDK and confab-cli (client/), editable, on the pinned dependencies above
+$(DEV): $(RUNTIME) requirements-dev.txt client/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./client
 	touch $@
 
 install: $(DEV)
@@ -74,6 +76,10 @@ cluster: $(DEV)
 
 bench-search: $(DEV)
 	$(PY) bench/search.py $(ARGS)
+
+# a send by REST, /ws and incoming webhook, and the SDK catching up after being away (sends.md)
+bench-sends: $(DEV)
+	$(PY) bench/sends.py $(ARGS)
 
 bench-scaleout: $(DEV)
 	$(BENCH_NPM)

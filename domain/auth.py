@@ -93,6 +93,8 @@ class AuthService:
 
     def login(self, identifier: str, password: str) -> dict[str, Any]:
         user = accounts.find_user_for_login(identifier)
+        if user is not None and user.is_bot:
+            user = None  # bots authenticate with API keys only; refused like an unknown user
         if not self._run_blocking(self._password_matches, user.password_hash if user else None, password):
             logs.event(log, "login.failed", logging.WARNING, identifier=identifier[:64])
             raise Unauthorized("invalid username/email or password")
@@ -146,10 +148,11 @@ class AuthService:
                 "token_type": "Bearer", "expires_in": self._config.access_token_ttl_s}
 
     # -- API keys -------------------------------------------------------------------------------
-    def create_api_key(self, principal: Principal, name: str) -> dict[str, Any]:
+    def create_api_key(self, user_id: str, name: str) -> dict[str, Any]:
+        """A new key for ``user_id`` (the caller, or a bot of theirs); the key is in the answer only."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-        row = accounts.create_api_key(principal.user_id, name, _digest(key))
-        logs.event(log, "api_key.created", user_id=principal.user_id, api_key_id=row.id)
+        row = accounts.create_api_key(user_id, name, _digest(key))
+        logs.event(log, "api_key.created", user_id=user_id, api_key_id=row.id)
         return {"id": row.id, "name": row.name, "key": key, "created_at": row.created_at}
 
     # -- verification ---------------------------------------------------------------------------

@@ -36,10 +36,9 @@ class RoomFrame(_Frame):
     room_id = fields.String(**ID)
 
 
-class SendMessageFrame(_Frame):
-    room_id = fields.String(**ID)
+class MessageDraft(Schema):
+    """A new message, as /ws ``send_message`` and REST ``POST /rooms/{id}/messages`` both take it."""
     content = fields.String(required=True)
-    client_msg_id = fields.String(**ID)
     reply_to_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     attachments = fields.List(fields.String(validate=FILE_ID), load_default=list,
                               validate=validate.Length(max=10))
@@ -49,6 +48,11 @@ class SendMessageFrame(_Frame):
         """A message is text, files, or both: ``content`` may be empty only with attachments."""
         if not data.get("content") and not data.get("attachments"):
             raise ValidationError("Shorter than minimum length 1.", "content")
+
+
+class SendMessageFrame(_Frame, MessageDraft):
+    room_id = fields.String(**ID)
+    client_msg_id = fields.String(**ID)
 
 
 class EditMessageFrame(_Frame):

@@ -11,8 +11,13 @@ from storage.db import reading, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
 
 
+def user_ref(user: User) -> dict[str, Any]:
+    """The short user object inside messages, members and notifications."""
+    return {"id": user.id, "username": user.username, "display_name": user.display_name, "is_bot": user.is_bot}
+
+
 def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": user.id, "username": user.username, "display_name": user.display_name,
+    body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id,
                             "created_at": user.created_at, "last_seen": user.last_seen}
     if private:
         body["email"] = user.email
@@ -50,7 +55,7 @@ def update_user(user_id: str, **fields: Any) -> User:
 
 def search_users(query: str, limit: int, after_username: str | None) -> list[User]:
     with reading():
-        select = User.select().order_by(User.username).limit(limit)
+        select = User.select().where(User.deactivated_at.is_null()).order_by(User.username).limit(limit)
         if query:
             pattern = f"%{query.lower()}%"
             select = select.where(peewee.fn.LOWER(User.username).contains(query.lower())
@@ -148,7 +153,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 def find_api_key_owner(key_hash: str) -> tuple[ApiKey, User] | None:
     with reading():
         row = (ApiKey.select(ApiKey, User).join(User)
-               .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()).first())
+               .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()
+                      & User.deactivated_at.is_null()).first())
     if row is None:
         return None
     now = utcnow()

@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from storage.accounts import user_ref
 from storage.chat_models import Message, Room, RoomMember
 from storage.db import reading, unit_of_work
 from storage.models import User, utcnow
@@ -134,7 +135,7 @@ def add_member(actor_id: str, room_id: str, target_id: str, role: str) -> tuple[
             raise Forbidden("only admins and moderators may invite to a private room")
         if role != "member" and member.role != "admin":
             raise Forbidden("only an admin may grant a role")
-        if User.get_or_none(User.id == target_id) is None:
+        if User.get_or_none((User.id == target_id) & User.deactivated_at.is_null()) is None:
             raise NotFound("user not found")
         existing = membership(room_id, target_id)
         if existing is not None:
@@ -161,8 +162,8 @@ def remove_member(actor_id: str, room_id: str, target_id: str) -> None:
 
 def member_dict(member: RoomMember, user: User | None = None) -> dict[str, Any]:
     user = user or User.get_by_id(member.user_id)
-    return {"user": {"id": user.id, "username": user.username, "display_name": user.display_name},
-            "role": member.role, "joined_at": member.joined_at, "last_read_seq": member.last_read_seq}
+    return {"user": user_ref(user), "role": member.role, "joined_at": member.joined_at,
+            "last_read_seq": member.last_read_seq}
 
 
 def list_members(user_id: str, room_id: str, limit: int, after_id: str | None) -> list[dict[str, Any]]:
@@ -185,7 +186,7 @@ def get_or_create_dm(user_id: str, other_id: str) -> tuple[dict[str, Any], bool]
             existing = Room.get_or_none(Room.dm_key == key)
             if existing is not None:
                 return room_dict(existing, membership(existing.id, user_id)), False
-            if User.get_or_none(User.id == other_id) is None:
+            if User.get_or_none((User.id == other_id) & User.deactivated_at.is_null()) is None:
                 raise NotFound("user not found")
         try:
             with unit_of_work():
@@ -262,5 +263,5 @@ def _last_messages(rooms: list[Room]) -> dict[str, dict[str, Any]]:
     out = {}
     for m in Message.select(Message, User).join(User).where(condition):
         out[m.room_id] = {"seq": m.seq, "snippet": "" if m.is_deleted else m.content[:120], "created_at": m.created_at,
-                          "user": {"id": m.user.id, "username": m.user.username, "display_name": m.user.display_name}}
+                          "user": user_ref(m.user)}
     return out

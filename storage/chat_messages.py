@@ -12,6 +12,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, Forbidden, NotFound
+from storage.accounts import user_ref
 from storage.chat import MODERATORS, require_member
 from storage.chat_models import Message, Reaction, Room
 from storage.db import database, reading
@@ -31,11 +32,14 @@ def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def _message_dict(m: Message, user: dict[str, Any], reactions: dict[str, list[str]]) -> dict[str, Any]:
-    return {"id": m.id, "room_id": m.room_id, "seq": m.seq, "user": user,
-            "content": "" if m.is_deleted else m.content, "reply_to_id": m.reply_to_id,
-            "thread_root_id": m.thread_root_id, "attachments": json.loads(m.attachments), "reactions": reactions,
-            "is_edited": m.is_edited, "is_deleted": m.is_deleted, "client_msg_id": m.client_msg_id,
-            "created_at": m.created_at, "updated_at": m.updated_at}
+    message = {"id": m.id, "room_id": m.room_id, "seq": m.seq, "user": user,
+               "content": "" if m.is_deleted else m.content, "reply_to_id": m.reply_to_id,
+               "thread_root_id": m.thread_root_id, "attachments": json.loads(m.attachments), "reactions": reactions,
+               "is_edited": m.is_edited, "is_deleted": m.is_deleted, "client_msg_id": m.client_msg_id,
+               "created_at": m.created_at, "updated_at": m.updated_at}
+    if m.display_name:  # only on a post an incoming webhook named (``username``)
+        message["display_name"] = m.display_name
+    return message
 
 
 # --- writes (inside the writer's transaction) -----------------------------------------------------------
@@ -101,7 +105,7 @@ def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _users(user_ids: set[str]) -> dict[str, dict[str, Any]]:
     """The user objects a message carries, by id, in one query."""
-    return {u.id: {"id": u.id, "username": u.username, "display_name": u.display_name}
+    return {u.id: user_ref(u)
             for u in User.select(User.id, User.username, User.display_name).where(User.id.in_(user_ids))}
 
 
@@ -176,6 +180,15 @@ def messages_between(room_id: str, *, before_seq: int | None = None, after_seq: 
     descending = after_seq is None
     rows = list(query.order_by(Message.seq.desc() if descending else Message.seq))
     return message_dicts(rows[::-1] if descending else rows)
+
+
+def sent_before(user_id: str, room_id: str, client_msg_id: str) -> dict[str, Any] | None:
+    """The caller's message stored under ``client_msg_id`` in the room, if any (a resend); the caller
+    must still be able to read the room."""
+    with reading():
+        require_member(room_id, user_id)
+        stored = find_duplicates({(room_id, user_id, client_msg_id)})
+        return message_dicts(list(stored.values()))[0] if stored else None
 
 
 def get_message(user_id: str, message_id: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class Message(BaseModel):
     thread_root_id = peewee.CharField(max_length=36, null=True, index=True)
     attachments = peewee.TextField(default="[]")  # JSON list of file ids
     client_msg_id = peewee.CharField(max_length=64, null=True)
+    display_name = peewee.CharField(max_length=64, null=True)  # the author's name on this message only
     is_edited = peewee.BooleanField(default=False)
     is_deleted = peewee.BooleanField(default=False)
     created_at = peewee.DateTimeField(default=utcnow)

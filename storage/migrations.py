@@ -13,8 +13,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import documents, files, models, notifications, webhooks
-from storage.chat_models import CHAT_TABLES
+from storage import documents, files, incoming_webhooks, models, notifications, webhooks
+from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
@@ -65,6 +65,27 @@ def _revocation_indexes(db: peewee.Database) -> None:
     db.execute_sql("CREATE INDEX IF NOT EXISTS api_key_revoked_at ON api_key (revoked_at)")
 
 
+def _add_columns(db: peewee.Database, table: str, fields: dict[str, peewee.Field]) -> None:
+    """Add the columns a database created before them lacks (one created since has them: migration 1
+    and 3 create the tables from the current models)."""
+    present = {column.name for column in db.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db)
+    migrate_schema(*[migrator.add_column(table, name, field) for name, field in fields.items()
+                     if name not in present])
+
+
+def _bots(db: peewee.Database) -> None:
+    _add_columns(db, models.User._meta.table_name, {
+        "bot_owner_id": peewee.ForeignKeyField(models.User, null=True, on_delete="SET NULL", field=models.User.id),
+        "deactivated_at": peewee.DateTimeField(null=True)})
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "user_bot_owner_id" ON "user" ("bot_owner_id")')
+    _add_columns(db, Message._meta.table_name, {"display_name": peewee.CharField(max_length=64, null=True)})
+
+
+def _incoming_webhooks(db: peewee.Database) -> None:
+    db.create_tables(incoming_webhooks.MODELS)
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -76,6 +97,8 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
     Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
     Migration(10, "users: server-admin flag", _server_admins),
+    Migration(12, "bots: users.bot_owner_id, users.deactivated_at; message.display_name", _bots),
+    Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
 ]

@@ -1,4 +1,9 @@
-"""Account models: users, refresh-token families, API keys. Ids are UUID strings; times are UTC."""
+"""Account models: users, refresh-token families, API keys. Ids are UUID strings; times are UTC.
+
+A bot is a user whose username ends in ``[bot]`` (GitHub's convention): no person can register that
+suffix, so "is a bot" is visible wherever a username is, with no extra column to load. A bot acts with
+API keys only; ``bot_owner`` is the person who manages it (null for an incoming webhook's bot).
+"""
 from __future__ import annotations
 
 import uuid
@@ -15,6 +20,13 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+BOT_SUFFIX = "[bot]"
+
+
+def is_bot_username(username: str) -> bool:
+    return username.endswith(BOT_SUFFIX)
 
 
 class BaseModel(peewee.Model):
@@ -39,6 +51,12 @@ class User(BaseModel):
     updated_at = peewee.DateTimeField(default=utcnow)
     last_seen = peewee.DateTimeField(null=True)
     is_server_admin = peewee.BooleanField(default=False)  # administers the server (migration 10)
+    bot_owner = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL", backref="bots", index=True)
+    deactivated_at = peewee.DateTimeField(null=True)  # a deleted bot: kept as the author of its messages
+
+    @property
+    def is_bot(self) -> bool:
+        return is_bot_username(self.username)
 
 
 class RefreshToken(BaseModel):

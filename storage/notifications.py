@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from domain.errors import BadRequest, NotFound
+from storage.accounts import user_ref
 from storage.chat_models import Message, Room, RoomMember
 from storage.db import reading, unit_of_work
 from storage.models import BaseModel, User, new_id, utcnow
@@ -95,9 +96,8 @@ def insert(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def notification_dicts(rows: list[Notification]) -> list[dict[str, Any]]:
     """API notification objects, with the actors fetched in one query."""
     actor_ids = {n.actor_id for n in rows if n.actor_id}
-    actors = {u.id: {"id": u.id, "username": u.username, "display_name": u.display_name}
-              for u in User.select(User.id, User.username, User.display_name).where(User.id.in_(actor_ids))} \
-        if actor_ids else {}
+    query = User.select(User.id, User.username, User.display_name).where(User.id.in_(actor_ids))
+    actors = {u.id: user_ref(u) for u in query} if actor_ids else {}
     return [{"id": n.id, "kind": n.kind, "room_id": n.room_id, "message_id": n.message_id,
              "actor": actors.get(n.actor_id), "snippet": n.snippet, "created_at": n.created_at,
              "read_at": n.read_at} for n in rows]

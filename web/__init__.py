@@ -9,8 +9,8 @@ from flask.json.provider import DefaultJSONProvider
 from domain import jsonfmt
 from web import errors, middleware, openapi
 from web import yjs  # noqa: F401 — registers the /yjs route on ``sockets``
-from web.routes import (api_keys, auth, dms, documents, files, health, messages, notifications, rooms, search, ui,
-                        users, webhooks)
+from web.routes import (api_keys, auth, bots, dms, documents, files, health, incoming_webhooks, messages,
+                        notifications, rooms, search, ui, users, webhooks)
 from web.services import Services
 from web.ws import sockets
 
@@ -40,8 +40,8 @@ def create_app(svc: Services) -> Flask:
     )
     app.extensions["confab"] = svc
     api = openapi.api_for(app)
-    for module in (auth, api_keys, users, documents, rooms, dms, messages, search, notifications, webhooks,
-                   files):
+    for module in (auth, api_keys, users, bots, documents, rooms, dms, messages, search, notifications, webhooks,
+                   incoming_webhooks, files):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(ui.blp)

@@ -30,7 +30,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view as reachable without a token."""
+    """Mark a view as reachable without a token (its path is logged as its route: it may hold a secret)."""
     view._confab_public = True  # type: ignore[attr-defined]
     return view
 
@@ -113,7 +113,8 @@ def init_app(app: Flask, config: AppConfig) -> None:
             status_class = f"{response.status_code // 100}xx"
             metrics.timing(f"http.route.{route_name(request.endpoint)}.{status_class}", elapsed_ms)
             if elapsed_ms > 1000:
-                logs.event(log, "request.slow", logging.WARNING, method=request.method, path=request.path,
+                path = request.url_rule.rule if _view_flag("_confab_public") and request.url_rule else request.path
+                logs.event(log, "request.slow", logging.WARNING, method=request.method, path=path,
                            status=response.status_code, ms=round(elapsed_ms, 1))
         return response
 

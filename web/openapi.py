@@ -107,6 +107,12 @@ class JsonArguments(FlaskParser):
                                        {"fields": {"json": ["send the body as application/json"]}})
         return super().load_json(req, schema)
 
+    def load_json_or_form(self, req: Any, schema: Schema) -> Any:
+        """A form where one is sent (Slack posts incoming webhooks as ``payload=``), else JSON as above."""
+        if req.mimetype == "application/x-www-form-urlencoded":
+            return self.load_form(req, schema)
+        return self.load_json(req, schema)
+
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JsonArguments()

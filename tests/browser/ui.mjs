@@ -129,6 +129,25 @@ try {
       'the replayed message shows once')
     await shot(ana.page, 'chat')
   })
+  await step("a bot's message carries a bot badge", async () => {
+    await ana.page.evaluate(async () => { // ana makes a bot, adds it to the room, and it posts over REST
+      const { access } = JSON.parse(localStorage.getItem('confab.session'))
+      const roomId = location.hash.split('/')[2]
+      const call = async (path, body, token = access) => {
+        const r = await fetch(`/api/v1${path}`, { method: 'POST', body: JSON.stringify(body),
+          headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } })
+        if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`)
+        return r.json()
+      }
+      const { bot, api_key: key } = await call('/bots', { name: 'helper', display_name: 'Helper' })
+      await call(`/rooms/${roomId}/members`, { user_id: bot.id })
+      await call(`/rooms/${roomId}/messages`, { content: 'beep from the bot' }, key.key)
+    })
+    const botMessage = ben.page.locator('.room .msg', { hasText: 'beep from the bot' })
+    await botMessage.locator('.bot-badge', { hasText: 'bot' }).waitFor()
+    check(await ben.page.locator('.room .msg', { hasText: 'hi ana, ben here' }).locator('.bot-badge').count() === 0,
+      'people carry no bot badge')
+  })
   await step('older history loads when the message list is scrolled to the top', async () => {
     const roomId = await ana.page.evaluate(() => location.hash.split('/')[2])
     const n = 110 // more than two pages of 50

@@ -17,7 +17,7 @@ blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys", description
 @blp.arguments(ApiKeyCreateSchema)
 @blp.response(201, ApiKeyCreatedSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
-    return services().auth.create_api_key(principal(), body["name"])
+    return services().auth.create_api_key(principal().user_id, body["name"])
 
 
 @blp.route("", methods=["GET"])

@@ -8,10 +8,11 @@ from domain.errors import BadRequest, NotFound
 from storage import accounts
 from storage import chat as rooms
 from storage.chat_messages import history
+from web.messaging import send_message
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
-                              RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema)
+                              RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema, SendMessageSchema)
 from web.schemas.common import PageQuery, decode_cursor, encode_cursor, is_seq, page_of, paginate
 from web.services import principal, services
 
@@ -23,8 +24,7 @@ def _me() -> str:
 
 
 def _user_ref() -> dict[str, Any]:
-    user = accounts.get_user(_me())
-    return {"id": user.id, "username": user.username, "display_name": user.display_name}
+    return accounts.user_ref(accounts.get_user(_me()))
 
 
 @blp.route("", methods=["GET"])
@@ -143,6 +143,18 @@ def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
     if len(items) == query["limit"]:
         cursor = encode_cursor({"after": items[-1]["seq"]} if after is not None else {"before": items[0]["seq"]})
     return {"items": items, "next_cursor": cursor}
+
+
+@blp.route("/<room_id>/messages", methods=["POST"])
+@answers(403)
+@blp.arguments(SendMessageSchema, example=examples.MESSAGE_SEND)
+@blp.response(201, MessageSchema, example=examples.MESSAGE_PAGE["items"][0])
+@blp.alt_response(200, schema=MessageSchema, description="a resend: the message stored under this client_msg_id")
+def send(body: dict[str, Any], room_id: str) -> tuple[dict[str, Any], int]:
+    """Send as over /ws ``send_message`` (same checks, the same per-user rate limit, the same writer):
+    answered once the message is stored, with its ``seq``; members' sockets get ``new_message``."""
+    message, created = send_message(_me(), room_id, body)
+    return message, 201 if created else 200
 
 
 @blp.route("/<room_id>/read", methods=["POST"])

@@ -15,6 +15,8 @@ class UserSchema(Schema):
     id = fields.String(required=True)
     username = fields.String(required=True)
     display_name = fields.String(required=True)
+    is_bot = fields.Boolean(required=True, metadata={"description": "a bot account (its username ends in [bot])"})
+    owner_id = fields.String(allow_none=True, metadata={"description": "a bot's owner; null for people"})
     email = fields.String()
     created_at = UtcDateTime(required=True)
     last_seen = UtcDateTime(allow_none=True)

@@ -1,7 +1,7 @@
 // The chat dialogs: create a room, browse public rooms to join, and start a DM through a user search.
 import { h, replace } from '../core/dom.js'
 import { openDialog, field, showErrors } from '../core/dialog.js'
-import { nameOf } from './message.js'
+import { botBadge, nameOf } from './message.js'
 
 export function newRoomDialog (chat) {
   const name = h('input', { name: 'name', required: true, maxlength: 100, autocomplete: 'off' })
@@ -55,7 +55,7 @@ export function newDmDialog (chat) {
         const page = await chat.api('/users', { query: { q, limit: 20 } })
         const others = page.items.filter((u) => u.id !== chat.store.me.id)
         replace(results, others.length ? others.map((user) => h('li', {},
-          h('span', {}, h('strong', {}, nameOf(user)), ` @${user.username}`),
+          h('span', {}, h('strong', {}, nameOf(user)), botBadge(user), ` @${user.username}`),
           h('button', { type: 'button', class: 'primary', 'aria-label': `message ${user.username}`,
             onclick: async () => { dlg.close(); await chat.openDm(user) } }, 'Message')))
           : h('li', {}, 'Nobody found.'))

@@ -3,7 +3,7 @@
 // Only an admin may grant a role, so only admins get the role choice.
 import { h, replace, append } from '../core/dom.js'
 import { openDialog, field, showErrors } from '../core/dialog.js'
-import { nameOf } from './message.js'
+import { botBadge, nameOf } from './message.js'
 
 const PAGE = 100
 const ROLES = ['member', 'moderator', 'admin']
@@ -43,7 +43,8 @@ export function membersDialog (chat, room) {
 
 function memberItem (member) {
   return h('li', {},
-    h('span', {}, h('strong', {}, nameOf(member.user)), h('span', { class: 'muted' }, ` @${member.user.username}`)),
+    h('span', {}, h('strong', {}, nameOf(member.user)), botBadge(member.user),
+      h('span', { class: 'muted' }, ` @${member.user.username}`)),
     h('span', { class: `role${member.role === 'member' ? ' role-viewer' : ''}` }, member.role))
 }
 

@@ -8,6 +8,13 @@ export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀']
 /** The visible name of a user reference. */
 export const nameOf = (user) => (user && (user.display_name || user.username)) || 'someone'
 
+/** The author's name on one message: an incoming webhook may name its post (`display_name`). */
+export const authorOf = (message) => message.display_name || nameOf(message.user)
+
+/** A "bot" tag after a bot's name (bots' usernames end in [bot]; the API says `is_bot`). */
+export const botBadge = (user) =>
+  user && user.is_bot ? h('span', { class: 'bot-badge', title: 'bot account' }, 'bot') : null
+
 export function avatar (user, online) {
   const name = nameOf(user)
   return h('span', { class: 'avatar', style: `background:${colorFor(user.id)}`, 'aria-hidden': 'true' },
@@ -27,7 +34,8 @@ export function renderMessage (message, ctx) {
   avatar(message.user, online),
   h('div', { class: 'msg-body' },
     h('div', { class: 'msg-meta' },
-      h('strong', { class: 'author' }, nameOf(message.user)),
+      h('strong', { class: 'author' }, authorOf(message)),
+      botBadge(message.user),
       h('span', { class: 'sr-only' }, online ? ' (online)' : ' (offline)'),
       h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
         shortTime(message.created_at)),

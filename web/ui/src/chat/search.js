@@ -3,7 +3,7 @@
 // The search can be limited to the open room. Only rooms the user is a member of are searched (server rule).
 import { icon } from '../core/icons.js'
 import { h, replace, append, shortTime } from '../core/dom.js'
-import { nameOf } from './message.js'
+import { authorOf } from './message.js'
 import { snippetNodes } from './snippet.js'
 
 const PAGE = 20
@@ -96,7 +96,7 @@ export class MessageSearch {
       onclick: () => { if (location.hash === href) window.dispatchEvent(new HashChangeEvent('hashchange')) } }, // again
     h('span', { class: 'hit-room' }, this.chat.label(known || room)),
     h('time', { datetime: message.created_at }, shortTime(message.created_at)),
-    h('span', { class: 'hit-text' }, h('strong', {}, nameOf(message.user)), ': ', snippetNodes(snippet))))
+    h('span', { class: 'hit-text' }, h('strong', {}, authorOf(message)), ': ', snippetNodes(snippet))))
   }
 
   setStatus (text, kind = 'info') {

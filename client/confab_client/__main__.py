@@ -1,0 +1,3 @@
+from confab_client.cli import main
+
+raise SystemExit(main())
