@@ -20,7 +20,7 @@ from storage.models import User, new_id, utcnow
 
 
 def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:
-    """API.md message objects, with users and reactions fetched in one query each."""
+    """Message objects (docs/protocol.md), with users and reactions fetched in one query each."""
     if not messages:
         return []
     users = _users({m.user_id for m in messages})
@@ -76,7 +76,7 @@ def reserve_seqs(counts: dict[str, int]) -> dict[str, int]:
 
 
 _INSERT_SQL = ("INSERT INTO message (id, room_id, seq, user_id, content, reply_to_id, thread_root_id, attachments, "
-               "client_msg_id, is_edited, is_deleted, created_at, updated_at) VALUES ({values})")
+               "client_msg_id, display_name, is_edited, is_deleted, created_at, updated_at) VALUES ({values})")
 
 
 def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,17 +89,19 @@ def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     stamp = Message.created_at.db_value(now)
     no = Message.is_edited.db_value(False)
     ids = [new_id() for _ in rows]
-    sql = _INSERT_SQL.format(values=", ".join([database.param] * 13))
+    sql = _INSERT_SQL.format(values=", ".join([database.param] * 14))
     with peewee.__exception_wrapper__:  # the driver's errors as peewee's, like every other query
         database.connection().cursor().executemany(sql, [
             (message_id, row["room"], row["seq"], row["user"], row["content"], row["reply_to_id"],
-             row["thread_root_id"], row["attachments"], row["client_msg_id"], no, no, stamp, stamp)
+             row["thread_root_id"], row["attachments"], row["client_msg_id"], row.get("display_name"), no, no,
+             stamp, stamp)
             for message_id, row in zip(ids, rows)])
     users = _users({row["user"] for row in rows})
     return [{"id": message_id, "room_id": row["room"], "seq": row["seq"], "user": users[row["user"]],
              "content": row["content"], "reply_to_id": row["reply_to_id"], "thread_root_id": row["thread_root_id"],
              "attachments": json.loads(row["attachments"]), "reactions": {}, "is_edited": False, "is_deleted": False,
-             "client_msg_id": row["client_msg_id"], "created_at": now, "updated_at": now}
+             "client_msg_id": row["client_msg_id"], "created_at": now, "updated_at": now,
+             **({"display_name": row["display_name"]} if row.get("display_name") else {})}
             for message_id, row in zip(ids, rows)]
 
 

@@ -105,23 +105,17 @@ def test_the_scan_reads_names_the_way_the_catalog_writes_them():
 
 #: files being rewritten on another branch that still name the first contract outside the repository;
 #: each must stop (and leave this list) when it is next edited
-PENDING = {"actors/chat/presence.py", "actors/chat/service.py", "actors/documents/relay.py",
-           "actors/documents/json_peers.py", "storage/chat_messages.py"}
 OUTSIDE = re.compile(r"\.\./shared|\bAPI\.md\b|\bARCHITECTURE\.md\b")
 
 
 def test_nothing_in_the_repository_refers_to_files_outside_it():
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    offenders, pending_seen = [], set()
+    offenders = []
     for name in filter(None, tracked.decode().split("\0")):
         path = ROOT / name
         if not path.is_file() or path.suffix in (".png", ".gz", ".ico", ".woff2"):
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             if OUTSIDE.search(line) and name != "tests/test_docs_contract.py":
-                if name in PENDING:
-                    pending_seen.add(name)
-                else:
-                    offenders.append(f"{name}:{number}: {line.strip()}")
+                offenders.append(f"{name}:{number}: {line.strip()}")
     assert not offenders, "use docs/protocol.md or docs/architecture.md instead:\n" + "\n".join(offenders)
-    assert pending_seen == PENDING, f"fixed already, remove from PENDING: {sorted(PENDING - pending_seen)}"

@@ -60,8 +60,6 @@ def test_slack_payloads_are_accepted(server):
         assert refused.status_code == status and refused.json()["error"]["code"] == "BAD_REQUEST", bad
 
 
-@pytest.mark.xfail(strict=True, reason="needs the chat writer to store the command's display_name "
-                                       "(actors/chat/batch.py and insert_messages, lead-owned): see the report")
 def test_username_overrides_the_name_on_that_message_only(server):
     room, (_, admin_api), _ = room_with_two_members(server)
     hook = make_hook(admin_api, room, "Hook")

@@ -128,7 +128,8 @@ def _append(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[O
         row_of[index] = len(rows)
         rows.append({"room": c["room_id"], "user": c["user_id"], "content": c["content"],
                      "client_msg_id": c["client_msg_id"], "reply_to_id": c.get("reply_to_id"),
-                     "thread_root_id": root, "attachments": json.dumps(attached)})
+                     "thread_root_id": root, "attachments": json.dumps(attached),
+                     "display_name": c.get("display_name")})
     first = messages.reserve_seqs(counts)
     for row in rows:
         row["seq"] = first[row["room"]]

@@ -147,7 +147,7 @@ class Typing:
 
 
 def status_frame(user_id: str, username: str | None, status: str, last_seen: datetime) -> dict[str, Any]:
-    """The ``user_status`` frame (API.md), whichever instance or path tells it."""
+    """The ``user_status`` frame (docs/protocol.md), whichever instance or path tells it."""
     return {"type": "user_status", "user_id": user_id, "username": username, "status": status,
             "last_seen": last_seen}
 

@@ -1,7 +1,7 @@
 """The chat component's glue: commands onto ``chat.commands``, the writer's group commit, events off
 ``chat.events`` into the local fan-out, and the replies to whoever is waiting.
 
-Flow (ARCHITECTURE.md, chat): a command is published on ``chat.commands`` keyed by room; the
+Flow (docs/architecture.md, chat): a command is published on ``chat.commands`` keyed by room; the
 partition's consumer queues it for the writer, which applies everything queued in one transaction
 (group commit), answers each sender after the commit (``actors.chat.replies``), then publishes the
 events on ``chat.events``; their consumer hands the pre-encoded frames to the hub.

@@ -1,10 +1,10 @@
 """The document actor's JSON side (/ws): text deltas in code points, presence, restores (a mixin of
 ``DocumentActor``).
 
-pycrdt's text events count UTF-8 bytes and API.md deltas count code points. Converting needs the
+pycrdt's text events count UTF-8 bytes and the protocol's deltas count code points. Converting needs the
 text as it was before the change, which is a copy of the whole document per update: done only while
 JSON peers follow the document, and skipped while the text is ASCII (bytes and code points are then
-the same numbers, so pycrdt's delta *is* the API.md delta), which is checked once when a JSON peer
+the same numbers, so pycrdt's delta *is* the protocol's delta), which is checked once when a JSON peer
 joins and kept up from the inserts.
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ class JsonPeers:
         self._deltas.append(event.delta)
 
     def _json_delta(self) -> list[dict[str, Any]]:
-        """The change just applied, as an API.md delta (empty without JSON peers)."""
+        """The change just applied, as a protocol delta (empty without JSON peers)."""
         if not self._deltas:
             return []
         if self._ascii:  # an embed is not ASCII: the text stops being ASCII with it

@@ -5,7 +5,7 @@ Each instance subscribes with a consumer group of its own (``each_instance``), s
 sees every record published while it runs; a record reaches a document's actor only when that actor
 is loaded here and did not publish it itself. A record is JSON keyed by document id: ``origin`` (the
 publishing instance), ``kind``, and for ``updates`` a list of ``{version, author_id, update (base64
-Yjs bytes), delta (API.md delta as the origin saw it, or null)}``; for ``awareness`` the base64
+Yjs bytes), delta (protocol delta as the origin saw it, or null)}``; for ``awareness`` the base64
 payload and the ``user_id`` behind it; ``access`` carries ``user_id`` and ``role`` (null: no access),
 ``deleted`` nothing else. The receiving actor recomputes JSON deltas against its own
 text, since concurrent updates may have moved positions; ``delta`` is for consumers without a CRDT.
