@@ -154,7 +154,8 @@ def test_the_migration_adds_the_bot_columns_to_an_existing_database(tmp_path):
     try:
         migrations.migrate(db, [m for m in migrations.MIGRATIONS if m.version < 12])
         db.execute_sql("INSERT INTO \"user\" (id, username, email, display_name, password_hash, created_at, "
-                       "updated_at) VALUES ('u1', 'ana', 'ana@example.com', 'Ana', 'x', '2024-01-01', '2024-01-01')")
+                       "updated_at, is_server_admin) "
+                       "VALUES ('u1', 'ana', 'ana@example.com', 'Ana', 'x', '2024-01-01', '2024-01-01', 0)")
         for statement in (_RELEASED_USER, 'INSERT INTO "user_released" SELECT id, username, email, display_name, '
                           'password_hash, created_at, updated_at, last_seen FROM "user"', 'DROP TABLE "user"',
                           'ALTER TABLE "user_released" RENAME TO "user"',

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from flask import Flask, Request, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from actors import runtime

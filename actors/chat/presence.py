@@ -18,8 +18,8 @@ from actors import runtime
 from actors.chat.hub import RoomHub, Send
 from domain import logs, ws_protocol
 from domain.chat_events import Event, frame_event
-from storage.chat_models import RoomMember
-from storage.db import reading, unit_of_work
+from storage.chat import rooms_of
+from storage.db import unit_of_work
 from storage.models import User, utcnow
 
 log = logging.getLogger("confab.chat")
@@ -59,9 +59,7 @@ class Presence:
     def _went_online(self, user_id: str, username: str) -> None:
         """The user's first socket on this instance opened: tell the sessions sharing a room."""
         self._names[user_id] = username
-        with reading():
-            self._rooms[user_id] = {m.room_id for m in RoomMember.select(RoomMember.room)
-                                    .where(RoomMember.user == user_id)}
+        self._rooms[user_id] = rooms_of(user_id)
         self._announce(user_id, "online", None)
 
     def _went_offline(self, user_id: str) -> None:
@@ -107,7 +105,7 @@ class Presence:
 
     def _announce_due(self) -> None:
         due, self._due, self._tick = self._due, {}, None
-        for user_id, (status, at, rooms, name) in due.items():
+        for user_id, (status, at, room_ids, name) in due.items():
             if self._heard.get(user_id, "offline") == status:
                 continue
             if status == "online":
@@ -115,7 +113,7 @@ class Presence:
             else:
                 self._heard.pop(user_id, None)
             frame = ws_protocol.encode(status_frame(user_id, name, status, at))
-            self._hub.deliver_to_rooms(rooms, frame, skip_user=user_id)
+            self._hub.deliver_to_rooms(room_ids, frame, skip_user=user_id)
 
 
 class Typing:
