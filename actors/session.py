@@ -41,6 +41,7 @@ class SessionContext:
     send: Callable[[dict[str, Any] | WireFrame], bool]
     close: Callable[[int, str], None]
     state: dict[str, Any] = field(default_factory=dict)
+    batched_presence: bool = False  # asked for with /ws?presence=batched: user_statuses frames
 
 
 #: frame type → handler(ctx, frame) returning a reply frame dict, or None when it replies itself.
@@ -67,13 +68,14 @@ SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
 
 class Session:
     def __init__(self, sink: Sink, session_id: str, principal: Principal, request_id: str,
-                 metrics: Metrics, limits: FrameLimits) -> None:
+                 metrics: Metrics, limits: FrameLimits, batched_presence: bool = False) -> None:
         self._sink = sink
         self._metrics = metrics
         self._limits = limits
         self._refused = 0  # rate-limited frames in a row
         self._expiry: runtime.Timer | None = None
-        self.context = SessionContext(session_id, principal, request_id, self.send, self.close)
+        self.context = SessionContext(session_id, principal, request_id, self.send, self.close,
+                                      batched_presence=batched_presence)
 
     def send(self, frame: dict[str, Any] | WireFrame) -> bool:
         """Queue a frame for the client (a dict is encoded here); False once the socket is closing."""

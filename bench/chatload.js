@@ -50,7 +50,8 @@ function resetCounts() {
 
 function open(spec, index) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${spec.url || plan.url}?token=${spec.token}`,
+    // as the web UI does: a tick's presence changes in one user_statuses frame (the bare server ignores it)
+    const ws = new WebSocket(`${spec.url || plan.url}?presence=batched&token=${spec.token}`,
                              { perMessageDeflate: false, handshakeTimeout: (plan.give_up_s || 60) * 1000 });
     const state = { ws, spec, index, seq: 0, inflight: new Map(), paused: false };
     const timer = setTimeout(() => { ws.terminate(); reject(new Error('not joined in time')); },

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from actors.chat.presence import ANNOUNCE_EVERY_S
-from tests.harness import Server, running_server
+from tests.harness import Server, connect_ws, running_server
 from tests.test_chat_helpers import ChatClient, new_room, user
 
 
@@ -57,4 +57,31 @@ def test_a_reconnect_within_a_tick_is_not_announced(server: Server) -> None:
     flaky.close()
     time.sleep(ANNOUNCE_EVERY_S * 3)
     assert statuses(watcher) == [(flaky_login["user"]["id"], "offline")]
+    watcher.close()
+
+
+def test_a_client_that_asks_for_batched_presence_gets_a_ticks_changes_in_one_frame(server: Server) -> None:
+    (owner_login, api) = user(server)
+    room = new_room(api)
+    watcher = ChatClient(server.ws_base, owner_login)
+    watcher.ws.close()
+    watcher.ws = connect_ws(f"{server.ws_base}/ws?presence=batched", owner_login["access_token"])
+    watcher.join(room)
+    crowd = [user(server) for _ in range(15)]
+    for _login, crowd_api in crowd:
+        assert crowd_api.post(f"/rooms/{room}/join").status_code == 200
+    watcher.drain()
+    time.sleep(ANNOUNCE_EVERY_S * 2)
+    clients = [ChatClient(server.ws_base, login) for login, _ in crowd]  # all within one or two ticks
+    time.sleep(ANNOUNCE_EVERY_S * 3)
+    frames = [f for f in watcher.drain() if f["type"] in ("user_status", "user_statuses")]
+    assert frames and len(frames) <= 3  # one per tick, not one per user
+    heard = [(u["user_id"], u["status"]) for f in frames for u in (f["users"] if f["type"] == "user_statuses" else [f])]
+    assert sorted(heard) == sorted((login["user"]["id"], "online") for login, _ in crowd)
+    clients[0].close()  # a single change stays a plain user_status
+    time.sleep(ANNOUNCE_EVERY_S * 3)
+    assert [(f["type"], f["status"]) for f in watcher.drain() if f["type"].startswith("user_status")] == \
+        [("user_status", "offline")]
+    for client in clients[1:]:
+        client.close()
     watcher.close()

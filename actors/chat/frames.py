@@ -41,7 +41,8 @@ class ChatFrames:
         room, _newly = self.chat.join(_user(ctx), room_id)
         self.chat.presence.add_room(ctx.principal.user_id, room_id)
         hub = self.chat.hub
-        hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, ctx.send, buffering=since is not None)
+        hub.subscribe(room_id, ctx.session_id, ctx.principal.user_id, ctx.send, buffering=since is not None,
+                      batched=ctx.batched_presence)
         gap = None
         try:
             if since is not None:

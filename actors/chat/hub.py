@@ -18,18 +18,18 @@ from storage first.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
-from domain.ws_protocol import WireFrame
+from domain.ws_protocol import WireFrame, encode
 
 Send = Callable[[WireFrame], bool]  # a session's send: queues the frame in its socket's outbox
 
 
 class _Subscription:
-    __slots__ = ("user_id", "send", "held", "floor")
+    __slots__ = ("user_id", "send", "held", "floor", "batched")
 
-    def __init__(self, user_id: str, send: Send, buffering: bool) -> None:
-        self.user_id, self.send = user_id, send
+    def __init__(self, user_id: str, send: Send, buffering: bool, batched: bool) -> None:
+        self.user_id, self.send, self.batched = user_id, send, batched
         self.held: list[tuple[int | None, WireFrame]] | None = [] if buffering else None
         self.floor = 0  # messages at or below this seq were replayed from storage
 
@@ -48,8 +48,10 @@ class RoomHub:
         self._joined: dict[str, set[str]] = {}  # session → rooms
         self._last: dict[str, int] = {}  # room with sessions → last new_message seq delivered
 
-    def subscribe(self, room_id: str, session_id: str, user_id: str, send: Send, *, buffering: bool) -> None:
-        self._rooms.setdefault(room_id, {})[session_id] = _Subscription(user_id, send, buffering)
+    def subscribe(self, room_id: str, session_id: str, user_id: str, send: Send, *, buffering: bool,
+                  batched: bool = False) -> None:
+        """``batched``: the session takes a tick's status changes as one ``user_statuses`` frame."""
+        self._rooms.setdefault(room_id, {})[session_id] = _Subscription(user_id, send, buffering, batched)
         self._joined.setdefault(session_id, set()).add(room_id)
 
     def go_live(self, room_id: str, session_id: str, replayed_up_to: int) -> None:
@@ -118,6 +120,39 @@ class RoomHub:
                 sub.deliver(seq, frame)
                 count += 1
         return count
+
+    def deliver_statuses(self, changes: dict[str, tuple[set[str], dict[str, Any]]]) -> int:
+        """One tick's status changes (user → (their rooms, their ``user_status`` frame)): each session
+        sharing a room with a user hears of that user once; a session that asked for batched presence
+        hears of all of them in one ``user_statuses`` frame (a storm of reconnects costs a frame per
+        session per tick, not one per member per change). Each frame is encoded once. Returns the
+        frames sent."""
+        seen: dict[str, tuple[_Subscription, dict[str, None]]] = {}  # session → (its subscription, users)
+        for user_id, (room_ids, _frame) in changes.items():
+            for room_id in room_ids:
+                for session_id, sub in self._rooms.get(room_id, {}).items():
+                    if sub.user_id != user_id:
+                        seen.setdefault(session_id, (sub, {}))[1][user_id] = None
+        singles: dict[str, WireFrame] = {}
+        batches: dict[tuple[str, ...], WireFrame] = {}
+        sent = 0
+        for sub, users in seen.values():
+            if sub.batched and len(users) > 1:
+                key = tuple(sorted(users))
+                frame = batches.get(key)
+                if frame is None:
+                    frame = batches[key] = WireFrame(encode({"type": "user_statuses", "users": [
+                        {k: v for k, v in changes[u][1].items() if k != "type"} for u in key]}))
+                sub.send(frame)
+                sent += 1
+                continue
+            for user_id in users:
+                frame = singles.get(user_id)
+                if frame is None:
+                    frame = singles[user_id] = WireFrame(encode(changes[user_id][1]))
+                sub.send(frame)
+                sent += 1
+        return sent
 
     def deliver_to_rooms(self, room_ids: set[str], payload: bytes, skip_user: str | None = None) -> int:
         """Send the frame once to each session subscribed to any of ``room_ids`` (presence)."""

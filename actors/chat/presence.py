@@ -3,8 +3,9 @@ indicators (ephemeral: they expire by themselves after ``typing_ttl_s`` without 
 
 Both are told to the sessions that share a joined room with the user, each frame encoded once.
 Status changes are announced once per tick (``ANNOUNCE_EVERY_S``), only the last of a user's changes
-in that tick, and not at all when it is what the rooms last heard (a reconnect within the tick): a
-connection storm costs one frame per member per changed user per tick, never a backlog. This
+in that tick, and not at all when it is what the rooms last heard (a reconnect within the tick); a
+session that asked for batched presence (``/ws?presence=batched``) gets a tick's changes as one
+``user_statuses`` frame, so a connection storm costs it one frame per tick, never a backlog. This
 ``Presence`` is one instance's; with several instances ``actors.chat.shared_presence`` replaces its
 going online/offline with Redis and a cluster-wide announcement.
 """
@@ -105,6 +106,7 @@ class Presence:
 
     def _announce_due(self) -> None:
         due, self._due, self._tick = self._due, {}, None
+        changes = {}
         for user_id, (status, at, room_ids, name) in due.items():
             if self._heard.get(user_id, "offline") == status:
                 continue
@@ -112,8 +114,9 @@ class Presence:
                 self._heard[user_id] = status
             else:
                 self._heard.pop(user_id, None)
-            frame = ws_protocol.encode(status_frame(user_id, name, status, at))
-            self._hub.deliver_to_rooms(room_ids, frame, skip_user=user_id)
+            changes[user_id] = (room_ids, status_frame(user_id, name, status, at))
+        if changes:
+            self._hub.deliver_statuses(changes)
 
 
 class Typing:

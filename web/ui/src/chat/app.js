@@ -105,6 +105,9 @@ export class ChatApp {
       case 'user_status':
         store.setOnline(frame.user_id, frame.status === 'online')
         break
+      case 'user_statuses': // one tick's changes at once (we ask for presence=batched)
+        for (const change of frame.users) store.setOnline(change.user_id, change.status === 'online')
+        break
       case 'user_joined':
         if (frame.user && frame.user.id !== store.me.id) this.refreshOnline()
         else if (frame.user && !store.rooms.has(frame.room_id)) this.refreshRooms() // invited by someone

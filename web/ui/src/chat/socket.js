@@ -31,7 +31,7 @@ export class ChatSocket {
     if (this.stopped) return
     if (this.ws) { this.ws.onclose = null; this.ws.close() }
     this.onState('connecting')
-    const ws = new WebSocket(socketUrl(`/ws?token=${encodeURIComponent(accessToken() || '')}`))
+    const ws = new WebSocket(socketUrl(`/ws?token=${encodeURIComponent(accessToken() || '')}&presence=batched`))
     this.ws = ws
     ws.onopen = () => this.opened()
     ws.onmessage = (event) => this.received(JSON.parse(event.data))
