@@ -39,6 +39,7 @@ class Presence:
         self._flush: runtime.Timer | None = None
         self._heard: dict[str, str] = {}  # user → the status the rooms last heard (online users only)
         self._due: dict[str, tuple[str, datetime, set[str], str | None]] = {}  # user → announcement of this tick
+        self._introduced: dict[str, tuple[str | None, set[str]]] = {}  # online new members → (name, rooms)
         self._tick: runtime.Timer | None = None
 
     def opened(self, user_id: str, username: str, session_id: str, send: Send) -> None:
@@ -82,6 +83,16 @@ class Presence:
         if user_id in self._rooms:
             self._rooms[user_id].add(room_id)
 
+    def introduce(self, user_id: str, username: str | None, room_id: str) -> None:
+        """``user_id`` just became a member of ``room_id``: if they are online, the room hears so at the
+        next tick (with the tick's other changes: a storm of first joins is batched too)."""
+        if user_id not in self._sessions:
+            return
+        name, rooms = self._introduced.setdefault(user_id, (username, set()))
+        rooms.add(room_id)
+        if self._tick is None:
+            self._tick = runtime.call_later(ANNOUNCE_EVERY_S, self._announce_due)
+
     def drop_room(self, user_id: str, room_id: str) -> None:
         self._rooms.get(user_id, set()).discard(room_id)
 
@@ -106,7 +117,9 @@ class Presence:
 
     def _announce_due(self) -> None:
         due, self._due, self._tick = self._due, {}, None
-        changes = {}
+        introduced, self._introduced = self._introduced, {}
+        changes = {user_id: (rooms, status_frame(user_id, name, "online", utcnow()))
+                   for user_id, (name, rooms) in introduced.items() if user_id in self._sessions}
         for user_id, (status, at, room_ids, name) in due.items():
             if self._heard.get(user_id, "offline") == status:
                 continue
@@ -114,7 +127,7 @@ class Presence:
                 self._heard[user_id] = status
             else:
                 self._heard.pop(user_id, None)
-            changes[user_id] = (room_ids, status_frame(user_id, name, status, at))
+            changes[user_id] = (room_ids | changes.get(user_id, (set(),))[0], status_frame(user_id, name, status, at))
         if changes:
             self._hub.deliver_statuses(changes)
 

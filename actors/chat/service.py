@@ -27,12 +27,12 @@ import redis
 from actors.chat import replies, shared_presence
 from actors.chat.batch import Outcome
 from actors.chat.hub import RoomHub
-from actors.chat.presence import Presence, Typing, status_frame
+from actors.chat.presence import Presence, Typing
 from actors.chat.shared_presence import SharedPresence
 from domain import logs, ws_protocol
 from domain.broker import Broker, Record
 from domain.chat_events import DROP_ROOM, TO_USER, UNSUBSCRIBE_USER, Event, decode_command, decode_event, \
-    encode_command, encode_event, frame_event
+    encode_command, encode_event
 from domain.config import ChatConfig
 from domain.errors import DomainError, Unavailable
 from domain.metrics import Metrics
@@ -40,7 +40,6 @@ from domain.ratelimit import RateLimiter
 from storage import chat as rooms
 from storage.chat_messages import messages_between
 from storage.db import reading
-from storage.models import utcnow
 
 log = logging.getLogger("confab.chat")
 
@@ -188,9 +187,7 @@ class ChatService:
         """A new member who is online is announced as such: members only hear of status changes in
         rooms they share with the user."""
         self.presence.add_room(user["id"], room_id)
-        if self.presence.is_online(user["id"]):
-            online = status_frame(user["id"], user.get("username"), "online", utcnow())
-            self.publish(frame_event(room_id, online, user_id=user["id"]))
+        self.presence.introduce(user["id"], user.get("username"), room_id)
 
     def member_left(self, room_id: str, user_id: str) -> None:
         """Stop delivery to the user's sockets now, then tell the others (and other instances)."""

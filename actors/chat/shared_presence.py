@@ -79,6 +79,15 @@ class SharedPresence(Presence):
         except redis.RedisError as exc:
             raise Unavailable("presence store unreachable") from exc
 
+    def introduce(self, user_id: str, username: str | None, room_id: str) -> None:
+        """A new member who is online (on any instance) is announced to the room on every instance."""
+        if self.is_online(user_id):
+            body = {"user_id": user_id, "rooms": [room_id], "frame": status_frame(user_id, username, "online", utcnow())}
+            try:
+                self._broker.publish(TOPIC, user_id, jsonfmt.dumpb(body))
+            except Unavailable as exc:  # only an announcement: members see the status at the next change
+                logs.event(log, "chat.presence_publish_failed", logging.WARNING, user_id=user_id, error=exc.message)
+
     def is_online(self, user_id: str) -> bool:
         """Here (no round trip), or on any instance."""
         if user_id in self._sessions:
