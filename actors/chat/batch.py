@@ -1,7 +1,8 @@
 """One group commit: many chat commands applied in one storage transaction.
 
-Edits, deletes, reactions and reads apply in arrival order, then the sends (in arrival order too): no
-command can refer to a message of its own batch, since its id is only known from the ack.
+Edits, deletes, reactions and reads apply in arrival order, then the joins, then the sends (each in
+arrival order too): no command can refer to a message of its own batch, since its id is only known from
+the ack.
 
 Sends get their seqs in one counter update for all rooms; a command that is refused (not a member, no
 such message) is answered with its error and leaves nothing in the transaction, because every check
@@ -78,14 +79,17 @@ def _apply(commands: list[dict[str, Any]]) -> list[Outcome]:
     """The batch's statements, inside the caller's transaction."""
     outcomes = [Outcome() for _ in commands]
     sends: list[int] = []
+    joins: list[int] = []
     for index, command in enumerate(commands):
-        if command["op"] == "send":
-            sends.append(index)
+        if command["op"] in ("send", "join"):
+            (sends if command["op"] == "send" else joins).append(index)
             continue
         try:
             outcomes[index] = _OPS[command["op"]](command)
         except DomainError as exc:
             outcomes[index] = Outcome(error=exc)
+    if joins:
+        _join(commands, joins, outcomes)
     if sends:
         _append(commands, sends, outcomes)
     enqueue_deliveries(event for outcome in outcomes for event in outcome.events)
@@ -178,10 +182,17 @@ def _read(c: dict[str, Any]) -> Outcome:
                    events=[frame_event(c["room_id"], frame)] if moved else [])  # nothing new: nobody is told
 
 
-def _join(c: dict[str, Any]) -> Outcome:
-    room, newly = rooms.join_room(c["user_id"], c["room_id"])
-    frame = {"type": "user_joined", "room_id": c["room_id"], "user": {"id": c["user_id"], "username": c["username"]}}
-    return Outcome(reply={"room": room, "newly": newly}, events=[frame_event(c["room_id"], frame)] if newly else [])
+def _join(commands: list[dict[str, Any]], indexes: list[int], outcomes: list[Outcome]) -> None:
+    """Joins, all at once (``storage.chat.join_rooms``); a new member's join tells the room."""
+    joined = rooms.join_rooms([(commands[i]["user_id"], commands[i]["room_id"]) for i in indexes])
+    for index, result in zip(indexes, joined):
+        if isinstance(result, DomainError):
+            outcomes[index] = Outcome(error=result)
+            continue
+        c, (room, newly) = commands[index], result
+        frame = {"type": "user_joined", "room_id": c["room_id"], "user": {"id": c["user_id"], "username": c["username"]}}
+        outcomes[index] = Outcome(reply={"room": room, "newly": newly},
+                                  events=[frame_event(c["room_id"], frame)] if newly else [])
 
 
 def _probe(_c: dict[str, Any]) -> Outcome:
@@ -190,4 +201,4 @@ def _probe(_c: dict[str, Any]) -> Outcome:
     return Outcome()
 
 
-_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read, "join": _join, "probe": _probe}
+_OPS = {"edit": _edit, "delete": _delete, "react": _react, "read": _read, "probe": _probe}
