@@ -88,8 +88,8 @@ class Session:
     def start(self) -> None:
         expires_at = self.context.principal.expires_at
         if expires_at is not None:
-            self._expiry = runtime.call_later(expires_at - time.time(), self.close, CLOSE_POLICY,
-                                              "access token expired")
+            self._expiry = runtime.call_later_in_hub(expires_at - time.time(), self.close, CLOSE_POLICY,
+                                                     "access token expired")
         self._run_hooks(SESSION_OPENED_HOOKS)
 
     def stop(self) -> None:

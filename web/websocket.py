@@ -16,7 +16,6 @@ import logging
 import socket
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -62,7 +61,7 @@ class Connection:
         self.plain = "HTTP_SEC_WEBSOCKET_EXTENSIONS" not in ws.environ  # no deflate: shared frames are valid
         self.outbox = Outbox(self.sock, outbox_bytes, self._overflowed)
         self.max_message_bytes = max_message_bytes
-        self._messages: deque[str | bytes] = deque()
+        self._messages: list[str | bytes] = []  # whole messages read ahead (rare: a list, not a 600-byte deque)
         self._partial: list[Any] = []
         self._partial_size = 0
         self.ended = False  # the peer closed or went away: nothing more will be read
@@ -84,7 +83,7 @@ class Connection:
         while not self._messages:
             if self.ended or self.closing or not self._read():
                 return None
-        return None if self.closing else self._messages.popleft()
+        return None if self.closing else self._messages.pop(0)
 
     def _read(self) -> bool:
         """Read once from the socket and handle what arrived; False at the end of the stream."""

@@ -54,7 +54,7 @@ def _serve(conn: Connection, document_id: str) -> None:
         conn.close(*refused)
         return
     document = None
-    expiry = None if principal.expires_at is None else runtime.call_later(
+    expiry = None if principal.expires_at is None else runtime.call_later_in_hub(
         principal.expires_at - time.time(), conn.close, CLOSE_POLICY, "access token expired")
     try:
         document = svc.collab.open(document_id)
