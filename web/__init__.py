@@ -27,6 +27,16 @@ class JsonProvider(DefaultJSONProvider):
     def default(value: Any) -> Any:
         return jsonfmt.default(value)
 
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """UTF-8 JSON; a string UTF-8 cannot carry (a lone surrogate, say in the name of an unknown field
+        echoed by an error) is sent as its ``\\uXXXX`` escape instead of failing the response."""
+        text = super().dumps(obj, **kwargs)
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return super().dumps(obj, **{**kwargs, "ensure_ascii": True})
+        return text
+
 
 def create_app(svc: Services) -> Flask:
     app = Flask(__name__, static_folder=None)

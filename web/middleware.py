@@ -16,7 +16,8 @@ from flask import Flask, Response, current_app, g, request
 
 from domain import logs
 from domain.config import AppConfig
-from domain.errors import RateLimited
+from domain.errors import BadRequest, RateLimited
+from domain.input_fields import text_problem
 from domain.metrics import segment
 from domain.ratelimit import RateLimiter
 from web.services import services
@@ -67,6 +68,14 @@ def _view_flag(name: str) -> bool:
     return bool(getattr(view, name, False))
 
 
+def _check_path_values() -> None:
+    """Path parameters are client text too (``/rooms/%00``): refused like a bad body field."""
+    for name, value in (request.view_args or {}).items():
+        problem = isinstance(value, str) and text_problem(value)
+        if problem:
+            raise BadRequest("invalid request", {"fields": {name: [problem]}})
+
+
 def init_app(app: Flask, config: AppConfig) -> None:
     limits = Limits(config)
     origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
@@ -88,6 +97,7 @@ def init_app(app: Flask, config: AppConfig) -> None:
         limits.check(limits.ip, client_ip)
         if _view_flag("_confab_strict"):
             limits.check(limits.strict, client_ip)
+        _check_path_values()
         if request.endpoint is None or request.endpoint.startswith(_PUBLIC_PREFIXES) or _view_flag("_confab_public"):
             return None
         g.principal = services().auth.authenticate(bearer_from(request))

@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain.chat_frames import ID, MessageDraft
+from domain.input_fields import Text
 from storage.chat_models import ROLES
 from web.schemas.common import MAX_INTEGER, MAX_PAGE, JsonBoolean, PageQuery, UtcDateTime
 from web.schemas.files import FileSchema
@@ -42,14 +43,14 @@ class RoomSchema(Schema):
 
 
 class RoomCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+    name = Text(required=True, validate=validate.Length(min=1, max=100))
+    description = Text(load_default="", validate=validate.Length(max=2000))
     is_private = JsonBoolean(load_default=False)
 
 
 class RoomUpdateSchema(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=100))
-    description = fields.String(validate=validate.Length(max=2000))
+    name = Text(validate=validate.Length(min=1, max=100))
+    description = Text(validate=validate.Length(max=2000))
     is_private = JsonBoolean()
 
     @validates_schema
@@ -59,7 +60,7 @@ class RoomUpdateSchema(Schema):
 
 
 class RoomListQuery(PageQuery):
-    scope = fields.String(load_default="joined", validate=validate.OneOf(("joined", "public")))
+    scope = Text(load_default="joined", validate=validate.OneOf(("joined", "public")))
 
 
 class MemberSchema(Schema):
@@ -70,9 +71,9 @@ class MemberSchema(Schema):
 
 
 class InviteSchema(Schema):
-    user_id = fields.String(validate=validate.Length(min=1, max=64))
-    username = fields.String(validate=validate.Length(min=1, max=64))
-    role = fields.String(load_default="member", validate=validate.OneOf(ROLES))
+    user_id = Text(validate=validate.Length(min=1, max=64))
+    username = Text(validate=validate.Length(min=1, max=64))
+    role = Text(load_default="member", validate=validate.OneOf(ROLES))
 
     @validates_schema
     def _one_target(self, data: dict[str, Any], **_: Any) -> None:
@@ -110,7 +111,7 @@ class HistoryQuery(Schema):
     before_seq = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_INTEGER))
     after_seq = fields.Integer(load_default=None, validate=validate.Range(min=0, max=MAX_INTEGER))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.String(load_default=None)
+    cursor = Text(load_default=None, validate=validate.Length(max=512))
 
 
 class ThreadQuery(Schema):
@@ -119,11 +120,11 @@ class ThreadQuery(Schema):
 
 
 class EditSchema(Schema):
-    content = fields.String(required=True, validate=validate.Length(min=1))
+    content = Text(required=True, validate=validate.Length(min=1))
 
 
 class ReactionSchema(Schema):
-    emoji = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    emoji = Text(required=True, validate=validate.Length(min=1, max=64))
 
 
 class ReadSchema(Schema):
