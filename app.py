@@ -84,12 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(cli_parser(manage.summary()).parse_args(argv), default_path=ROOT / "config.ini")
     except ConfigError as exc:
-        print(f"confab: configuration error: {exc}", file=sys.stderr)
+        print(f"confab: configuration error: {logs.redact_urls(str(exc))}", file=sys.stderr)
         return 2
     try:
         confab = bootstrap(config)
-    except (StorageUnavailable, OSError, ValueError) as exc:
-        print(f"confab: cannot start: {exc}", file=sys.stderr)
+    except (StorageUnavailable, OSError, ValueError) as exc:  # a driver's message may quote the URL it was given
+        print(f"confab: cannot start: {logs.redact_urls(str(exc))}", file=sys.stderr)
         return 1
     runtime.tune_process()
     if not serve_until_signalled(confab.server, confab.stop, config.server.shutdown_grace_s):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -17,6 +18,14 @@ _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("confa
 
 #: Fields never written to a log line, whatever the caller passes.
 SECRET_FIELDS = frozenset({"password", "token", "access_token", "refresh_token", "jwt_secret", "key", "secret"})
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^/\s]*@")  # to the last @, like urlsplit
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it (``scheme://user:password@host``) replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def bind(**fields: Any) -> contextvars.Token:
