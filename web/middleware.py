@@ -1,8 +1,11 @@
-"""Per-request plumbing: request id, CORS, rate limits, authentication, the ``http.*`` timers.
+"""Per-request plumbing: request id, client address, CORS, rate limits, authentication, the ``http.*``
+timers.
 
 Every route needs a bearer token unless its view is marked ``@public``. Limits are token buckets per
-client IP (every request), per user (authenticated requests) and a stricter one per IP for the
-login and registration routes.
+client IP (every request), per user (authenticated requests), a stricter one per IP for the login and
+registration routes, and one per account name that only failed logins draw from. The client IP is
+``server.trusted_proxies``' reading of ``X-Forwarded-For`` (``domain.forwarded``), and every log line
+of the request carries it.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from flask import Flask, Response, current_app, g, request
 from domain import logs
 from domain.config import AppConfig
 from domain.errors import BadRequest, RateLimited
+from domain.forwarded import TrustedProxies
 from domain.input_fields import text_problem
 from domain.metrics import segment
 from domain.ratelimit import RateLimiter
@@ -49,12 +53,28 @@ class Limits:
         self.ip = RateLimiter(limits.ip_rate_per_s, limits.ip_burst)
         self.user = RateLimiter(limits.user_rate_per_s, limits.user_burst)
         self.strict = RateLimiter(limits.auth_rate_per_s, limits.auth_burst)
+        self.login_failures = RateLimiter(limits.login_account_rate_per_s, limits.login_account_burst)
 
     def check(self, limiter: RateLimiter, key: str) -> None:
         if self.enabled:
             wait = limiter.check(key)
             if wait:
                 raise RateLimited(wait)
+
+    def before_login(self, account: str) -> None:
+        """RATE_LIMITED while ``account`` (a username or e-mail, existing or not) has used up its failures,
+        from whatever addresses they came: a guess spread over many clients is limited too."""
+        wait = self.enabled and self.login_failures.wait(account.lower())
+        if wait:
+            raise RateLimited(wait, "too many failed logins for this account; try again later")
+
+    def login_failed(self, account: str) -> None:
+        if self.enabled:
+            self.login_failures.check(account.lower())
+
+
+def limits() -> Limits:
+    return current_app.extensions["confab.limits"]
 
 
 def route_name(endpoint: str | None) -> str:
@@ -77,7 +97,8 @@ def _check_path_values() -> None:
 
 
 def init_app(app: Flask, config: AppConfig) -> None:
-    limits = Limits(config)
+    limits = app.extensions["confab.limits"] = Limits(config)
+    proxies = TrustedProxies.parse(config.server.trusted_proxies)
     origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
     compression = config.server.ws_compression
 
@@ -86,14 +107,15 @@ def init_app(app: Flask, config: AppConfig) -> None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.log_token = logs.bind(request_id=g.request_id)
+        forwarded = ", ".join(request.headers.getlist("X-Forwarded-For")) or None
+        g.client_ip = client_ip = proxies.client(request.remote_addr, forwarded)
+        g.log_token = logs.bind(request_id=g.request_id, client_ip=client_ip)
         if not compression and request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             # simple-websocket accepts permessage-deflate whenever a client offers it; without the offer
             # a broadcast frame costs one plain write per member instead of one compression each.
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         if request.method == "OPTIONS" and origins:
             return Response(status=204)
-        client_ip = request.remote_addr or "unknown"
         limits.check(limits.ip, client_ip)
         if _view_flag("_confab_strict"):
             limits.check(limits.strict, client_ip)

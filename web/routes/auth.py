@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from actors.gateway import CloseSessions
+from domain.errors import Unauthorized
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
-from web.middleware import public, strict_limit
+from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.accounts import LoginSchema, LogoutSchema, RefreshSchema, RegisterSchema, TokensSchema, UserSchema
@@ -33,7 +34,13 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(LoginSchema, example=examples.LOGIN)
 @blp.response(200, TokensSchema, example=examples.TOKENS)
 def login(body: dict[str, Any]) -> dict[str, Any]:
-    return services().auth.login(body.get("username") or body["email"], body["password"])
+    account = body.get("username") or body["email"]
+    limits().before_login(account)
+    try:
+        return services().auth.login(account, body["password"])
+    except Unauthorized:
+        limits().login_failed(account)
+        raise
 
 
 @blp.route("/refresh", methods=["POST"])
