@@ -13,7 +13,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import documents, files, incoming_webhooks, models, notifications, webhooks
+from storage import account_names, documents, files, incoming_webhooks, models, notifications, webhooks
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -96,6 +96,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "search: full-text index over messages", create_search_index),
     Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
     Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
+    Migration(8, "accounts: usernames and e-mails unique whatever their case", account_names.normalise),
     Migration(10, "users: server-admin flag", _server_admins),
     Migration(12, "bots: users.bot_owner_id, users.deactivated_at; message.display_name", _bots),
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),

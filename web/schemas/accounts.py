@@ -29,6 +29,8 @@ class RegisterSchema(Schema):
     password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
                     metadata={"description": "at least auth.password_min_length characters (8 by default)"})
     display_name = Text(validate=validate.Length(min=1, max=64))
+    invite_code = Text(load_only=True, validate=validate.Length(min=1, max=256),
+                       metadata={"description": "required when the server's registration is by invitation"})
 
 
 class LoginSchema(Schema):
