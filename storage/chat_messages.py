@@ -2,6 +2,8 @@
 
 The write functions run inside the caller's transaction (the chat writer's group commit), and check
 everything before they write, so a refused command leaves nothing behind in the shared transaction.
+An edit rewrites the snippets of the message's notifications; a delete blanks them and takes the
+message's files away from the room (unless another message there still carries them).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, Forbidden, NotFound
+from storage import files, notifications
 from storage.accounts import user_ref
 from storage.chat import MODERATORS, require_member
 from storage.chat_models import Message, Reaction, Room
@@ -127,6 +130,7 @@ def edit_message(user_id: str, message_id: str, content: str) -> Message:
     if message.is_deleted:
         raise NotFound("message deleted")
     Message.update(content=content, is_edited=True, updated_at=utcnow()).where(Message.id == message_id).execute()
+    notifications.set_snippets(message_id, content)
     return Message.get_by_id(message_id)
 
 
@@ -135,7 +139,10 @@ def delete_message(user_id: str, message_id: str) -> Message:
     if message.user_id != user_id and role not in MODERATORS:
         raise Forbidden("only the author or a room admin/moderator may delete a message")
     if not message.is_deleted:
-        Message.update(is_deleted=True, content="", updated_at=utcnow()).where(Message.id == message_id).execute()
+        Message.update(is_deleted=True, content="", attachments="[]", updated_at=utcnow()
+                       ).where(Message.id == message_id).execute()
+        files.unshare([a["file_id"] for a in json.loads(message.attachments)], message.room_id, message_id)
+        notifications.set_snippets(message_id, "")
     return Message.get_by_id(message_id)
 
 

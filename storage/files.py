@@ -7,7 +7,9 @@ many file rows over one blob.
 """
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from typing import Any
 
 import peewee
@@ -16,7 +18,7 @@ from actors import runtime
 from domain.errors import BadRequest, NotFound
 from storage import file_types
 from storage.blob_store import BlobStore, PendingBlob
-from storage.chat_models import Room, RoomMember
+from storage.chat_models import Message, Room, RoomMember
 from storage.db import reading, unit_of_work
 from storage.models import BaseModel, User, new_id, utcnow
 
@@ -113,6 +115,20 @@ def attachments_for(user_id: str, file_ids: list[str]) -> list[dict[str, Any]]:
     if missing:
         raise NotFound("attachment not found", {"fields": {"attachments": [f"no such file: {i}" for i in missing]}})
     return [file_dict(found[file_id]) for file_id in wanted]
+
+
+def unshare(file_ids: list[str], room_id: str, message_id: str) -> None:
+    """Inside the caller's transaction, when ``message_id`` stops carrying ``file_ids``: the room's members
+    lose access to each of them, unless another message of the room still attaches it."""
+    if not file_ids:
+        return
+    carried = (Message.select(Message.attachments)
+               .where((Message.room == room_id) & (Message.id != message_id) & (Message.attachments != "[]")
+                      & functools.reduce(operator.or_, (Message.attachments.contains(f) for f in file_ids))))
+    still = {a["file_id"] for m in carried for a in json.loads(m.attachments)}
+    gone = [f for f in file_ids if f not in still]
+    if gone:
+        FileShare.delete().where((FileShare.room == room_id) & FileShare.file.in_(gone)).execute()
 
 
 def record_shares(rows: list[dict[str, Any]]) -> None:

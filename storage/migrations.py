@@ -51,6 +51,13 @@ def _webhooks(db: peewee.Database) -> None:
     db.create_tables(webhooks.MODELS)
 
 
+def _lookup_indexes(db: peewee.Database) -> None:
+    """Deleting or editing a message rewrites its notifications' snippets (by message), and the blob
+    collector asks whether any file still uses a blob as its thumbnail."""
+    db.execute_sql("CREATE INDEX IF NOT EXISTS notification_message ON notification (message_id)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS uploaded_file_thumbnail ON uploaded_file (thumbnail_sha256)")
+
+
 def _server_admins(db: peewee.Database) -> None:
     """The server-admin flag on users. A database created at version 1 by this code has it already
     (migration 1 creates the current model), one created before does not."""
@@ -97,6 +104,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
     Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
     Migration(8, "accounts: usernames and e-mails unique whatever their case", account_names.normalise),
+    Migration(9, "lookup indexes: notifications by message, files by thumbnail", _lookup_indexes),
     Migration(10, "users: server-admin flag", _server_admins),
     Migration(12, "bots: users.bot_owner_id, users.deactivated_at; message.display_name", _bots),
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),

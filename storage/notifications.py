@@ -84,6 +84,12 @@ def snippet(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
 
 
+def set_snippets(message_id: str, text: str) -> None:
+    """Inside the caller's transaction: the message's notifications now quote ``text`` (its edited content,
+    or nothing once it is deleted), so a notification never keeps words its author took back."""
+    Notification.update(snippet=snippet(text)).where(Notification.message == message_id).execute()
+
+
 def insert(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Store prepared rows (``user``, ``kind``, ``room``, ``message``, ``actor``, ``snippet``) inside the
     caller's transaction; returns the notification objects in the same order."""
