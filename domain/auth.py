@@ -9,6 +9,7 @@ parameters than the configured ones is replaced at the next successful login.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -158,6 +159,10 @@ class AuthService:
         row = accounts.create_api_key(user_id, name, _digest(key))
         logs.event(log, "api_key.created", user_id=user_id, api_key_id=row.id)
         return {"id": row.id, "name": row.name, "key": key, "created_at": row.created_at}
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (file links, say) derived from the JWT secret: shared by every instance."""
+        return hmac.new(self._secret.encode(), f"confab {purpose}".encode(), hashlib.sha256).digest()
 
     # -- verification ---------------------------------------------------------------------------
     def authenticate(self, credential: str | None) -> Principal:

@@ -37,7 +37,8 @@ def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:
 def _message_dict(m: Message, user: dict[str, Any], reactions: dict[str, list[str]]) -> dict[str, Any]:
     message = {"id": m.id, "room_id": m.room_id, "seq": m.seq, "user": user,
                "content": "" if m.is_deleted else m.content, "reply_to_id": m.reply_to_id,
-               "thread_root_id": m.thread_root_id, "attachments": json.loads(m.attachments), "reactions": reactions,
+               "thread_root_id": m.thread_root_id,
+               "attachments": files.signed_attachments(json.loads(m.attachments), m.room_id), "reactions": reactions,
                "is_edited": m.is_edited, "is_deleted": m.is_deleted, "client_msg_id": m.client_msg_id,
                "created_at": m.created_at, "updated_at": m.updated_at}
     if m.display_name:  # only on a post an incoming webhook named (``username``)

@@ -58,8 +58,9 @@ def _account(server):
     """A user registered from an address of its own (registration draws from the strict per-IP bucket)."""
     n = next(_accounts)
     username = f"user{n}_{uuid.uuid4().hex[:6]}"
+    body = {"username": username, "email": f"{username}@example.com", "password": "correct horse"}
     response = requests.post(f"{server.base}/api/v1/auth/register", headers={"X-Forwarded-For": f"198.18.0.{n}"},
-                             json={"username": username, "email": f"{username}@example.com", "password": "correct horse"})
+                             json=body)
     assert response.status_code == 201, response.text
     return username
 

@@ -1,7 +1,9 @@
 """Per-request plumbing: request id, client address, CORS, rate limits, authentication, the ``http.*``
 timers.
 
-Every route needs a bearer token unless its view is marked ``@public``. Limits are token buckets per
+Every route needs a bearer token in the ``Authorization`` header unless its view is marked ``@public``
+(or ``@signed_or_authenticated`` and the URL is signed). ``?token=`` is for WebSockets alone, whose
+routes authenticate themselves: in any other URL a token would end up in histories, logs and Referers. Limits are token buckets per
 client IP (every request), per user (authenticated requests), a stricter one per IP for the login and
 registration routes, and one per account name that only failed logins draw from. The client IP is
 ``server.trusted_proxies``' reading of ``X-Forwarded-For`` (``domain.forwarded``), and every log line
@@ -37,6 +39,13 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view as reachable without a token (its path is logged as its route: it may hold a secret)."""
     view._confab_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def signed_or_authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view reachable without a token when its URL carries a signature (``sig``), which the view
+    verifies itself; without one it needs a token like any other."""
+    view._confab_signed = True  # type: ignore[attr-defined]
     return view
 
 
@@ -122,7 +131,10 @@ def init_app(app: Flask, config: AppConfig) -> None:
         _check_path_values()
         if request.endpoint is None or request.endpoint.startswith(_PUBLIC_PREFIXES) or _view_flag("_confab_public"):
             return None
-        g.principal = services().auth.authenticate(bearer_from(request))
+        if "sig" in request.args and _view_flag("_confab_signed"):
+            return None
+        g.principal = services().auth.authenticate(bearer_from(request) if "Authorization" in request.headers
+                                                   else None)
         logs.bind(user_id=g.principal.user_id)
         limits.check(limits.user, g.principal.user_id)
         return None
