@@ -11,8 +11,8 @@ import requests
 
 from domain.file_links import FileLinks
 from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, room_with_two_members, user
-from tests.test_files import upload, uploaded
+from tests.test_chat_helpers import room_with_two_members, user
+from tests.test_files import said_with, upload, uploaded
 from tests.waiting import wait_for
 
 QUOTA = 50_000
@@ -49,12 +49,7 @@ def server(tmp_path_factory):
 def test_signed_links_work_without_a_token_and_tokens_in_urls_do_not(server):
     room, (alice, _), (bob, _) = room_with_two_members(server)
     body = uploaded(server, alice, "note.txt", b"for the room", "text/plain")
-    client = ChatClient(server.ws_base, alice)
-    try:
-        client.join(room)
-        message = client.say(room, "see", attachments=[body["file_id"]])
-    finally:
-        client.close()
+    message = said_with(server, alice, room, "see", body["file_id"])
     link = server.base + message["attachments"][0]["file_url"]
     assert requests.get(link).content == b"for the room"
     tampered = link.replace(f"room%3A{room}", f"user%3A{bob['user']['id']}")

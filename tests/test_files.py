@@ -57,6 +57,16 @@ def uploaded(server, login, name, content, content_type):
     return response.json()
 
 
+def said_with(server, login, room, content, *file_ids):
+    """The message ``login`` sends to ``room`` over /ws with ``file_ids`` attached."""
+    client = ChatClient(server.ws_base, login)
+    try:
+        client.join(room)
+        return client.say(room, content, attachments=list(file_ids))
+    finally:
+        client.close()
+
+
 def fetch(server, login, path, **headers):
     return requests.get(f"{server.base}{path}", headers={**bearer(login["access_token"]), **headers})
 

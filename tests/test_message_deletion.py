@@ -7,7 +7,7 @@ import requests
 
 from tests.harness import bearer, server_on
 from tests.test_chat_helpers import ChatClient, room_with_two_members
-from tests.test_files import uploaded
+from tests.test_files import said_with, uploaded
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -57,12 +57,7 @@ def test_delete_clears_attachments_shares_and_snippets_and_an_edit_rewrites_them
 def test_a_moderator_deleting_someone_elses_message_over_rest_does_the_same(server):
     room, (alice, alice_api), (bob, bob_api) = room_with_two_members(server)
     shared = uploaded(server, bob, "bob.txt", b"bob's file", "text/plain")
-    client = ChatClient(server.ws_base, bob)
-    try:
-        client.join(room)
-        message = client.say(room, f"look @{alice['user']['username']}", attachments=[shared["file_id"]])
-    finally:
-        client.close()
+    message = said_with(server, bob, room, f"look @{alice['user']['username']}", shared["file_id"])
     assert _download(server, alice, shared["file_id"]) == 200
     assert alice_api.delete(f"/messages/{message['id']}").status_code in (200, 204)
     assert _download(server, alice, shared["file_id"]) == 404
