@@ -59,17 +59,6 @@ def test_signed_links_work_without_a_token_and_tokens_in_urls_do_not(server):
         assert requests.get(f"{server.base}/api/v1/auth/me", params={"token": token}).status_code == 401
 
 
-def test_an_expired_link_is_refused_and_a_fresh_one_comes_with_the_message(tmp_path):
-    with running_server(tmp_path) as server:
-        login, api = user(server)
-        body = uploaded(server, login, "a.txt", b"abc", "text/plain")
-        links = FileLinks(server.confab.services.auth.derived_key("file links"), 60, clock=lambda: time.time() - 3600)
-        stale = server.base + links.url(body["file_id"], "file", f"user:{login['user']['id']}")
-        refused = requests.get(stale)
-        assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
-        assert requests.get(server.base + body["file_url"]).content == b"abc"
-
-
 def test_uploads_past_the_quota_are_refused_and_nothing_is_stored(server):
     login, _ = user(server)
     blobs_before = sorted(p.name for p in server.confab.services.config.files_path.rglob("*") if p.is_file())
@@ -82,6 +71,17 @@ def test_uploads_past_the_quota_are_refused_and_nothing_is_stored(server):
     assert len(blobs) == len(blobs_before) + 1
     other, _ = user(server)
     assert upload(server, other, "two.txt", b"b" * 30_000, "text/plain").status_code == 201  # per user
+
+
+def test_an_expired_link_is_refused_and_a_fresh_one_comes_with_the_message(tmp_path):
+    with running_server(tmp_path) as server:
+        login, api = user(server)
+        body = uploaded(server, login, "a.txt", b"abc", "text/plain")
+        links = FileLinks(server.confab.services.auth.derived_key("file links"), 60, clock=lambda: time.time() - 3600)
+        stale = server.base + links.url(body["file_id"], "file", f"user:{login['user']['id']}")
+        refused = requests.get(stale)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "FORBIDDEN"
+        assert requests.get(server.base + body["file_url"]).content == b"abc"
 
 
 def _age(path, seconds):

@@ -62,9 +62,11 @@ def test_a_bad_allow_list_stops_the_start():
         build_config({"webhooks": {"allowed_targets": "10.0.0.0/8,not a host!"}})
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("targets"), webhooks=FAST) as running:
+@pytest.fixture
+def server(tmp_path):
+    """One per test: in-process servers share the database handle, so a second one alive in the same
+    process would dispatch (with its own settings) the deliveries of the test's server."""
+    with running_server(tmp_path, webhooks=FAST) as running:
         yield running
 
 
