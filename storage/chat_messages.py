@@ -103,9 +103,9 @@ def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     users = _users({row["user"] for row in rows})
     return [{"id": message_id, "room_id": row["room"], "seq": row["seq"], "user": users[row["user"]],
              "content": row["content"], "reply_to_id": row["reply_to_id"], "thread_root_id": row["thread_root_id"],
-             "attachments": json.loads(row["attachments"]), "reactions": {}, "is_edited": False, "is_deleted": False,
-             "client_msg_id": row["client_msg_id"], "created_at": now, "updated_at": now,
-             **({"display_name": row["display_name"]} if row.get("display_name") else {})}
+             "attachments": files.signed_attachments(json.loads(row["attachments"]), row["room"]), "reactions": {},
+             "is_edited": False, "is_deleted": False, "client_msg_id": row["client_msg_id"], "created_at": now,
+             "updated_at": now, **({"display_name": row["display_name"]} if row.get("display_name") else {})}
             for message_id, row in zip(ids, rows)]
 
 
