@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import gevent
+
 from domain.errors import BadRequest
 from domain.outbound import Refused, policy_for
 from storage import webhooks
 from web.openapi import Blueprint, answers
 from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from web.services import principal, services
+
+RESOLVE_TIMEOUT_S = 5.0  # a host whose resolver does not answer by then is refused
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhooks")
 
@@ -45,7 +49,8 @@ def update(body: dict[str, Any], webhook_id: str) -> dict[str, Any]:
 
 def _check_target(url: str) -> None:
     try:
-        policy_for(services().config.webhooks.allowed_targets).target(url)
+        with gevent.Timeout(RESOLVE_TIMEOUT_S, Refused("its host did not resolve in time")):
+            policy_for(services().config.webhooks.allowed_targets).target(url)
     except Refused as exc:
         raise BadRequest("webhook URL not allowed", {"fields": {"url": [str(exc)]}}) from None
 
