@@ -29,8 +29,12 @@ from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
 from domain.auth import create_auth_service  # noqa: E402
 from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
+from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
+from storage import files  # noqa: E402
+from storage.blob_gc import BlobCollector  # noqa: E402
+from storage.blob_store import BlobStore  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
@@ -58,8 +62,11 @@ def bootstrap(config: AppConfig) -> Confab:
         broker = start_broker(supervisor, config, metrics, jobs)
         collab = start_collab(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
+        collector = BlobCollector(BlobStore(config.files_path))
+        jobs.append(SingletonJob("files.gc", config.files.gc_interval_s, collector.run))
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         auth = create_auth_service(config, runtime.run_blocking)
+        files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))
         start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
                              config.chat.rate_limit_close_after)
@@ -84,12 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(cli_parser(manage.summary()).parse_args(argv), default_path=ROOT / "config.ini")
     except ConfigError as exc:
-        print(f"confab: configuration error: {exc}", file=sys.stderr)
+        print(f"confab: configuration error: {logs.redact_urls(str(exc))}", file=sys.stderr)
         return 2
     try:
         confab = bootstrap(config)
-    except (StorageUnavailable, OSError, ValueError) as exc:
-        print(f"confab: cannot start: {exc}", file=sys.stderr)
+    except (StorageUnavailable, OSError, ValueError) as exc:  # a driver's message may quote the URL it was given
+        print(f"confab: cannot start: {logs.redact_urls(str(exc))}", file=sys.stderr)
         return 1
     runtime.tune_process()
     if not serve_until_signalled(confab.server, confab.stop, config.server.shutdown_grace_s):

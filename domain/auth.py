@@ -3,11 +3,13 @@
 
 Access tokens are short-lived HS256 JWTs; refresh tokens are opaque, stored hashed, and rotate:
 presenting a used one revokes its whole family. API keys (``cfk_…``) are for bots and services.
-Password hashing is Argon2id on an OS thread so it never stalls the event loop.
+Password hashing is Argon2id on an OS thread so it never stalls the event loop; a hash made with other
+parameters than the configured ones is replaced at the next successful login.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -87,7 +89,7 @@ class AuthService:
 
     def register(self, username: str, email: str, password: str, display_name: str | None) -> dict[str, Any]:
         password_hash = self.hash_password(password)
-        user = accounts.create_user(username, email.lower(), display_name or username, password_hash)
+        user = accounts.create_user(username, email, display_name or username, password_hash)
         logs.event(log, "user.registered", user_id=user.id)
         return accounts.user_dict(user, private=True)
 
@@ -99,6 +101,9 @@ class AuthService:
             logs.event(log, "login.failed", logging.WARNING, identifier=identifier[:64])
             raise Unauthorized("invalid username/email or password")
         assert user is not None
+        if self._hasher.check_needs_rehash(user.password_hash):
+            accounts.set_password_hash(user.id, self._run_blocking(self._hasher.hash, password))
+            logs.event(log, "password.rehashed", user_id=user.id)
         logs.event(log, "login.ok", user_id=user.id)
         return {**self._issue(user.id, user.username, secrets.token_hex(16)),
                 "user": accounts.user_dict(user, private=True)}
@@ -154,6 +159,10 @@ class AuthService:
         row = accounts.create_api_key(user_id, name, _digest(key))
         logs.event(log, "api_key.created", user_id=user_id, api_key_id=row.id)
         return {"id": row.id, "name": row.name, "key": key, "created_at": row.created_at}
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (file links, say) derived from the JWT secret: shared by every instance."""
+        return hmac.new(self._secret.encode(), f"confab {purpose}".encode(), hashlib.sha256).digest()
 
     # -- verification ---------------------------------------------------------------------------
     def authenticate(self, credential: str | None) -> Principal:

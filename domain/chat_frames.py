@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain import ws_protocol
+from domain.input_fields import Int64, Text
 
 ID = {"required": True, "validate": validate.Length(min=1, max=64)}
 EMOJI = {"required": True, "validate": validate.Length(min=1, max=64)}
@@ -28,19 +29,19 @@ class _Frame(Schema):
 
 
 class JoinRoomFrame(_Frame):
-    room_id = fields.String(**ID)
-    since_seq = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=0))
+    room_id = Text(**ID)
+    since_seq = Int64(load_default=None, allow_none=True, strict=True, minimum=0)
 
 
 class RoomFrame(_Frame):
-    room_id = fields.String(**ID)
+    room_id = Text(**ID)
 
 
 class MessageDraft(Schema):
     """A new message, as /ws ``send_message`` and REST ``POST /rooms/{id}/messages`` both take it."""
-    content = fields.String(required=True)
-    reply_to_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    attachments = fields.List(fields.String(validate=FILE_ID), load_default=list,
+    content = Text(required=True)
+    reply_to_id = Text(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    attachments = fields.List(Text(validate=FILE_ID), load_default=list,
                               validate=validate.Length(max=10))
 
     @validates_schema
@@ -51,32 +52,32 @@ class MessageDraft(Schema):
 
 
 class SendMessageFrame(_Frame, MessageDraft):
-    room_id = fields.String(**ID)
-    client_msg_id = fields.String(**ID)
+    room_id = Text(**ID)
+    client_msg_id = Text(**ID)
 
 
 class EditMessageFrame(_Frame):
-    message_id = fields.String(**ID)
-    new_content = fields.String(required=True, validate=validate.Length(min=1))
+    message_id = Text(**ID)
+    new_content = Text(required=True, validate=validate.Length(min=1))
 
 
 class MessageFrame(_Frame):
-    message_id = fields.String(**ID)
+    message_id = Text(**ID)
 
 
 class ReactionFrame(_Frame):
-    message_id = fields.String(**ID)
-    emoji = fields.String(**EMOJI)
+    message_id = Text(**ID)
+    emoji = Text(**EMOJI)
 
 
 class TypingFrame(_Frame):
-    room_id = fields.String(**ID)
+    room_id = Text(**ID)
     is_typing = StrictBoolean(required=True)
 
 
 class ReadFrame(_Frame):
-    room_id = fields.String(**ID)
-    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    room_id = Text(**ID)
+    seq = Int64(required=True, strict=True, minimum=0)
 
 
 SCHEMAS: dict[str, Schema] = {

@@ -11,7 +11,11 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
+
+from domain.forwarded import TrustedProxies
+from domain.logs import redact_urls
+from domain.outbound import AddressPolicy
 
 
 class ConfigError(ValueError):
@@ -43,6 +47,8 @@ class ServerConfig:
                                          "all their sockets (a /yjs socket over it is read more slowly)", minimum=0.1)
     ws_frame_burst: int = setting(120, "Bucket size of that per-user frame budget", minimum=1)
     cors_origins: str = setting("", "Comma-separated origins allowed by CORS; empty disables CORS, * allows any")
+    trusted_proxies: str = setting("", "Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed; "
+                                       "the rightmost address not among them is the client")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,9 @@ class AuthConfig:
     password_min_length: int = setting(8, "Shortest password accepted at registration", minimum=1)
     argon2_time_cost: int = setting(2, "Argon2id passes", minimum=1)
     argon2_memory_kib: int = setting(19456, "Argon2id memory in KiB", minimum=1024)
+    registration: str = setting("open", "open: anyone may register; invite: only with auth.invite_code",
+                                choices=("open", "invite"))
+    invite_code: str = setting("", "The code that lets someone register when registration = invite (empty: nobody)")
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,9 @@ class RateLimitConfig:
     user_burst: int = setting(100, "Bucket size per user", minimum=1)
     auth_rate_per_s: float = setting(1.0, "Login/register attempts per second refilled per IP", minimum=0.001)
     auth_burst: int = setting(20, "Login/register bucket size per IP", minimum=1)
+    login_account_rate_per_s: float = setting(0.1, "Failed logins per second refilled per account name, from any IP",
+                                              minimum=0.001)
+    login_account_burst: int = setting(10, "Failed logins in a row per account name before 429", minimum=1)
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,10 @@ class FilesConfig:
     max_upload_bytes: int = setting(25 * 1024 * 1024, "Largest upload accepted", minimum=1)
     allowed_types: str = setting("image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
                                  "Comma-separated content types accepted for upload")
+    user_quota_bytes: int = setting(1024 * 1024 * 1024, "Total bytes one user may upload (0 = no limit)", minimum=0)
+    url_ttl_s: int = setting(3600, "Signed file URLs stay valid at least this long (at most twice)", minimum=60)
+    gc_interval_s: float = setting(3600.0, "How often blobs no file refers to are deleted (singleton job)",
+                                   minimum=1)
 
 
 @dataclass(frozen=True)
@@ -151,6 +167,8 @@ class WebhooksConfig:
     backoff_max_s: float = setting(600.0, "Longest delay between two attempts", minimum=0.01)
     dispatch_interval_s: float = setting(1.0, "How often due deliveries are sent (at most once per cluster "
                                               "heartbeat, 1 s)", minimum=0.1)
+    allowed_targets: str = setting("", "Comma-separated CIDRs or host names webhooks may reach besides public "
+                                       "addresses (e.g. your LAN)")
 
 
 @dataclass(frozen=True)
@@ -259,8 +277,20 @@ def build_config(values: Mapping[str, Mapping[str, str]]) -> AppConfig:
     config = AppConfig(**built)
     config.topic_partitions()
     if not config.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-        raise ConfigError(f"database.url: must start with sqlite:/// or postgresql://, got {config.database.url!r}")
+        raise ConfigError(f"database.url: must start with sqlite:/// or postgresql://, "
+                          f"got {redact_urls(config.database.url)!r}")
+    for key, parse in _PARSED.items():
+        section, name = key.split(".")
+        try:
+            parse(getattr(getattr(config, section), name))
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
     return config
+
+
+#: keys whose value is a list parsed by its user: checked at start-up like any other value
+_PARSED: dict[str, Callable[[str], object]] = {"server.trusted_proxies": TrustedProxies.parse,
+                                               "webhooks.allowed_targets": AddressPolicy.parse}
 
 
 def _read_ini(path: Path, values: dict[str, dict[str, str]]) -> None:

@@ -2,12 +2,18 @@
 
 ``bind(request_id=...)`` in a request, WebSocket session or actor message makes every line logged
 while it runs carry that id. ``event(log, "name", key=value)`` writes one structured line.
+
+Values often carry what clients sent (a login name, a frame type), so the text format never lets one
+forge a line or a field: a value with whitespace, ``=``, quotes, backslashes, control characters or
+lone surrogates is written as a JSON string (``identifier="a user_id=x\\n…"``), and every line of an
+exception is indented under its record.
 """
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -17,6 +23,14 @@ _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("confa
 
 #: Fields never written to a log line, whatever the caller passes.
 SECRET_FIELDS = frozenset({"password", "token", "access_token", "refresh_token", "jwt_secret", "key", "secret"})
+
+
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:)[^/\s]*@")  # to the last @, like urlsplit
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it (``scheme://user:password@host``) replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def bind(**fields: Any) -> contextvars.Token:
@@ -61,15 +75,32 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+_BARE = re.compile(r'[^\s"=\\\x00-\x1f\x7f-\x9f\ud800-\udfff]+')
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape_controls(text: str) -> str:
+    return _CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def text_value(value: Any) -> str:
+    """``value`` as it may appear after ``key=`` in a text line: bare when harmless, else a JSON string."""
+    text = str(value)
+    if _BARE.fullmatch(text):
+        return text
+    return _escape_controls(json.dumps(text, ensure_ascii=False))
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = {**getattr(record, "context", {}), **_clean(getattr(record, "fields", {}))}
-        extra = " ".join(f"{k}={v}" for k, v in fields.items())
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {record.getMessage()}"
+        extra = " ".join(f"{k}={text_value(v)}" for k, v in fields.items())
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {_escape_controls(record.getMessage())}"
         if extra:
             line += " " + extra
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+            trace = self.formatException(record.exc_info).replace("\r", "\\r")
+            line += "".join("\n  " + part for part in trace.split("\n"))
         return line
 
 

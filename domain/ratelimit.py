@@ -14,12 +14,17 @@ class TokenBucket:
 
     def take(self, now: float, cost: float = 1.0) -> float:
         """Take ``cost`` tokens; returns 0 when allowed, else the seconds until it would be."""
+        wait = self.wait(now, cost)
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= cost:
+        if not wait:
             self.tokens -= cost
-            return 0.0
-        return (cost - self.tokens) / self.rate
+        return wait
+
+    def wait(self, now: float, cost: float = 1.0) -> float:
+        """The seconds until ``cost`` tokens are there (0: now), taking nothing."""
+        tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        return 0.0 if tokens >= cost else (cost - tokens) / self.rate
 
 
 class RateLimiter:
@@ -41,3 +46,8 @@ class RateLimiter:
         else:
             self._buckets.move_to_end(key)
         return bucket.take(now, cost)
+
+    def wait(self, key: str, cost: float = 1.0) -> float:
+        """Like ``check`` but taking nothing (and remembering no new key): 0 when ``cost`` is there."""
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else bucket.wait(self.clock(), cost)

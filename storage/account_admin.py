@@ -11,15 +11,14 @@ from typing import Any
 import peewee
 
 from domain.errors import NotFound
+from storage import accounts
 from storage.db import reading, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
 
 
 def find_user(name: str) -> User:
     """The user with this username or e-mail address (case-insensitive), or NotFound."""
-    field = User.email if "@" in name else User.username
-    with reading():
-        user = User.get_or_none(peewee.fn.LOWER(field) == name.lower())
+    user = accounts.find_user_for_login(name)
     if user is None:
         raise NotFound(f"no user {name!r}")
     return user

@@ -1,4 +1,8 @@
-"""Account repository: users, refresh-token families and API keys, each call one short unit of work."""
+"""Account repository: users, refresh-token families and API keys, each call one short unit of work.
+
+A username or an e-mail address names one account whatever its case (``storage.account_names``):
+every lookup compares lowered forms, and the database refuses a second account with the same one.
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -7,6 +11,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, NotFound
+from storage.account_names import username_key
 from storage.db import reading, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
 
@@ -25,18 +30,34 @@ def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
 
 
 def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
+    """A new account; CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that
+    is taken gets a CONFLICT that names no field: usernames are public, who registered an address is not."""
     try:
         with unit_of_work():
-            return User.create(username=username, email=email, display_name=display_name,
+            return User.create(username=username, email=email.lower(), display_name=display_name,
                                password_hash=password_hash)
     except peewee.IntegrityError:
-        raise Conflict("username or email already registered", {"fields": ["username", "email"]}) from None
+        if find_by_username(username) is not None:
+            raise Conflict("username already taken", {"fields": {"username": ["already taken"]}}) from None
+        raise Conflict("cannot register with these details; if you have an account, sign in") from None
+
+
+def find_by_username(username: str) -> User | None:
+    with reading():
+        return User.get_or_none(peewee.fn.LOWER(User.username) == username_key(username))
 
 
 def find_user_for_login(identifier: str) -> User | None:
-    field = User.email if "@" in identifier else User.username
+    """The account a username or an e-mail address (anything with an ``@``) names, in any case."""
+    if "@" not in identifier:
+        return find_by_username(identifier)
     with reading():
-        return User.get_or_none(peewee.fn.LOWER(field) == identifier.lower())
+        return User.get_or_none(User.email == identifier.lower())
+
+
+def set_password_hash(user_id: str, password_hash: str) -> None:
+    with unit_of_work():
+        User.update(password_hash=password_hash).where(User.id == user_id).execute()
 
 
 def get_user(user_id: str) -> User:

@@ -4,6 +4,11 @@ Blobs live at ``<root>/<first two hex digits>/<sha256>``; the name a client gave
 only and never reaches a path, so no crafted name can leave the folder. Bytes are written to a
 temporary file in ``root`` (the same file system) while they are hashed and counted, then renamed
 into place: a half-written blob is never visible, and the same bytes are stored once.
+
+Blobs no file refers to any more are collected (``storage.blob_gc``): only those untouched for a grace
+period (storing bytes that already exist touches the blob), and each is first moved aside
+(``bury``), then deleted or put back (``settle``) after a last look at the database, so a blob an
+upload is reusing at that very moment is never lost.
 """
 from __future__ import annotations
 
@@ -12,13 +17,14 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
 from actors import runtime
 from domain.errors import PayloadTooLarge
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 TEMP_PREFIX = ".part-"
+BURIED_PREFIX = ".gc-"
 
 
 class BlobStore:
@@ -39,6 +45,52 @@ class BlobStore:
         """A temporary blob that accepts at most ``limit`` bytes."""
         fd, name = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
         return PendingBlob(self, os.fdopen(fd, "wb"), Path(name), limit)
+
+    # --- collection (blocking file-system calls: run them off the hub) ----------------------------------
+
+    def old_blobs(self, cutoff: float) -> list[str]:
+        """Digests of the blobs last written or reused before ``cutoff`` (epoch seconds)."""
+        found = []
+        for folder in self.root.iterdir():
+            if len(folder.name) == 2 and folder.is_dir():
+                found += [entry.name for entry in os.scandir(folder)
+                          if _SHA256.fullmatch(entry.name) and entry.stat().st_mtime < cutoff]
+        return found
+
+    def drop_abandoned(self, cutoff: float) -> int:
+        """Delete temporary files (uploads cut off by a crash) older than ``cutoff``; how many."""
+        dropped = 0
+        for entry in os.scandir(self.root):
+            if entry.name.startswith((TEMP_PREFIX, BURIED_PREFIX)) and entry.stat().st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
+                dropped += 1
+        return dropped
+
+    def bury(self, digests: Iterable[str], cutoff: float) -> list[str]:
+        """Move aside each blob still untouched since ``cutoff``; the digests moved."""
+        buried = []
+        for digest in digests:
+            path = self.path(digest)
+            try:
+                if path.stat().st_mtime < cutoff:
+                    os.replace(path, self.root / (BURIED_PREFIX + digest))
+                    buried.append(digest)
+            except FileNotFoundError:
+                pass
+        return buried
+
+    def settle(self, buried: Iterable[str], keep: set[str], cutoff: float) -> int:
+        """Delete the buried blobs, but put back those in ``keep`` or touched while being buried (reused by
+        an upload just then); how many were deleted."""
+        deleted = 0
+        for digest in buried:
+            grave = self.root / (BURIED_PREFIX + digest)
+            if digest in keep or grave.stat().st_mtime >= cutoff:
+                os.replace(grave, self.path(digest))  # identical bytes if an upload stored them again meanwhile
+            else:
+                grave.unlink()
+                deleted += 1
+        return deleted
 
     def put(self, data: bytes) -> str:
         """Store ``data`` (small: a thumbnail); returns its digest."""
@@ -97,8 +149,12 @@ class PendingBlob:
         os.fsync(self._handle.fileno())
         self._handle.close()
         if target.is_file():
-            self.temp_path.unlink()
-            return
+            try:
+                os.utime(target)  # reused: the collector leaves recently touched blobs alone
+                self.temp_path.unlink()
+                return
+            except FileNotFoundError:
+                pass  # being collected this very moment: store these bytes again
         target.parent.mkdir(exist_ok=True)
         os.replace(self.temp_path, target)
 

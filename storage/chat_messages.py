@@ -2,6 +2,8 @@
 
 The write functions run inside the caller's transaction (the chat writer's group commit), and check
 everything before they write, so a refused command leaves nothing behind in the shared transaction.
+An edit rewrites the snippets of the message's notifications; a delete blanks them and takes the
+message's files away from the room (unless another message there still carries them).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, Forbidden, NotFound
+from storage import files, notifications
 from storage.accounts import user_ref
 from storage.chat import MODERATORS, require_member
 from storage.chat_models import Message, Reaction, Room
@@ -34,7 +37,8 @@ def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:
 def _message_dict(m: Message, user: dict[str, Any], reactions: dict[str, list[str]]) -> dict[str, Any]:
     message = {"id": m.id, "room_id": m.room_id, "seq": m.seq, "user": user,
                "content": "" if m.is_deleted else m.content, "reply_to_id": m.reply_to_id,
-               "thread_root_id": m.thread_root_id, "attachments": json.loads(m.attachments), "reactions": reactions,
+               "thread_root_id": m.thread_root_id,
+               "attachments": files.signed_attachments(json.loads(m.attachments), m.room_id), "reactions": reactions,
                "is_edited": m.is_edited, "is_deleted": m.is_deleted, "client_msg_id": m.client_msg_id,
                "created_at": m.created_at, "updated_at": m.updated_at}
     if m.display_name:  # only on a post an incoming webhook named (``username``)
@@ -104,9 +108,9 @@ def insert_messages(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     users = _users({row["user"] for row in rows})
     return [{"id": message_id, "room_id": row["room"], "seq": row["seq"], "user": users[row["user"]],
              "content": row["content"], "reply_to_id": row["reply_to_id"], "thread_root_id": row["thread_root_id"],
-             "attachments": json.loads(row["attachments"]), "reactions": {}, "is_edited": False, "is_deleted": False,
-             "client_msg_id": row["client_msg_id"], "created_at": now, "updated_at": now,
-             **({"display_name": row["display_name"]} if row.get("display_name") else {})}
+             "attachments": files.signed_attachments(json.loads(row["attachments"]), row["room"]), "reactions": {},
+             "is_edited": False, "is_deleted": False, "client_msg_id": row["client_msg_id"], "created_at": now,
+             "updated_at": now, **({"display_name": row["display_name"]} if row.get("display_name") else {})}
             for message_id, row in zip(ids, rows)]
 
 
@@ -132,6 +136,7 @@ def edit_message(user_id: str, message_id: str, content: str) -> Message:
     if message.is_deleted:
         raise NotFound("message deleted")
     Message.update(content=content, is_edited=True, updated_at=utcnow()).where(Message.id == message_id).execute()
+    notifications.set_snippets(message_id, content)
     return Message.get_by_id(message_id)
 
 
@@ -140,7 +145,10 @@ def delete_message(user_id: str, message_id: str) -> Message:
     if message.user_id != user_id and role not in MODERATORS:
         raise Forbidden("only the author or a room admin/moderator may delete a message")
     if not message.is_deleted:
-        Message.update(is_deleted=True, content="", updated_at=utcnow()).where(Message.id == message_id).execute()
+        Message.update(is_deleted=True, content="", attachments="[]", updated_at=utcnow()
+                       ).where(Message.id == message_id).execute()
+        files.unshare([a["file_id"] for a in json.loads(message.attachments)], message.room_id, message_id)
+        notifications.set_snippets(message_id, "")
     return Message.get_by_id(message_id)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from domain.errors import BadRequest, NotFound
+from storage import accounts
 from storage.db import reading, unit_of_work
 from storage.models import BaseModel, User, new_id, utcnow
 
@@ -128,8 +129,7 @@ def delete_document(document_id: str) -> None:
 
 def find_user(user_id: str | None, username: str | None) -> User:
     with reading():
-        user = (User.get_or_none(User.id == user_id) if user_id
-                else User.get_or_none(peewee.fn.LOWER(User.username) == (username or "").lower()))
+        user = User.get_or_none(User.id == user_id) if user_id else accounts.find_by_username(username or "")
     if user is None:
         raise NotFound("user not found")
     return user

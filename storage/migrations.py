@@ -13,7 +13,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import documents, files, incoming_webhooks, models, notifications, webhooks
+from storage import account_names, documents, files, incoming_webhooks, models, notifications, webhooks
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -49,6 +49,13 @@ def _notifications(db: peewee.Database) -> None:
 
 def _webhooks(db: peewee.Database) -> None:
     db.create_tables(webhooks.MODELS)
+
+
+def _lookup_indexes(db: peewee.Database) -> None:
+    """Deleting or editing a message rewrites its notifications' snippets (by message), and the blob
+    collector asks whether any file still uses a blob as its thumbnail."""
+    db.execute_sql("CREATE INDEX IF NOT EXISTS notification_message ON notification (message_id)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS uploaded_file_thumbnail ON uploaded_file (thumbnail_sha256)")
 
 
 def _server_admins(db: peewee.Database) -> None:
@@ -96,6 +103,8 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "search: full-text index over messages", create_search_index),
     Migration(6, "notifications: mentions, DMs, replies, disabled webhooks", _notifications),
     Migration(7, "webhooks: webhooks and their pending deliveries", _webhooks),
+    Migration(8, "accounts: usernames and e-mails unique whatever their case", account_names.normalise),
+    Migration(9, "lookup indexes: notifications by message, files by thumbnail", _lookup_indexes),
     Migration(10, "users: server-admin flag", _server_admins),
     Migration(12, "bots: users.bot_owner_id, users.deactivated_at; message.display_name", _bots),
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),

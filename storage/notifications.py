@@ -13,6 +13,7 @@ from typing import Any
 import peewee
 
 from domain.errors import BadRequest, NotFound
+from storage.account_names import username_key
 from storage.accounts import user_ref
 from storage.chat_models import Message, Room, RoomMember
 from storage.db import reading, unit_of_work
@@ -45,7 +46,7 @@ class Audience:
     """What deciding who to notify for a batch of messages needs to know."""
     kinds: dict[str, str]  # room → channel | dm
     dm_members: dict[str, list[str]]  # DM room → its two members
-    user_ids: dict[str, str]  # mentioned username → user id (only users that exist)
+    user_ids: dict[str, str]  # mentioned username, lowered → user id (only users that exist)
     readers: set[tuple[str, str]]  # (room, user) pairs among the candidates that are members
     authors: dict[str, str]  # replied-to message → its author
 
@@ -60,8 +61,8 @@ def audience(messages: list[dict[str, Any]], mentioned: set[str]) -> Audience:
     if dms:
         for m in RoomMember.select(RoomMember.room, RoomMember.user).where(RoomMember.room.in_(dms)):
             dm_members.setdefault(m.room_id, []).append(m.user_id)
-    user_ids = {u.username: u.id for u in User.select(User.id, User.username)
-                .where(User.username.in_(mentioned))} if mentioned else {}
+    user_ids = {username_key(u.username): u.id for u in User.select(User.id, User.username)
+                .where(peewee.fn.LOWER(User.username).in_({username_key(n) for n in mentioned}))} if mentioned else {}
     replied = {m["reply_to_id"] for m in messages if m.get("reply_to_id")}
     authors = {m.id: m.user_id for m in Message.select(Message.id, Message.user)
                .where(Message.id.in_(replied))} if replied else {}
@@ -81,6 +82,12 @@ def notified(message_id: str, user_ids: list[str]) -> set[str]:
 
 def snippet(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS - 1] + "…"
+
+
+def set_snippets(message_id: str, text: str) -> None:
+    """Inside the caller's transaction: the message's notifications now quote ``text`` (its edited content,
+    or nothing once it is deleted), so a notification never keeps words its author took back."""
+    Notification.update(snippet=snippet(text)).where(Notification.message == message_id).execute()
 
 
 def insert(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

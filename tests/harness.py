@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import struct
@@ -67,6 +68,20 @@ def running_server(data_dir: Path, **sections: dict[str, Any]) -> Iterator[Serve
         confab.server.stop(timeout=1)
 
 
+@contextmanager
+def server_on(engine: str, data_dir: Path, **sections: dict[str, Any]) -> Iterator[Server]:
+    """``running_server`` on SQLite (``engine="sqlite"``) or on a scratch PostgreSQL database."""
+    if engine == "sqlite":
+        with running_server(data_dir, **sections) as running:
+            yield running
+        return
+    from tests import services  # psycopg only where PostgreSQL is used
+    with services.scratch_database("confab_" + data_dir.name[:20].replace("-", "_")) as url:
+        database = {**sections.pop("database", {}), "url": url}
+        with running_server(data_dir, database=database, **sections) as running:
+            yield running
+
+
 def register(base: str, username: str | None = None, password: str = "correct horse") -> dict[str, Any]:
     """Register and log in a fresh user; returns the login body (tokens and user)."""
     username = username or "u" + uuid.uuid4().hex[:10]
@@ -104,6 +119,27 @@ def close_code(ws: websocket.WebSocket, timeout: float = 5.0) -> int | None:
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             return struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
     raise AssertionError("no close frame in time")
+
+
+class LogRecords(logging.Handler):
+    """Every record an in-process server logs at ``level`` or above while installed (``with``)."""
+
+    def __init__(self, level: int = logging.ERROR) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> "LogRecords":
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def lines(self) -> list[str]:
+        return [f"{r.levelname} {r.name} {r.getMessage()} {getattr(r, 'fields', {})}" for r in self.records]
 
 
 def free_port() -> int:

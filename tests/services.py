@@ -1,6 +1,8 @@
 """Local services the tests talk to (PostgreSQL, Redis): required in CI, skipped with a reason elsewhere."""
 import os
-from typing import Callable
+import uuid
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import psycopg
 import pytest
@@ -40,3 +42,17 @@ def require_postgres() -> None:
 
 def require_redis() -> None:
     require("Redis", REDIS_URL, _redis_up)
+
+
+@contextmanager
+def scratch_database(prefix: str = "confab") -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module (skipped without PostgreSQL); yields its URL."""
+    require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

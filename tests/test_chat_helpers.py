@@ -88,7 +88,8 @@ class Api:
 
     def __getattr__(self, method: str) -> Callable[..., requests.Response]:
         def call(path: str, **kwargs: Any) -> requests.Response:
-            return requests.request(method.upper(), f"{self.base}/api/v1{path}", headers=self.headers, **kwargs)
+            headers = {**self.headers, **kwargs.pop("headers", {})}
+            return requests.request(method.upper(), f"{self.base}/api/v1{path}", headers=headers, **kwargs)
         return call
 
 

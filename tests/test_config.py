@@ -66,3 +66,19 @@ def test_unreachable_services_stop_start_up_with_one_clear_line(tmp_path, flags,
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith(line)
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("flags", [
+    ["--database-url", "postgresql://nobody:s3cr3t-pw@127.0.0.1:1/none"],
+    ["--database-url", "postgresql://nobody:s3cr3t-pw@127.0.0.1:abc/none"],
+    ["--database-url", "mysql://nobody:s3cr3t-pw@127.0.0.1/none"],
+    ["--broker-backend", "redis", "--set", "broker.redis_url=redis://:s3cr3t-pw@127.0.0.1:1/0"],
+    ["--broker-backend", "redis", "--set", "broker.redis_url=redis://user:s3cr3t@pw@127.0.0.1:1/0"],
+    ["--broker-backend", "redis", "--set", "broker.redis_url=http://:s3cr3t-pw@127.0.0.1:1/0"],
+])
+def test_no_start_up_error_prints_a_urls_password(tmp_path, flags):
+    result = subprocess.run([sys.executable, str(ROOT / "app.py"), "--port", "0", "--data-dir", str(tmp_path),
+                             "--log-level", "DEBUG", *flags], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert result.returncode in (1, 2)
+    assert "confab: c" in result.stderr
+    assert "s3cr3t" not in result.stderr + result.stdout

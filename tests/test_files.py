@@ -57,6 +57,16 @@ def uploaded(server, login, name, content, content_type):
     return response.json()
 
 
+def said_with(server, login, room, content, *file_ids):
+    """The message ``login`` sends to ``room`` over /ws with ``file_ids`` attached."""
+    client = ChatClient(server.ws_base, login)
+    try:
+        client.join(room)
+        return client.say(room, content, attachments=list(file_ids))
+    finally:
+        client.close()
+
+
 def fetch(server, login, path, **headers):
     return requests.get(f"{server.base}{path}", headers={**bearer(login["access_token"]), **headers})
 
@@ -68,14 +78,21 @@ def refused(response, status, code):
     return body
 
 
+def without_links(attachments):
+    """Attachment objects without their signed links (which name the grant: uploader or room)."""
+    return [{k: v for k, v in a.items() if k not in ("file_url", "thumbnail_url")} for a in attachments]
+
+
 def test_upload_attach_member_downloads_stranger_gets_not_found(server):
     (a_login, a_api), (b_login, b_api), (c_login, c_api) = user(server), user(server), user(server)
     image = png()
     upload_body = uploaded(server, a_login, "cat.png", image, "image/png")
     file_id = upload_body["file_id"]
-    assert upload_body == {"file_id": file_id, "file_name": "cat.png", "content_type": "image/png",
-                           "file_size": len(image), "sha256": upload_body["sha256"], "file_url": f"/files/{file_id}",
-                           "thumbnail_url": f"/files/{file_id}/thumbnail"}
+    assert without_links([upload_body]) == [{"file_id": file_id, "file_name": "cat.png", "content_type": "image/png",
+                                             "file_size": len(image), "sha256": upload_body["sha256"]}]
+    assert upload_body["file_url"].startswith(f"/files/{file_id}?grant=user")
+    assert upload_body["thumbnail_url"].startswith(f"/files/{file_id}/thumbnail?grant=user")
+    assert requests.get(server.base + upload_body["thumbnail_url"]).status_code == 200  # the uploader's link
     assert fetch(server, b_login, f"/files/{file_id}").status_code == 404  # not shared yet
 
     room = new_room(a_api)
@@ -84,18 +101,23 @@ def test_upload_attach_member_downloads_stranger_gets_not_found(server):
     try:
         a.join(room), b.join(room)
         message = a.say(room, "look", attachments=[file_id])
-        assert message["attachments"] == [upload_body]
+        assert without_links(message["attachments"]) == without_links([upload_body])
         live = b.wait_for(lambda f: f["type"] == "new_message" and f["message"]["id"] == message["id"])
-        assert live["message"]["attachments"] == [upload_body]
+        assert live["message"]["attachments"] == message["attachments"]  # one link for every member
+        link = message["attachments"][0]
+        assert link["file_url"].startswith(f"/files/{file_id}?grant=room")
 
-        # a member downloads it (header or ?token=, as an <img> would), with its thumbnail
+        # a member downloads it (header, or the signed link as an <img> would), with its thumbnail
         got = fetch(server, b_login, f"/files/{file_id}")
         assert got.status_code == 200 and got.content == image and got.headers["Content-Type"] == "image/png"
-        by_query = requests.get(f"{server.base}/files/{file_id}/thumbnail", params={"token": b_login["access_token"]})
-        assert by_query.status_code == 200 and by_query.headers["Content-Type"] == "image/webp"
-        assert Image.open(io.BytesIO(by_query.content)).size == (320, 240)
+        by_link = requests.get(server.base + link["thumbnail_url"])
+        assert by_link.status_code == 200 and by_link.headers["Content-Type"] == "image/webp"
+        assert Image.open(io.BytesIO(by_link.content)).size == (320, 240)
+        assert requests.get(server.base + link["file_url"]).content == image
+        by_token = requests.get(f"{server.base}/files/{file_id}", params={"token": b_login["access_token"]})
+        assert by_token.status_code == 401  # tokens travel in the header only, never in a URL
         history = b_api.get(f"/rooms/{room}/messages").json()["items"]
-        assert history[-1]["attachments"] == [upload_body]
+        assert history[-1]["attachments"] == message["attachments"]
 
         # a stranger: NOT_FOUND for the file and its thumbnail, exactly as for a file that does not exist
         for path in (f"/files/{file_id}", f"/files/{file_id}/thumbnail", f"/files/{uuid.uuid4()}"):
@@ -105,9 +127,10 @@ def test_upload_attach_member_downloads_stranger_gets_not_found(server):
         # a member may forward a file they can read; a stranger may not attach it (and nothing is stored)
         other = new_room(b_api, name="elsewhere")
         b.join(other)
-        assert b.say(other, "fwd", attachments=[file_id])["attachments"] == [upload_body]
+        assert without_links(b.say(other, "fwd", attachments=[file_id])["attachments"]) == without_links([upload_body])
         just_the_file = b.say(other, "", attachments=[file_id])  # a message may be only its files
-        assert just_the_file["content"] == "" and just_the_file["attachments"] == [upload_body]
+        assert just_the_file["content"] == "" and without_links(just_the_file["attachments"]) == \
+            without_links([upload_body])
         c_room = new_room(c_api, name="c")
         c = ChatClient(server.ws_base, c_login)
         try:
@@ -132,8 +155,11 @@ def test_upload_attach_member_downloads_stranger_gets_not_found(server):
     # leaving the room where it was shared ends access (the forward in b's own room still counts)
     assert a_api.delete(f"/rooms/{room}/members/{b_login['user']['id']}").status_code == 204
     assert fetch(server, b_login, f"/files/{file_id}").status_code == 200
+    forwarded_link = just_the_file["attachments"][0]["file_url"]
+    assert requests.get(server.base + forwarded_link).status_code == 200
     assert b_api.delete(f"/rooms/{other}").status_code == 204
     assert fetch(server, b_login, f"/files/{file_id}").status_code == 404
+    assert requests.get(server.base + forwarded_link).status_code == 404  # the room's grant is gone
     assert fetch(server, a_login, f"/files/{file_id}").status_code == 200  # the uploader, always
 
 

@@ -76,9 +76,11 @@ def schemathesis_config(seeded: Seeded) -> str:
 def fuzzed_server(tmp_path_factory):
     # No rate limits: thousands of requests must reach the operations, not the limiter (429 is in the
     # document on every operation all the same). Webhook deliveries never run: a fuzzed webhook URL
-    # must not make this machine call out anywhere.
+    # must not make this machine call out anywhere. The seeded webhook points at this machine, which
+    # webhooks may only reach when allowed (as on a LAN).
     with serving(tmp_path_factory.mktemp("schemathesis"), env={
             "CONFAB_RATE_LIMIT_ENABLED": "false", "CONFAB_AUTH_ACCESS_TOKEN_TTL_S": "3600",
+            "CONFAB_WEBHOOKS_ALLOWED_TARGETS": "127.0.0.1/32",
             "CONFAB_WEBHOOKS_DISPATCH_INTERVAL_S": "86400", "CONFAB_CHAT_SEND_RATE": "1000"}) as server:
         yield server
 

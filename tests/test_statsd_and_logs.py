@@ -1,8 +1,12 @@
 """Metrics arrive as real statsd UDP packets; every log line a request causes carries its request id."""
+import io
 import json
+import logging
 import time
 
 import requests
+
+from domain import logs
 
 from tests.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, register, running_server, ws_request
 
@@ -49,3 +53,35 @@ def test_every_line_of_a_request_carries_its_request_id_in_json(tmp_path):
     assert ok and ok[-1]["request_id"] == "trace-login-2"
     text = server.log_path.read_text()
     assert "correct horse" not in text and "jwt" not in text.lower().replace("jwt_secret", "")
+
+
+def test_text_lines_cannot_be_forged_by_what_clients_send(tmp_path):
+    """A login name with spaces and ``=`` would otherwise add a field to the line; control characters, a
+    line. The text format quotes such values as JSON strings and indents tracebacks."""
+    server = ServerProcess(tmp_path, "--log-format", "text", "--log-level", "INFO")
+    forged = "ana user_id=admin client_ip=10.0.0.1"
+    try:
+        server.wait_ready()
+        requests.post(f"{server.base}/api/v1/auth/login", json={"username": forged, "password": "wrong"})
+        time.sleep(0.3)
+    finally:
+        server.stop()
+    line = next(line for line in server.log_path.read_text().splitlines() if " login.failed " in line)
+    assert line.endswith(f'identifier="{forged}"'), line
+    assert " user_id=" not in line.split("identifier=")[0]
+
+
+def test_text_values_escape_line_breaks_controls_and_surrogates():
+    stream = io.StringIO()
+    logs.configure("INFO", "text", stream)
+    fake = "x\n2026-01-01T00:00:00.000Z INFO    confab.auth login.ok user_id=root"
+    logs.event(logging.getLogger("confab.test"), "forged", value=fake, plain="abc", odd="a\ud800\x85\u2028")
+    try:
+        raise ValueError("boom\n2026-01-01T00:00:00.000Z ERROR fake")
+    except ValueError as exc:
+        logs.event(logging.getLogger("confab.test"), "crashed", logging.ERROR, exc_info=exc)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith(' value="x\\n2026-01-01T00:00:00.000Z INFO    confab.auth login.ok user_id=root"'
+                             ' plain=abc odd="a\\ud800\\u0085\\u2028"')
+    assert "crashed" in lines[1] and all(line.startswith("  ") for line in lines[2:])
+    logs.configure("WARNING", "text")

@@ -17,7 +17,9 @@ from tests.harness import ServerProcess, free_port, register, running_server
 from tests.test_chat_helpers import Api, ChatClient, new_room, user
 from tests.waiting import wait_for
 
-CONFIG = {"backoff_base_s": "0.1", "backoff_max_s": "0.3", "max_failures": "3", "timeout_s": "2"}
+CONFIG = {"backoff_base_s": "0.1", "backoff_max_s": "0.3", "max_failures": "3", "timeout_s": "2",
+          "allowed_targets": "127.0.0.1/32"}  # the receiver is local: allowed, as a self-hoster would
+LOCAL_RECEIVER = {"CONFAB_WEBHOOKS_ALLOWED_TARGETS": "127.0.0.1/32"}
 
 
 class Receiver:
@@ -180,7 +182,7 @@ def pending_deliveries(data_dir):
 
 
 def test_pending_deliveries_survive_a_kill_of_the_server(tmp_path):
-    env = {"CONFAB_WEBHOOKS_BACKOFF_BASE_S": "0.1", "CONFAB_WEBHOOKS_BACKOFF_MAX_S": "0.3",
+    env = {"CONFAB_WEBHOOKS_BACKOFF_BASE_S": "0.1", "CONFAB_WEBHOOKS_BACKOFF_MAX_S": "0.3", **LOCAL_RECEIVER,
            "CONFAB_WEBHOOKS_MAX_FAILURES": "1000"}
     port = free_port()  # nothing listens there yet: every attempt fails
     first = ServerProcess(tmp_path, env=env)
@@ -219,7 +221,7 @@ def test_acknowledged_events_reach_the_webhook_although_the_server_dies_right_af
     process, killed (SIGKILL) the moment the last ack arrives; the deliveries committed with the
     messages survive, and the restarted server sends every event once, in order."""
     env = {"CONFAB_BROKER_BACKEND": "memory", "CONFAB_BROKER_LOG": "off", "CONFAB_CHAT_SEND_RATE": "1000",
-           "CONFAB_WEBHOOKS_BACKOFF_BASE_S": "0.1", "CONFAB_WEBHOOKS_BACKOFF_MAX_S": "0.3",
+           "CONFAB_WEBHOOKS_BACKOFF_BASE_S": "0.1", "CONFAB_WEBHOOKS_BACKOFF_MAX_S": "0.3", **LOCAL_RECEIVER,
            "CONFAB_WEBHOOKS_MAX_FAILURES": "1000"}
     port = free_port()  # nothing listens there during the first run: nothing is delivered before the kill
     first = ServerProcess(tmp_path, env=env)

@@ -20,12 +20,11 @@ OPENAPI_SECURITY = {"bearerAuth": {"type": "http", "scheme": "bearer",
 
 class JsonProvider(DefaultJSONProvider):
     compact = True
-    ensure_ascii = False
-    sort_keys = False
 
-    @staticmethod
-    def default(value: Any) -> Any:
-        return jsonfmt.default(value)
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """The same JSON as /ws frames (``domain.jsonfmt``): a string UTF-8 cannot carry (a lone surrogate,
+        say in the name of an unknown field echoed by an error) is escaped instead of failing the response."""
+        return jsonfmt.dumps(obj)
 
 
 def create_app(svc: Services) -> Flask:

@@ -1,8 +1,13 @@
-"""Per-request plumbing: request id, CORS, rate limits, authentication, the ``http.*`` timers.
+"""Per-request plumbing: request id, client address, CORS, rate limits, authentication, the ``http.*``
+timers.
 
-Every route needs a bearer token unless its view is marked ``@public``. Limits are token buckets per
-client IP (every request), per user (authenticated requests) and a stricter one per IP for the
-login and registration routes.
+Every route needs a bearer token in the ``Authorization`` header unless its view is marked ``@public``
+(or ``@signed_or_authenticated`` and the URL is signed). ``?token=`` is for WebSockets alone, whose
+routes authenticate themselves: in any other URL a token would end up in histories, logs and Referers. Limits are token buckets per
+client IP (every request), per user (authenticated requests), a stricter one per IP for the login and
+registration routes, and one per account name that only failed logins draw from. The client IP is
+``server.trusted_proxies``' reading of ``X-Forwarded-For`` (``domain.forwarded``), and every log line
+of the request carries it.
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ from flask import Flask, Response, current_app, g, request
 
 from domain import logs
 from domain.config import AppConfig
-from domain.errors import RateLimited
+from domain.errors import BadRequest, RateLimited
+from domain.forwarded import TrustedProxies
+from domain.input_fields import text_problem
 from domain.metrics import segment
 from domain.ratelimit import RateLimiter
 from web.services import services
@@ -35,6 +42,13 @@ def public(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
+def signed_or_authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view reachable without a token when its URL carries a signature (``sig``), which the view
+    verifies itself; without one it needs a token like any other."""
+    view._confab_signed = True  # type: ignore[attr-defined]
+    return view
+
+
 def strict_limit(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view as an account route with the stricter per-IP limit (brute-force protection)."""
     view._confab_strict = True  # type: ignore[attr-defined]
@@ -48,12 +62,28 @@ class Limits:
         self.ip = RateLimiter(limits.ip_rate_per_s, limits.ip_burst)
         self.user = RateLimiter(limits.user_rate_per_s, limits.user_burst)
         self.strict = RateLimiter(limits.auth_rate_per_s, limits.auth_burst)
+        self.login_failures = RateLimiter(limits.login_account_rate_per_s, limits.login_account_burst)
 
     def check(self, limiter: RateLimiter, key: str) -> None:
         if self.enabled:
             wait = limiter.check(key)
             if wait:
                 raise RateLimited(wait)
+
+    def before_login(self, account: str) -> None:
+        """RATE_LIMITED while ``account`` (a username or e-mail, existing or not) has used up its failures,
+        from whatever addresses they came: a guess spread over many clients is limited too."""
+        wait = self.enabled and self.login_failures.wait(account.lower())
+        if wait:
+            raise RateLimited(wait, "too many failed logins for this account; try again later")
+
+    def login_failed(self, account: str) -> None:
+        if self.enabled:
+            self.login_failures.check(account.lower())
+
+
+def limits() -> Limits:
+    return current_app.extensions["confab.limits"]
 
 
 def route_name(endpoint: str | None) -> str:
@@ -67,8 +97,17 @@ def _view_flag(name: str) -> bool:
     return bool(getattr(view, name, False))
 
 
+def _check_path_values() -> None:
+    """Path parameters are client text too (``/rooms/%00``): refused like a bad body field."""
+    for name, value in (request.view_args or {}).items():
+        problem = isinstance(value, str) and text_problem(value)
+        if problem:
+            raise BadRequest("invalid request", {"fields": {name: [problem]}})
+
+
 def init_app(app: Flask, config: AppConfig) -> None:
-    limits = Limits(config)
+    limits = app.extensions["confab.limits"] = Limits(config)
+    proxies = TrustedProxies.parse(config.server.trusted_proxies)
     origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
     compression = config.server.ws_compression
 
@@ -77,20 +116,25 @@ def init_app(app: Flask, config: AppConfig) -> None:
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        g.log_token = logs.bind(request_id=g.request_id)
+        forwarded = ", ".join(request.headers.getlist("X-Forwarded-For")) or None
+        g.client_ip = client_ip = proxies.client(request.remote_addr, forwarded)
+        g.log_token = logs.bind(request_id=g.request_id, client_ip=client_ip)
         if not compression and request.environ.get("HTTP_UPGRADE", "").lower() == "websocket":
             # simple-websocket accepts permessage-deflate whenever a client offers it; without the offer
             # a broadcast frame costs one plain write per member instead of one compression each.
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
         if request.method == "OPTIONS" and origins:
             return Response(status=204)
-        client_ip = request.remote_addr or "unknown"
         limits.check(limits.ip, client_ip)
         if _view_flag("_confab_strict"):
             limits.check(limits.strict, client_ip)
+        _check_path_values()
         if request.endpoint is None or request.endpoint.startswith(_PUBLIC_PREFIXES) or _view_flag("_confab_public"):
             return None
-        g.principal = services().auth.authenticate(bearer_from(request))
+        if "sig" in request.args and _view_flag("_confab_signed"):
+            return None
+        g.principal = services().auth.authenticate(bearer_from(request) if "Authorization" in request.headers
+                                                   else None)
         logs.bind(user_id=g.principal.user_id)
         limits.check(limits.user, g.principal.user_id)
         return None

@@ -11,6 +11,7 @@ parameter) it declares with ``@answers(...)``. A method a path does not list is 
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 import flask_smorest
@@ -97,8 +98,11 @@ def answers(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]
 
 
 class JsonArguments(FlaskParser):
-    """webargs as the contract wants it: a body that does not validate is 400 (not 422), and a body in
-    another media type is 415 (not read as "no body", which would blame a missing field)."""
+    """webargs as the contract wants it: a body that does not validate is 400 (not 422), a body in
+    another media type is 415 (not read as "no body", which would blame a missing field), and a body the
+    decoder gives up on is 400: webargs only turns ``JSONDecodeError`` into one, so a body nested past the
+    interpreter's stack (``[[[[…``, a ``RecursionError``) or with an integer literal over Python's digit
+    limit (a plain ``ValueError``) would otherwise be a 500 with a traceback in the log."""
     DEFAULT_VALIDATION_STATUS = 400
 
     def load_json(self, req: Any, schema: Schema) -> Any:
@@ -112,6 +116,14 @@ class JsonArguments(FlaskParser):
         if req.mimetype == "application/x-www-form-urlencoded":
             return self.load_form(req, schema)
         return self.load_json(req, schema)
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as exc:
+            raise json.JSONDecodeError(f"undecodable JSON: {type(exc).__name__}", "-", 0) from None
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -33,3 +33,8 @@ def services() -> Services:
 def principal() -> Principal:
     """The authenticated caller of the current request (set by the auth middleware)."""
     return g.principal
+
+
+def client_ip() -> str:
+    """The caller's address, behind trusted proxies the one they received the request from."""
+    return g.client_ip

@@ -66,7 +66,8 @@ class RedisBroker:
         try:
             self.client.ping()
         except redis.RedisError as exc:
-            raise BrokerUnavailable(f"broker: cannot reach Redis at {config.broker.redis_url}: {exc}") from None
+            raise BrokerUnavailable(f"broker: cannot reach Redis at {logs.redact_urls(config.broker.redis_url)}: "
+                                    f"{exc}") from None
 
     # -- naming and groups -----------------------------------------------------------------------
     def stream_key(self, topic: str, index: int) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from domain import ws_protocol
 from domain.chat_events import TO_USER, Event
 from storage import notifications as store
+from storage.account_names import username_key
 
 #: ``@name`` not preceded by a word character (so ``ana@example.com`` mentions nobody)
 MENTION = re.compile(r"(?<!\w)@([A-Za-z0-9_.-]{3,32})")
@@ -38,7 +39,7 @@ def recipients(message: dict[str, Any], audience: store.Audience) -> dict[str, s
     for user_id in audience.dm_members.get(room, []):
         found[user_id] = "dm"
     for name in mentions(message["content"]):
-        user_id = audience.user_ids.get(name)
+        user_id = audience.user_ids.get(username_key(name))
         if user_id is not None and (room, user_id) in audience.readers:
             found.setdefault(user_id, "mention")
     author = audience.authors.get(message.get("reply_to_id") or "")

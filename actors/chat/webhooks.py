@@ -14,6 +14,12 @@ Pending deliveries are rows, so a restart resumes them: delivery is at least onc
 Every request is ``POST`` with the JSON body ``{id, event, created_at, data}`` and the headers
 ``X-Confab-Signature: sha256=<hex HMAC-SHA256 of the body with the webhook's secret>``,
 ``X-Confab-Event`` and ``X-Confab-Delivery`` (the delivery id, the same on every retry).
+
+Each attempt resolves the URL's host again and checks every address against ``domain.outbound`` (public
+addresses, or ``allowed_targets``), then connects to the address it checked while sending the URL's
+host as ``Host`` and as the TLS server name. A refused address is never contacted and counts as a
+failed attempt like any unreachable one, so what the owner sees (``failure_count``, the disabling)
+does not tell whether something internal would have answered.
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ from domain import logs
 from domain.chat_events import Event
 from domain.config import WebhooksConfig
 from domain.metrics import Metrics
+from domain.outbound import Refused, Resolver, policy_for, resolve_host
 from storage import webhooks as store
 from storage.models import new_id, utcnow
 
@@ -49,6 +56,7 @@ PARALLEL = 32  # webhooks served at once by one dispatch run
 PER_RUN = 100  # most deliveries of one webhook sent by one run, so every run ends
 KEEP_FINISHED = timedelta(days=7)
 PRUNE_EVERY_S = 3600.0
+HEADERS = {"User-Agent": "Confab-Webhooks/1", "Content-Type": "application/json"}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -91,11 +99,11 @@ def _payload(frame: str) -> tuple[str, dict[str, Any]] | None:
 
 
 class Webhooks:
-    def __init__(self, config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None]) -> None:
+    def __init__(self, config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None],
+                 resolve: Resolver = resolve_host) -> None:
         self.config, self.metrics, self.publish = config, metrics, publish
-        self._http = urllib3.PoolManager(num_pools=PARALLEL * 2, maxsize=1, block=False,
-                                         headers={"User-Agent": "Confab-Webhooks/1",
-                                                  "Content-Type": "application/json"})
+        self.policy, self.resolve = policy_for(config.allowed_targets), resolve
+        self._http = urllib3.PoolManager(num_pools=PARALLEL * 2, maxsize=1, block=False)
         self._pruned_at = 0.0
 
     # --- the dispatch job -----------------------------------------------------------------------------
@@ -125,7 +133,7 @@ class Webhooks:
     def _attempt(self, delivery: store.WebhookDelivery, hook: store.Webhook) -> bool:
         """Send ``delivery`` once and record the result; True when it was delivered."""
         started = time.perf_counter()
-        status, error = self._post(hook.url, hook.secret, delivery)
+        status, error = self.post(hook.url, hook.secret, delivery.id, delivery.event, delivery.body.encode())
         self.metrics.timing("webhooks.attempt", (time.perf_counter() - started) * 1000)
         if status is not None and 200 <= status < 300:
             store.delivered(delivery.id, hook.id, status)
@@ -145,19 +153,25 @@ class Webhooks:
             self.publish(live_event(owner, owner, notification))
         return False
 
-    def _post(self, url: str, secret: str, delivery: store.WebhookDelivery) -> tuple[int | None, str]:
-        """One POST; (HTTP status, "") or (status or None, what went wrong). Never longer than ``timeout_s``."""
-        body = delivery.body.encode()
-        headers = {"X-Confab-Signature": sign(secret, body), "X-Confab-Event": delivery.event,
-                   "X-Confab-Delivery": delivery.id}
+    def post(self, url: str, secret: str, delivery_id: str, event: str, body: bytes) -> tuple[int | None, str]:
+        """One signed POST; (HTTP status, "") or (status or None, what went wrong). Never longer than
+        ``timeout_s``. The host is resolved once, here, and the connection goes to the address checked."""
         timeout = self.config.timeout_s
         try:
             with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout} s")):
-                response = self._http.request("POST", url, body=body, headers=headers, retries=False,
-                                              redirect=False, timeout=urllib3.Timeout(total=timeout),
-                                              preload_content=False)
+                target = self.policy.target(url, self.resolve)
+                headers = {**HEADERS, "Host": target.host_header, "X-Confab-Signature": sign(secret, body),
+                           "X-Confab-Event": event, "X-Confab-Delivery": delivery_id}
+                tls = {"server_hostname": target.host, "assert_hostname": target.host} \
+                    if target.scheme == "https" else None
+                pool = self._http.connection_from_host(target.address, target.port, target.scheme, tls)
+                response = pool.urlopen("POST", target.path, body=body, headers=headers, retries=False,
+                                        redirect=False, timeout=urllib3.Timeout(total=timeout),
+                                        preload_content=False, assert_same_host=False)
                 response.drain_conn()  # the body is not needed; reading it keeps the connection reusable
                 response.release_conn()
+        except Refused as exc:
+            return None, f"refused: {exc}"
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             return None, str(exc) or type(exc).__name__
         return response.status, "" if 200 <= response.status < 300 else f"HTTP {response.status}"

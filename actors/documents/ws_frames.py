@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 from actors import session
 from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
 from domain import ws_protocol
+from domain.input_fields import JsonObject
 from domain.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
 from domain.ws_protocol import CLOSE_POLICY
 from storage import documents as store
@@ -31,11 +32,11 @@ class _DocumentFrame(Schema):
 
 
 class _EditFrame(_DocumentFrame):
-    ops = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
+    ops = fields.List(JsonObject(), required=True, validate=validate.Length(min=1))
 
 
 class _PresenceFrame(_DocumentFrame):
-    state = fields.Dict(required=True, allow_none=True)
+    state = JsonObject(required=True, allow_none=True)
 
 
 def _joined(ctx: session.SessionContext) -> dict[str, Any]:

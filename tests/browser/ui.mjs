@@ -363,6 +363,24 @@ try {
     check(!(await editorText(ana.page)).includes('viewer was here'), "the viewer's text reached the owner")
     await shot(cara.page, 'document-viewer')
   })
+  await step("a hostile awareness colour never reaches a style", async () => {
+    // cara's page joins the document over a raw /yjs socket and announces a state whose colour is CSS
+    await cara.page.evaluate(async (url) => {
+      const token = JSON.parse(localStorage.getItem('confab.session')).access
+      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/yjs/${url.split('/').pop()}?token=${token}`)
+      await new Promise((resolve) => ws.addEventListener('open', resolve))
+      const varUint = (n) => { const out = []; while (n > 127) { out.push((n % 128) | 128); n = Math.floor(n / 128) } out.push(n); return out }
+      const bytes = (text) => { const b = [...new TextEncoder().encode(text)]; return [...varUint(b.length), ...b] }
+      const state = JSON.stringify({ user: { name: 'Mallory', color: 'red; background-image: url(/evil-color)', colorLight: 'x' } })
+      const update = [...varUint(1), ...varUint(424242), ...varUint(1), ...bytes(state)]
+      ws.send(new Uint8Array([...varUint(1), ...varUint(update.length), ...update]))
+      window.mallory = ws
+    }, docUrl)
+    await ana.page.locator('.people li', { hasText: 'Mallory' }).waitFor()
+    const styled = await ana.page.evaluate(() => [...document.querySelectorAll('[style]')]
+      .map((node) => node.getAttribute('style')).filter((style) => /evil|url\(|;\s*background/.test(style)))
+    check(styled.length === 0, `a remote colour reached a style: ${styled.join(' | ')}`)
+  })
   await step('history shows the content at a chosen version', async () => {
     await ana.page.getByRole('link', { name: 'History' }).click()
     const versions = ana.page.locator('.version')

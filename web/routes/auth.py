@@ -1,12 +1,17 @@
-"""``/api/v1/auth``: register, login, refresh (rotating), logout, me."""
+"""``/api/v1/auth``: register, login, refresh (rotating), logout, me.
+
+With ``auth.registration = invite`` only a body carrying ``auth.invite_code`` may register.
+"""
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from actors.gateway import CloseSessions
+from domain.errors import Forbidden, Unauthorized
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
-from web.middleware import public, strict_limit
+from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.accounts import LoginSchema, LogoutSchema, RefreshSchema, RegisterSchema, TokensSchema, UserSchema
@@ -16,14 +21,22 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accoun
 
 
 @blp.route("/register", methods=["POST"])
-@answers(409)
+@answers(403, 409)
 @public
 @strict_limit
 @blp.arguments(RegisterSchema, example=examples.REGISTER)
 @blp.response(201, UserSchema, example=examples.USER)
 def register(body: dict[str, Any]) -> dict[str, Any]:
+    config = services().config.auth
+    if config.registration == "invite" and not _invited(body.get("invite_code", ""), config.invite_code):
+        raise Forbidden("registration is by invitation: ask an administrator for the invite code",
+                        {"fields": {"invite_code": ["missing or wrong"]}})
     services().auth.check_password(body["password"])
     return services().auth.register(body["username"], body["email"], body["password"], body.get("display_name"))
+
+
+def _invited(given: str, code: str) -> bool:
+    return bool(code) and hmac.compare_digest(given.encode(), code.encode())
 
 
 @blp.route("/login", methods=["POST"])
@@ -33,7 +46,13 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(LoginSchema, example=examples.LOGIN)
 @blp.response(200, TokensSchema, example=examples.TOKENS)
 def login(body: dict[str, Any]) -> dict[str, Any]:
-    return services().auth.login(body.get("username") or body["email"], body["password"])
+    account = body.get("username") or body["email"]
+    limits().before_login(account)
+    try:
+        return services().auth.login(account, body["password"])
+    except Unauthorized:
+        limits().login_failed(account)
+        raise
 
 
 @blp.route("/refresh", methods=["POST"])

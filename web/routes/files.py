@@ -2,9 +2,10 @@
 and ``GET /files/{id}/thumbnail`` serve it to its uploader and to members of rooms where it was shared.
 
 The upload has its own body limit (``files.max_upload_bytes``, not the app-wide one): a declared
-length over it is refused before a byte is read, and the file part is counted as it streams in.
-The GETs take ``?token=`` as well as the header (the middleware reads both): an ``<img>`` cannot
-send headers. Rules live in ``storage.files`` and ``storage.file_types``; these views translate.
+length over it, or over what is left of the uploader's ``files.user_quota_bytes``, is refused before
+a byte is read, and the file part is counted as it streams in. The GETs take the signed links of
+``file_url``/``thumbnail_url`` (an ``<img>`` cannot send headers) or the ``Authorization`` header.
+Rules live in ``storage.files`` and ``storage.file_types``; these views translate.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from domain.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Un
 from storage import file_types, files
 from storage.blob_store import BlobStore, PendingBlob
 from storage.thumbnails import THUMBNAIL_TYPE
-from web.openapi import Blueprint
+from web.middleware import signed_or_authenticated
+from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.files import DOWNLOAD_DOC, THUMBNAIL_DOC, UPLOAD_BODY, FileSchema
 from web.services import principal, services
@@ -92,6 +94,8 @@ def _receive(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
     request.max_content_length = limit + MULTIPART_SLACK
     if (request.content_length or 0) > request.max_content_length:
         raise PayloadTooLarge(f"file larger than {limit} bytes", {"max_upload_bytes": limit})
+    quota = services().config.files.user_quota_bytes
+    files.check_quota(principal().user_id, max(0, (request.content_length or 0) - MULTIPART_SLACK), quota)
     receiver = _Receiver(_store(), limit, allowed)
     parser = FormDataParser(receiver.open, max_form_memory_size=MAX_FIELD_BYTES, max_form_parts=MAX_PARTS,
                             silent=False)
@@ -108,7 +112,7 @@ def _receive(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
         if receiver.pending.size == 0:
             raise BadRequest("empty file", {"fields": {"file": ["the file is empty"]}})
         return files.save_upload(receiver.store, receiver.pending, principal().user_id, receiver.file_name,
-                                 receiver.content_type)
+                                 receiver.content_type, quota)
     except OSError as exc:  # the disk (or the client's connection) failed mid-way
         logs.event(log, "file.upload_failed", logging.ERROR, error=str(exc))
         raise Unavailable("could not store the file") from None
@@ -118,20 +122,31 @@ def _receive(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
 
 @blp.route("/files/<file_id>", methods=["GET"])
 @blp.doc(**DOWNLOAD_DOC)
+@answers(403)
+@signed_or_authenticated
 def download(file_id: str) -> Response:
     """The file's bytes, to its uploader and to members of rooms where it was shared."""
-    f = files.readable_file(principal().user_id, file_id)
+    f = _readable(file_id, "file")
     return _send(f.sha256, f.content_type, f.file_name)
 
 
 @blp.route("/files/<file_id>/thumbnail", methods=["GET"])
 @blp.doc(**THUMBNAIL_DOC)
+@answers(403)
+@signed_or_authenticated
 def thumbnail(file_id: str) -> Response:
     """A WebP thumbnail (at most 320×320) of an image file; NOT_FOUND for other files."""
-    f = files.readable_file(principal().user_id, file_id)
+    f = _readable(file_id, "thumbnail")
     if not f.thumbnail_sha256:
         raise NotFound("this file has no thumbnail")
     return _send(f.thumbnail_sha256, THUMBNAIL_TYPE, PurePath(f.file_name).stem + ".webp")
+
+
+def _readable(file_id: str, kind: str) -> files.UploadedFile:
+    if "sig" in request.args:
+        link = request.args
+        return files.linked_file(file_id, kind, link.get("grant", ""), link.get("expires", ""), link["sig"])
+    return files.readable_file(principal().user_id, file_id)
 
 
 def _send(sha256: str, content_type: str, file_name: str) -> Response:

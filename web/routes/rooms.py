@@ -113,7 +113,7 @@ def invite(body: dict[str, Any], room_id: str) -> dict[str, Any]:
 
 
 def _user_id_of(username: str) -> str:
-    user = accounts.find_user_for_login(username) if "@" not in username else None
+    user = accounts.find_by_username(username)
     if user is None:
         raise NotFound("user not found")
     return user.id

@@ -1,12 +1,22 @@
-"""``/api/v1/webhooks``: the caller's webhooks; the secret is shown in full once, at creation."""
+"""``/api/v1/webhooks``: the caller's webhooks; the secret is shown in full once, at creation.
+
+A URL whose host is or resolves to a non-public address (loopback, private, link-local, …) is refused
+unless ``webhooks.allowed_targets`` allows it; the dispatcher checks again at every attempt.
+"""
 from __future__ import annotations
 
 from typing import Any
 
+import gevent
+
+from domain.errors import BadRequest
+from domain.outbound import Refused, policy_for
 from storage import webhooks
 from web.openapi import Blueprint, answers
 from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
-from web.services import principal
+from web.services import principal, services
+
+RESOLVE_TIMEOUT_S = 5.0  # a host whose resolver does not answer by then is refused
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description="Webhooks")
 
@@ -17,6 +27,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description
 @blp.response(201, WebhookSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Deliveries are signed with ``secret``: keep it, it is not shown again."""
+    _check_target(body["url"])
     return webhooks.create(principal().user_id, body["url"], body["events"])
 
 
@@ -31,7 +42,17 @@ def list_webhooks() -> list[dict[str, Any]]:
 @blp.response(200, WebhookSchema)
 def update(body: dict[str, Any], webhook_id: str) -> dict[str, Any]:
     """Change the URL or events, or turn the webhook off and on (on again clears its failure count)."""
+    if "url" in body:
+        _check_target(body["url"])
     return webhooks.update(principal().user_id, webhook_id, body)
+
+
+def _check_target(url: str) -> None:
+    try:
+        with gevent.Timeout(RESOLVE_TIMEOUT_S, Refused("its host did not resolve in time")):
+            policy_for(services().config.webhooks.allowed_targets).target(url)
+    except Refused as exc:
+        raise BadRequest("webhook URL not allowed", {"fields": {"url": [str(exc)]}}) from None
 
 
 @blp.route("/<webhook_id>", methods=["DELETE"])

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from domain.input_fields import Text, TextEmail
 from web.schemas.common import PageQuery, UtcDateTime
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,32}$",
@@ -23,17 +24,19 @@ class UserSchema(Schema):
 
 
 class RegisterSchema(Schema):
-    username = fields.String(required=True, validate=USERNAME)
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
-                             metadata={"description": "at least auth.password_min_length characters (8 by default)"})
-    display_name = fields.String(validate=validate.Length(min=1, max=64))
+    username = Text(required=True, validate=USERNAME)
+    email = TextEmail(required=True, validate=validate.Length(max=254))
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
+                    metadata={"description": "at least auth.password_min_length characters (8 by default)"})
+    display_name = Text(validate=validate.Length(min=1, max=64))
+    invite_code = Text(load_only=True, validate=validate.Length(min=1, max=256),
+                       metadata={"description": "required when the server's registration is by invitation"})
 
 
 class LoginSchema(Schema):
-    username = fields.String(validate=validate.Length(min=1, max=254))
-    email = fields.String(validate=validate.Length(min=1, max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    username = Text(validate=validate.Length(min=1, max=254))
+    email = Text(validate=validate.Length(min=1, max=254))
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
 
     @validates_schema
     def _one_identifier(self, data: dict[str, Any], **_: Any) -> None:
@@ -42,11 +45,11 @@ class LoginSchema(Schema):
 
 
 class RefreshSchema(Schema):
-    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    refresh_token = Text(required=True, validate=validate.Length(min=1, max=512))
 
 
 class LogoutSchema(Schema):
-    refresh_token = fields.String(validate=validate.Length(min=1, max=512))
+    refresh_token = Text(validate=validate.Length(min=1, max=512))
 
 
 class TokensSchema(Schema):
@@ -58,15 +61,15 @@ class TokensSchema(Schema):
 
 
 class UpdateMeSchema(Schema):
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    display_name = Text(required=True, validate=validate.Length(min=1, max=64))
 
 
 class UserSearchQuery(PageQuery):
-    q = fields.String(load_default="", validate=validate.Length(max=64))
+    q = Text(load_default="", validate=validate.Length(max=64))
 
 
 class ApiKeyCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = Text(required=True, validate=validate.Length(min=1, max=64))
 
 
 class ApiKeySchema(Schema):

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from domain.input_fields import Text
 from storage.bots import NAME_LENGTH
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.chat import UserRefSchema
@@ -16,9 +17,9 @@ BOT_NAME = validate.Regexp(rf"^[A-Za-z0-9_.-]{{3,{NAME_LENGTH}}}$",
 
 
 class BotCreateSchema(Schema):
-    name = fields.String(required=True, validate=BOT_NAME,
-                         metadata={"description": "the bot's username is this name followed by [bot]"})
-    display_name = fields.String(validate=validate.Length(min=1, max=64))
+    name = Text(required=True, validate=BOT_NAME,
+                metadata={"description": "the bot's username is this name followed by [bot]"})
+    display_name = Text(validate=validate.Length(min=1, max=64))
 
 
 class BotCreatedSchema(Schema):
@@ -27,12 +28,12 @@ class BotCreatedSchema(Schema):
 
 
 class BotKeyCreateSchema(Schema):
-    name = fields.String(load_default="default", validate=validate.Length(min=1, max=64))
+    name = Text(load_default="default", validate=validate.Length(min=1, max=64))
 
 
 class IncomingWebhookCreateSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64),
-                         metadata={"description": "shown as the webhook bot's display name"})
+    name = Text(required=True, validate=validate.Length(min=1, max=64),
+                metadata={"description": "shown as the webhook bot's display name"})
 
 
 class IncomingWebhookSchema(Schema):
@@ -58,12 +59,12 @@ class IncomingPostSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    content = fields.String(validate=validate.Length(min=1))
-    text = fields.String(validate=validate.Length(min=1))
-    username = fields.String(validate=validate.Length(min=1, max=64),
-                             metadata={"description": "the name shown on this message instead of the bot's"})
-    client_msg_id = fields.String(validate=validate.Length(min=1, max=64),
-                                  metadata={"description": "idempotency key for retries"})
+    content = Text(validate=validate.Length(min=1))
+    text = Text(validate=validate.Length(min=1))
+    username = Text(validate=validate.Length(min=1, max=64),
+                    metadata={"description": "the name shown on this message instead of the bot's"})
+    client_msg_id = Text(validate=validate.Length(min=1, max=64),
+                         metadata={"description": "idempotency key for retries"})
 
     @pre_load
     def _slack_form(self, data: Any, **_: Any) -> Any:
@@ -71,7 +72,7 @@ class IncomingPostSchema(Schema):
         if hasattr(data, "get") and isinstance(data.get("payload"), str):
             try:
                 decoded = json.loads(data["payload"])
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ValidationError("not JSON", "payload") from None
             if not isinstance(decoded, dict):
                 raise ValidationError("not a JSON object", "payload")

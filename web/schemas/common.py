@@ -10,10 +10,11 @@ from marshmallow import Schema, fields, validate
 
 from domain import jsonfmt
 from domain.errors import BadRequest
+from domain.input_fields import INT64_MAX, Text, json_problem
 
 MAX_PAGE = 200
 #: the largest seq or version a client may name: what the databases store (a bigger one would not reach a query)
-MAX_INTEGER = 2**63 - 1
+MAX_INTEGER = INT64_MAX
 T = TypeVar("T")
 
 
@@ -37,7 +38,7 @@ class JsonBoolean(fields.Boolean):
 
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.String(load_default=None)
+    cursor = Text(load_default=None, validate=validate.Length(max=512))
 
 
 _page_schemas: dict[type, type] = {}
@@ -80,8 +81,8 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(value, dict):
+        if isinstance(value, dict) and json_problem(value) is None:
             return value
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})

@@ -5,11 +5,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from domain.input_fields import Text
 from web.schemas.common import MAX_INTEGER, MAX_PAGE, UtcDateTime
 
 
 class DocumentCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = Text(required=True, validate=validate.Length(min=1, max=200))
 
 
 class DocumentSchema(Schema):
@@ -46,8 +47,8 @@ class VersionSchema(Schema):
 
 class ShareCreateSchema(Schema):
     user_id = fields.UUID()
-    username = fields.String(validate=validate.Length(min=1, max=32))
-    role = fields.String(required=True, validate=validate.OneOf(["editor", "viewer"]))
+    username = Text(validate=validate.Length(min=1, max=32))
+    role = Text(required=True, validate=validate.OneOf(["editor", "viewer"]))
 
     @validates_schema
     def _one_target(self, data: dict[str, Any], **_: Any) -> None:

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from domain.input_fields import Text
 from web.schemas.chat import MessageSchema
 from web.schemas.common import PageQuery
 
 
 class SearchQuerySchema(PageQuery):
-    q = fields.String(required=True, validate=validate.Length(min=1, max=200),
+    q = Text(required=True, validate=validate.Length(min=1, max=200),
                       metadata={"description": 'words (all must match), "a phrase", -excluded; '
                                                "the last word also matches as a prefix"})
     room_id = fields.UUID(load_default=None, metadata={"description": "only this room"})

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from domain.input_fields import Text
 from storage.webhooks import EVENTS
 from web.schemas.common import JsonBoolean, UtcDateTime
 
@@ -19,14 +20,14 @@ def _http_url(value: str) -> None:
 
 
 class WebhookCreateSchema(Schema):
-    url = fields.String(required=True, validate=[validate.Length(min=1, max=2048), _http_url])
-    events = fields.List(fields.String(validate=validate.OneOf(EVENTS)), required=True,
+    url = Text(required=True, validate=[validate.Length(min=1, max=2048), _http_url])
+    events = fields.List(Text(validate=validate.OneOf(EVENTS)), required=True,
                          validate=validate.Length(min=1, max=len(EVENTS)))
 
 
 class WebhookUpdateSchema(Schema):
-    url = fields.String(validate=[validate.Length(min=1, max=2048), _http_url])
-    events = fields.List(fields.String(validate=validate.OneOf(EVENTS)),
+    url = Text(validate=[validate.Length(min=1, max=2048), _http_url])
+    events = fields.List(Text(validate=validate.OneOf(EVENTS)),
                          validate=validate.Length(min=1, max=len(EVENTS)))
     is_active = JsonBoolean(metadata={"description": "true turns a disabled webhook back on"})
 

@@ -43,13 +43,23 @@ export function signupView () {
   const displayName = h('input', { name: 'display_name', autocomplete: 'name', maxlength: 64 })
   const email = h('input', { name: 'email', type: 'email', required: true, autocomplete: 'email' })
   const password = h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password' })
+  const inviteCode = h('input', { name: 'invite_code', autocomplete: 'off' })
+  const invite = field('Invite code', inviteCode)
+  invite.hidden = true // shown when the server says registration is by invitation
   const form = h('form', { class: 'stack', 'aria-label': 'create an account' },
     field('Username', username), field('Display name (optional)', displayName), field('Email', email),
-    field('Password', password),
+    field('Password', password), invite,
     h('p', { class: 'form-error', role: 'alert' }),
     h('button', { type: 'submit', class: 'primary' }, 'Create account'))
-  submitting(form, () => register({ username: username.value.trim(), email: email.value.trim(),
-    password: password.value, displayName: displayName.value.trim() }))
+  submitting(form, async () => {
+    try {
+      await register({ username: username.value.trim(), email: email.value.trim(), password: password.value,
+        displayName: displayName.value.trim(), inviteCode: inviteCode.value.trim() })
+    } catch (err) {
+      if (err.details && err.details.fields && err.details.fields.invite_code) invite.hidden = false
+      throw err
+    }
+  })
   setTimeout(() => username.focus())
   return card('Create an account', form, ['Already have one? ', h('a', { href: '#/login' }, 'Sign in')])
 }

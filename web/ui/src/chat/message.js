@@ -1,7 +1,7 @@
 // One message as a list item: author with presence dot, text, attachments, reactions and its actions.
 import { icon } from '../core/icons.js'
 import { h, shortTime, colorFor } from '../core/dom.js'
-import { withToken } from '../core/api.js'
+import { api, linkExpired } from '../core/api.js'
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀']
 
@@ -43,7 +43,7 @@ export function renderMessage (message, ctx) {
     message.is_deleted
       ? h('p', { class: 'msg-text deleted' }, 'This message was deleted.')
       : h('p', { class: 'msg-text', hidden: !message.content }, message.content),
-    message.is_deleted ? null : attachments(message.attachments || []),
+    message.is_deleted ? null : attachments(message),
     message.is_deleted ? null : reactions(message, ctx),
     message.is_deleted || message.pending ? null : actions(message, mine, ctx)))
   if (!ctx.inThread && ctx.replies) {
@@ -53,17 +53,27 @@ export function renderMessage (message, ctx) {
   return item
 }
 
-function attachments (list) {
+/** Files as signed links (no token in any URL); a link that expired while the page stayed open is
+ * fetched afresh with the message when clicked. A pending message only has file ids: no links yet. */
+function attachments (message) {
+  const list = message.attachments || []
   if (!list.length) return null
   return h('ul', { class: 'attachments', 'aria-label': 'attachments' }, list.map((file) => {
-    const info = typeof file === 'string' ? { file_id: file, file_url: `/files/${file}`, file_name: 'attachment' } : file
-    const href = withToken(info.file_url || `/files/${info.file_id}`)
-    const label = `${info.file_name}${info.file_size ? ` (${formatSize(info.file_size)})` : ''}`
-    return h('li', {}, info.thumbnail_url
-      ? h('a', { href, target: '_blank', rel: 'noopener' },
-        h('img', { src: withToken(info.thumbnail_url), alt: info.file_name, loading: 'lazy', class: 'thumb' }))
-      : h('a', { href, target: '_blank', rel: 'noopener', class: 'file' }, icon('clip'), label))
+    if (typeof file === 'string') return h('li', { class: 'file' }, icon('clip'), 'attachment')
+    const label = `${file.file_name}${file.file_size ? ` (${formatSize(file.file_size)})` : ''}`
+    const link = { href: file.file_url, target: '_blank', rel: 'noopener', onclick: (event) => openFresh(event, message, file) }
+    return h('li', {}, file.thumbnail_url
+      ? h('a', link, h('img', { src: file.thumbnail_url, alt: file.file_name, loading: 'lazy', class: 'thumb' }))
+      : h('a', { ...link, class: 'file' }, icon('clip'), label))
   }))
+}
+
+async function openFresh (event, message, file) {
+  if (!linkExpired(event.currentTarget.href)) return
+  event.preventDefault()
+  const fresh = await api(`/messages/${message.id}`)
+  const found = (fresh.attachments || []).find((a) => a.file_id === file.file_id)
+  if (found) window.open(found.file_url, '_blank', 'noopener')
 }
 
 export function formatSize (bytes) {

@@ -13,11 +13,10 @@ export async function api (path, options = {}) {
   }
 }
 
-/** A URL a browser element (<img>, <a>) can load: files accept the access token as ?token=. */
-export function withToken (url) {
-  if (!url) return url
-  const sep = url.includes('?') ? '&' : '?'
-  return `${url}${sep}token=${encodeURIComponent(accessToken() || '')}`
+/** Whether a signed file link (file_url, thumbnail_url: `…&expires=<epoch seconds>&sig=…`) has run out. */
+export function linkExpired (url) {
+  const expires = Number(new URL(url, location.href).searchParams.get('expires'))
+  return expires > 0 && expires * 1000 <= Date.now()
 }
 
 /** ws(s)://host + path for the current page. */

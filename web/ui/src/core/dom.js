@@ -44,6 +44,15 @@ export function colorFor (id) {
   return `hsl(${Math.abs(hash) % 360} 65% 45%)`
 }
 
+const NUMBER = '[-+]?[\\d.]+(%|deg|turn|rad)?'
+const COLOR = new RegExp(`^(#[0-9a-f]{3,8}|[a-z]{3,20}|(rgb|hsl)a?\\(\\s*${NUMBER}(\\s*[,/\\s]\\s*${NUMBER}){2,3}\\s*\\))$`, 'i')
+
+/** `value` when it is a plain colour (#hex, a name, rgb()/hsl() of numbers), else null: what other people
+ * send (awareness states) must not carry anything else into a `style`. */
+export function safeColor (value) {
+  return typeof value === 'string' && value.length <= 64 && COLOR.test(value) ? value : null
+}
+
 /** Announce a short status text to screen readers and sighted users (the #status region). */
 export function announce (text, kind = 'info') {
   const region = document.getElementById('status')

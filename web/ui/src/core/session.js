@@ -54,9 +54,10 @@ export async function login (identity, password) {
   set(fromTokens(body))
 }
 
-export async function register ({ username, email, password, displayName }) {
+export async function register ({ username, email, password, displayName, inviteCode }) {
   const body = { username, email, password }
   if (displayName) body.display_name = displayName
+  if (inviteCode) body.invite_code = inviteCode
   await request('/api/v1/auth/register', { method: 'POST', body })
   await login(username, password)
 }

@@ -7,7 +7,7 @@ import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import { EditorState } from '@codemirror/state'
 import { EditorView, keymap, drawSelection, highlightActiveLine } from '@codemirror/view'
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
-import { h, replace, colorFor, announce } from '../core/dom.js'
+import { h, replace, colorFor, safeColor, announce } from '../core/dom.js'
 import { api, socketUrl } from '../core/api.js'
 import { accessToken, onChange, current } from '../core/session.js'
 import { nameOf } from '../chat/message.js'
@@ -15,6 +15,20 @@ import { shareDialog } from './share.js'
 
 const ACCESS_CHECK_AFTER_CLOSES = 3
 const POLICY_VIOLATION = 1008
+
+const translucent = (hsl) => `${hsl.slice(0, -1)} / 0.25)`
+
+/** Remote cursors and the people list put `user.color` into styles: a state whose colours are not plain
+ * colours gets ones derived from its client id. Registered before the editor's own listeners. */
+function checkColors (awareness) {
+  for (const [clientId, state] of awareness.getStates()) {
+    const user = state && state.user
+    if (user && !(safeColor(user.color) && safeColor(user.colorLight))) {
+      user.color = colorFor(String(clientId))
+      user.colorLight = translucent(user.color)
+    }
+  }
+}
 
 export class DocumentEditor {
   constructor (doc) {
@@ -26,7 +40,8 @@ export class DocumentEditor {
       { params: { token: accessToken() }, disableBc: true })
     this.offSession = onChange((s) => { if (s) this.provider.params = { token: s.access } })
     const color = colorFor(me.id)
-    this.provider.awareness.setLocalStateField('user', { name: nameOf(me), color, colorLight: `${color.slice(0, -1)} / 0.25)`, id: me.id })
+    this.provider.awareness.setLocalStateField('user', { name: nameOf(me), color, colorLight: translucent(color), id: me.id })
+    for (const event of ['change', 'update']) this.provider.awareness.on(event, () => checkColors(this.provider.awareness))
     const ytext = this.ydoc.getText('content')
     this.view = new EditorView({
       state: EditorState.create({
