@@ -20,7 +20,7 @@ from domain import logs
 
 log = logging.getLogger("confab.supervisor")
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # docs/protocol.md, section 10: what changed
 
 
 class ChildHandle:

@@ -94,21 +94,15 @@ def open_database(config: AppConfig) -> peewee.Database:
         with db.connection_context():
             db.execute_sql("SELECT 1")
     except peewee.OperationalError as exc:
-        raise StorageUnavailable(f"database: cannot connect to {_redact(url)}: {str(exc).splitlines()[0]}") from None
-    logs.event(log, "database.opened", engine=engine_name(db), url=_redact(url))
+        reason = str(exc).splitlines()[0]
+        raise StorageUnavailable(logs.redact_urls(f"database: cannot connect to {url}: {reason}")) from None
+    logs.event(log, "database.opened", engine=engine_name(db), url=logs.redact_urls(url))
     return db
 
 
 def engine_name(db: peewee.Database | None = None) -> str:
     target = db or database.obj
     return "postgresql" if isinstance(target, peewee.PostgresqlDatabase) else "sqlite"
-
-
-def _redact(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
 
 
 @contextmanager

@@ -108,7 +108,7 @@ def test_health_details_only_for_the_machine_itself(server, tmp_path):
         local = requests.get(server.base + path).json()
         assert set(local) == {"status", "protocol", "components"}
         remote = requests.get(server.base + path, headers={"X-Forwarded-For": "203.0.113.9"}).json()
-        assert remote == {"status": local["status"], "protocol": 1}
+        assert remote == {"status": local["status"], "protocol": 2}
         forged = requests.get(server.base + path, headers={"X-Forwarded-For": "127.0.0.1, 203.0.113.9"}).json()
         assert "components" not in forged
     outside = _outside_address()
@@ -117,5 +117,5 @@ def test_health_details_only_for_the_machine_itself(server, tmp_path):
     with running_server(tmp_path, server={"host": "0.0.0.0"}) as open_server:
         direct = requests.get(f"http://{outside}:{open_server.port}/health",
                               headers={"X-Forwarded-For": "127.0.0.1"}).json()  # not a trusted proxy: ignored
-        assert direct == {"status": "ok", "protocol": 1}
+        assert direct == {"status": "ok", "protocol": 2}
         assert "components" in requests.get(f"{open_server.base}/health").json()

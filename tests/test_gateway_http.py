@@ -24,7 +24,7 @@ def test_request_id_is_generated_or_echoed(server):
 
 def test_health_lists_components_and_ready_is_200(server):
     body = requests.get(f"{server.base}/health").json()
-    assert body["status"] == "ok" and body["protocol"] == 1
+    assert body["status"] == "ok" and body["protocol"] == 2
     assert {"broker", "storage", "gateway"} <= set(body["components"])
     assert requests.get(f"{server.base}/ready").status_code == 200
 

@@ -87,7 +87,7 @@ def test_health_groups_children_by_component(supervisor):
     start_child(supervisor, echo_spec("b", "broker"))
     state = wait_for(lambda: (h := health(supervisor)) and h["ready"] and h)
     assert set(state["components"]["broker"]["children"]) == {"a", "b"}
-    assert state["protocol"] == 1
+    assert state["protocol"] == 2
 
 
 def test_singleton_jobs_added_after_start_run_on_the_only_instance(supervisor):
