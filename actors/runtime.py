@@ -37,6 +37,11 @@ def spawn(fn: Callable[..., Any], *args: Any) -> gevent.Greenlet:
     return gevent.spawn(fn, *args)
 
 
+def current() -> Any:
+    """The running greenlet (an identity: what runs this code now)."""
+    return gevent.getcurrent()
+
+
 def soon(fn: Callable[[], None]) -> None:
     """Run ``fn`` once the running greenlet yields, before the loop polls for I/O again (in the hub:
     ``fn`` must not block, and must not raise)."""

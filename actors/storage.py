@@ -1,5 +1,5 @@
 """The storage component: opens the database and migrates it at start-up, then watches it; and
-``GroupCommits``, where the components' group commits run.
+``GroupCommits`` and ``HubStatements``, where the components' group commits run.
 
 Opening and migrating happen before the actor starts, so a bad database URL stops the process with
 one line instead of a half-started server. The actor checks the connection every few seconds and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 import peewee
 import pykka
@@ -20,7 +20,8 @@ from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
 from domain.config import AppConfig
 from storage import migrations
-from storage.db import engine_name, is_sqlite, open_database, reading, release_own_connection, use_own_connection
+from storage.db import (engine_name, is_sqlite, open_database, reading, release_own_connection, use_own_connection,
+                        use_own_connection_here)
 
 log = logging.getLogger("confab.storage")
 
@@ -63,6 +64,34 @@ def start_storage(supervisor: pykka.ActorRef, config: AppConfig, check_interval_
     version = migrations.migrate(db)
     return start_child(supervisor, ChildSpec(
         "storage", "storage", lambda sink: StorageActor.start(sink, version, check_interval_s)))
+
+
+class HubStatements(Generic[T, R]):
+    """Group commits whose statements run in the caller's greenlet and whose COMMIT (the fsync) runs on
+    a dedicated OS thread with the caller's own connection (SQLite), for a writer whose batches are many
+    small statements. On a thread of their own, each SQLite step releases and re-takes the GIL, and
+    while the hub is busy every re-take waits up to the interpreter's switch interval (5 ms): dozens of
+    waits per batch (the chat writer at 20,000 deliveries/s: ack p50 70-240 ms, against 40-80 ms here,
+    three alternating runs each). Only the COMMIT changes threads here, so the hub goes on while the disk
+    syncs. On PostgreSQL ``commit`` simply runs in the caller's greenlet (psycopg waits cooperatively)."""
+
+    def __init__(self, commit: Callable[[T], R]) -> None:
+        self._commit = commit
+        self._thread = runtime.BatchThread(lambda calls: [call() for call in calls], 1) if is_sqlite() else None
+        self._bound: set[Any] = set()
+
+    def submit(self, item: T) -> R:
+        """``commit(item)`` in this greenlet (on its own connection, bound at its first call)."""
+        if self._thread is not None:
+            here = runtime.current()
+            if here not in self._bound:
+                use_own_connection_here(self._thread.submit)
+                self._bound.add(here)
+        return self._commit(item)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.close()
 
 
 class GroupCommits(Generic[T, R]):

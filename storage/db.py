@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
 import peewee
-from gevent import monkey
+from gevent import getcurrent, monkey
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from domain import logs
@@ -30,11 +30,11 @@ _os_thread_id = monkey.get_original("_thread", "get_ident")  # threading's is pe
 
 
 class _ThreadRoutedProxy(peewee.DatabaseProxy):
-    """The models' database: the shared one, or the calling OS thread's own connection if it has one."""
+    """The models' database: the shared one, or the calling OS thread's (or greenlet's) own connection."""
     __slots__ = ("_shared", "_own")
 
     def __init__(self) -> None:
-        self._own: dict[int, peewee.Database] = {}
+        self._own: dict[Any, peewee.Database] = {}  # OS thread id, or greenlet → its own connection
         super().__init__()
 
     def __setattr__(self, attr: str, value: Any) -> None:  # Proxy allows only its own slots
@@ -42,7 +42,9 @@ class _ThreadRoutedProxy(peewee.DatabaseProxy):
 
     @property  # type: ignore[override]
     def obj(self) -> Any:
-        return self._own.get(_os_thread_id(), self._shared) if self._own else self._shared
+        if not self._own:
+            return self._shared
+        return self._own.get(_os_thread_id()) or self._own.get(getcurrent()) or self._shared
 
     @obj.setter
     def obj(self, value: Any) -> None:
@@ -140,6 +142,30 @@ def use_own_connection() -> None:
     own = _ThreadSqlite(shared.database, pragmas=pragmas, timeout=THREAD_BUSY_TIMEOUT_MS / 1000,
                         returning_clause=True, thread_safe=False)
     database._own[_os_thread_id()] = own
+
+
+class _CommitElsewhere(_ThreadSqlite):
+    """A greenlet's own connection whose COMMIT (the fsync) runs through ``commit_on`` (an OS thread):
+    the statements run where the greenlet runs, the wait for the disk does not."""
+
+    def __init__(self, *args: Any, commit_on: Callable[[Callable[[], Any]], Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._commit_on = commit_on
+
+    def commit(self) -> None:
+        cursor = self.cursor()
+        with peewee.__exception_wrapper__:
+            self._commit_on(lambda: cursor.execute("COMMIT"))
+
+
+def use_own_connection_here(commit_on: Callable[[Callable[[], Any]], Any]) -> None:
+    """In a greenlet that writes in group commits (SQLite): from now on its queries use a connection of
+    its own, whose COMMIT runs through ``commit_on`` (on an OS thread) while the hub goes on."""
+    shared = database._shared
+    pragmas = dict(shared._pragmas)
+    database._own[getcurrent()] = _CommitElsewhere(shared.database, pragmas=pragmas, timeout=10,
+                                                   returning_clause=True, thread_safe=False,
+                                                   check_same_thread=False, commit_on=commit_on)
 
 
 def release_own_connection() -> None:

@@ -15,7 +15,7 @@ from actors.chat.service import ChatService
 from actors.chat.webhooks import start_webhooks
 from actors.chat.writer import ChatWriter
 from actors.cluster import SingletonJob
-from actors.storage import GroupCommits
+from actors.storage import HubStatements
 from actors.supervisor import ChildSpec, start_child
 from domain import chat_frames
 from domain.config import AppConfig
@@ -33,7 +33,7 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
     partitions = config.topic_partitions()
     shared = (broker.client, broker.prefix) if isinstance(broker, RedisBroker) else None
     service = ChatService(config.chat, metrics, broker, shared)  # type: ignore[arg-type]
-    commits = GroupCommits(lambda batches: [batch.apply_batch(commands) for commands in batches], max_batch=1)
+    commits = HubStatements(lambda commands: batch.apply_batch(commands))
     service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
         sink, service, config.chat.group_commit_max, commits.submit)))

@@ -2,10 +2,10 @@
 
 A ``_Flush`` is told when commands arrive; the actor then commits batches of up to
 ``group_commit_max`` until the queue is empty, so everything that arrived while the previous batch
-was committing goes into the next one: one fsync for many messages. The commit itself runs where
-``commit`` puts it (``actors.storage.GroupCommits``: on SQLite a dedicated OS thread, so the hub goes
-on serving sockets meanwhile). The queue belongs to the service, so a restarted writer picks up where
-the crashed one stopped.
+was committing goes into the next one: one fsync for many messages. ``commit`` is
+``actors.storage.HubStatements``: on SQLite the batch's statements run here, on the writer's own
+connection, and its COMMIT (the fsync) on a dedicated OS thread, so the hub serves sockets meanwhile.
+The queue belongs to the service, so a restarted writer picks up where the crashed one stopped.
 """
 from __future__ import annotations
 
