@@ -43,6 +43,13 @@ def document(server: Server, owner: dict[str, Any], doc_id: str) -> dict[str, An
     return requests.get(f"{server.base}/api/v1/documents/{doc_id}", headers=bearer(owner["access_token"])).json()
 
 
+def json_peer_of(server: Server, owner: dict[str, Any], doc_id: str) -> websocket.WebSocket:
+    """A /ws socket of the owner that joined the document."""
+    ws = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
+    assert ws_request(ws, {"type": "join_document", "document_id": doc_id})["type"] == "ack"
+    return ws
+
+
 def orphan_update(size: int) -> bytes:
     """An update that depends on another one the server never got (an insert inside unsent text)."""
     doc = Doc()
@@ -85,8 +92,7 @@ def test_updates_that_never_integrate_are_bounded_and_dropped(server: Server, ow
 def test_sync_step_1_from_a_socket_that_never_reads_is_not_amplified(server: Server, owner: dict[str, Any],
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     doc_id = new_document(server, owner)
-    writer = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
-    ws_request(writer, {"type": "join_document", "document_id": doc_id})
+    writer = json_peer_of(server, owner, doc_id)
     for i in range(8):  # a ~400 KB document
         assert ws_request(writer, {"type": "edit_document", "document_id": doc_id,
                                    "ops": [{"insert": f"{i}" * 50_000}]})["type"] == "ack"
@@ -104,8 +110,7 @@ def test_a_deeply_nested_awareness_state_is_refused_and_the_document_lives_on(se
     viewer = register_user(server.base)
     requests.post(f"{server.base}/api/v1/documents/{doc_id}/shares", headers=bearer(owner["access_token"]),
                   json={"username": viewer["user"]["username"], "role": "viewer"}).raise_for_status()
-    watcher = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
-    ws_request(watcher, {"type": "join_document", "document_id": doc_id})
+    watcher = json_peer_of(server, owner, doc_id)
     hostile = raw_yjs(server, viewer, doc_id)
     for state in ("[" * 3000 + "]" * 3000, json.dumps({"x": "y" * 9000})):  # recursion; over 8 KB
         hostile.send_binary(yjs_sync.awareness(yjs_sync.encode_awareness_states([(7, 1, state)])))
@@ -119,8 +124,7 @@ def test_a_deeply_nested_awareness_state_is_refused_and_the_document_lives_on(se
 def test_an_unexpected_error_fails_the_document_cleanly(server: Server, owner: dict[str, Any],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     doc_id = new_document(server, owner)
-    json_peer = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
-    ws_request(json_peer, {"type": "join_document", "document_id": doc_id})
+    json_peer = json_peer_of(server, owner, doc_id)
     yjs_peer = YjsClient(f"{server.ws_base}/yjs/{doc_id}", owner["access_token"])
     wait_until(lambda: yjs_peer.synced)
 
@@ -145,8 +149,7 @@ def test_an_unexpected_error_fails_the_document_cleanly(server: Server, owner: d
 def test_a_restore_of_a_large_document_does_not_hold_the_hub_and_is_rate_limited(server: Server,
                                                                                  owner: dict[str, Any]) -> None:
     doc_id = new_document(server, owner)
-    writer = connect_ws(f"{server.ws_base}/ws", owner["access_token"])
-    ws_request(writer, {"type": "join_document", "document_id": doc_id})
+    writer = json_peer_of(server, owner, doc_id)
     for i in range(4):  # ~3.6 MB of text, then one more line: restoring version 4 diffs 3.6 MB
         ack = ws_request(writer, {"type": "edit_document", "document_id": doc_id,
                                   "ops": ([{"retain": i * 900_000}] if i else []) + [{"insert": "x" * 900_000}]})
