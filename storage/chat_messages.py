@@ -7,6 +7,7 @@ message's files away from the room (unless another message there still carries t
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from typing import Any
@@ -51,16 +52,24 @@ def _message_dict(m: Message, user: dict[str, Any], reactions: dict[str, list[st
 def find_duplicates(keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], Message]:
     """Stored messages for (room, user, client_msg_id) keys, in one query on the unique index of
     exactly that triple (filtering on room and client_msg_id alone read every message of the room:
-    the cost of each send batch grew with the room's history, measured)."""
+    the cost of each send batch grew with the room's history, measured). A flat OR of exact keys is
+    one index probe each in SQLite's plan; the SQL is plain text because building the 200-term
+    expression with peewee cost more than running it (measured: 8 % of the hub in a closed loop)."""
     if not keys:
         return {}
     found: dict[tuple[str, str, str], Message] = {}
     ordered = sorted(keys)
-    for start in range(0, len(ordered), 200):  # a flat OR of exact keys: one index probe each (SQLite's plan)
-        wanted = peewee.NodeList([(Message.room == room) & (Message.user == user) & (Message.client_msg_id == cmid)
-                                  for room, user, cmid in ordered[start:start + 200]], glue=" OR ", parens=True)
-        found.update({(m.room_id, m.user_id, m.client_msg_id): m for m in Message.select().where(wanted)})
+    for start in range(0, len(ordered), 200):
+        chunk = ordered[start:start + 200]
+        query = Message.raw(_duplicates_sql(len(chunk), database.param), *[part for key in chunk for part in key])
+        found.update({(m.room_id, m.user_id, m.client_msg_id): m for m in query})
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _duplicates_sql(count: int, param: str) -> str:
+    term = f"(room_id = {param} AND user_id = {param} AND client_msg_id = {param})"
+    return "SELECT * FROM message WHERE " + " OR ".join([term] * count)
 
 
 def thread_root_of(room_id: str, reply_to_id: str | None) -> str | None:
