@@ -5,7 +5,7 @@ monkey.patch_all()
 """Confab's entry point: the bootstrap order (docs/architecture.md) and nothing else, or a management
 command (``python app.py <command>``, ``manage``).
 
-config → logging → statsd → database → broker → collab → chat → gateway → HTTP server → signal handlers.
+config → logging → statsd → database → broker → documents → chat → gateway → HTTP server → signal handlers.
 """
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -17,13 +17,13 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
-from actors.documents import start_collab  # noqa: E402
+from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
-from actors.session import FrameLimits  # noqa: E402
+from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
@@ -60,7 +60,7 @@ def bootstrap(config: AppConfig) -> Confab:
         start_storage(supervisor, config)
         jobs: list[SingletonJob] = []  # singleton jobs: each component adds its own
         broker = start_broker(supervisor, config, metrics, jobs)
-        collab = start_collab(supervisor, config, metrics, broker, jobs)
+        documents = start_documents(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
         collector = BlobCollector(BlobStore(config.files_path))
         jobs.append(SingletonJob("files.gc", config.files.gc_interval_s, collector.run))
@@ -70,8 +70,9 @@ def bootstrap(config: AppConfig) -> Confab:
         start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
                              config.chat.rate_limit_close_after)
-        services = Services(config, metrics, auth, supervisor, gateway, broker, chat=chat, collab=collab,
-                            frame_limits=limits)
+        router = Router([chat.session, documents.session])  # every frame a /ws session understands
+        services = Services(config, metrics, auth, supervisor, gateway, broker, chat=chat.service,
+                            documents=documents.service, frame_limits=limits, router=router)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)
@@ -79,7 +80,7 @@ def bootstrap(config: AppConfig) -> Confab:
 
     def stop() -> None:
         shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close],
-                 release=[chat.close, close_database])
+                 release=[chat.service.close, close_database])
 
     return Confab(services, server, stop)
 

@@ -10,15 +10,18 @@ and a hop per frame for every broadcast.
 
 Every frame that writes or broadcasts is taken from one budget per user (all their sockets, /ws and
 /yjs): past it the frame is answered RATE_LIMITED, and a socket refused that many times in a row is
-closed with 4429. Frame handlers are registered per frame type by the modules that own them (chat,
-documents).
+closed with 4429. Which frames a session understands is what the bootstrap gave it: a ``Router``
+built from each feature's ``SessionFeature`` (its frames, each a schema and a handler, and what it does
+when a session opens and closes).
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
+
+from marshmallow import Schema
 
 from actors import runtime
 from domain import logs, ws_protocol
@@ -44,13 +47,46 @@ class SessionContext:
     batched_presence: bool = False  # asked for with /ws?presence=batched: user_statuses frames
 
 
-#: frame type → handler(ctx, frame) returning a reply frame dict, or None when it replies itself.
+#: a frame's handler: it returns the reply frame, or None when it replies itself (or not at all)
 FrameHandler = Callable[[SessionContext, ws_protocol.Frame], "dict[str, Any] | None"]
-FRAME_HANDLERS: dict[str, FrameHandler] = {
-    "ping": lambda ctx, frame: ws_protocol.reply("pong", frame.ref),
-}
-#: frames that neither write nor broadcast: free of the per-user frame budget
-FREE_FRAMES = frozenset({"ping", "leave_room", "leave_document"})
+SessionHook = Callable[[SessionContext], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How one frame type is validated (the schema of the whole frame) and handled."""
+    schema: Schema
+    handler: FrameHandler
+    free: bool = False  # neither writes nor broadcasts: outside the per-user frame budget
+
+
+@dataclass(frozen=True)
+class SessionFeature:
+    """What one feature plugs into every /ws session: its frames, and what it does when a session
+    opens (presence: the user is online) and closes (drop what the session joined)."""
+    routes: Mapping[str, Route]
+    opened: SessionHook | None = None
+    closed: SessionHook | None = None
+
+
+def _pong(ctx: SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+    return ws_protocol.reply("pong", frame.ref)
+
+
+class Router:
+    """Every frame type a session understands, from the features the bootstrap started, plus ``ping``."""
+
+    def __init__(self, features: Iterable[SessionFeature]) -> None:
+        features = list(features)
+        self.routes: dict[str, Route] = {"ping": Route(ws_protocol.PingFrame(), _pong, free=True)}
+        for feature in features:
+            taken = self.routes.keys() & feature.routes.keys()
+            if taken:
+                raise ValueError(f"frame types handled twice: {sorted(taken)}")
+            self.routes.update(feature.routes)
+        self.schemas = {frame_type: route.schema for frame_type, route in self.routes.items()}
+        self.opened = [feature.opened for feature in features if feature.opened is not None]
+        self.closed = [feature.closed for feature in features if feature.closed is not None]
 
 
 @dataclass(frozen=True)
@@ -60,16 +96,11 @@ class FrameLimits:
     close_after: int
 
 
-#: called with the context when a session starts (presence: the user is online).
-SESSION_OPENED_HOOKS: list[Callable[[SessionContext], None]] = []
-#: called with the context when a session ends, so modules can drop what the session joined.
-SESSION_CLOSED_HOOKS: list[Callable[[SessionContext], None]] = []
-
-
 class Session:
     def __init__(self, sink: Sink, session_id: str, principal: Principal, request_id: str,
-                 metrics: Metrics, limits: FrameLimits, batched_presence: bool = False) -> None:
+                 metrics: Metrics, limits: FrameLimits, router: Router, batched_presence: bool = False) -> None:
         self._sink = sink
+        self._router = router
         self._metrics = metrics
         self._limits = limits
         self._refused = 0  # rate-limited frames in a row
@@ -90,14 +121,14 @@ class Session:
         if expires_at is not None:
             self._expiry = runtime.call_later_in_hub(expires_at - time.time(), self.close, CLOSE_POLICY,
                                                      "access token expired")
-        self._run_hooks(SESSION_OPENED_HOOKS)
+        self._run_hooks(self._router.opened)
 
     def stop(self) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
-        self._run_hooks(SESSION_CLOSED_HOOKS)
+        self._run_hooks(self._router.closed)
 
-    def _run_hooks(self, hooks: list[Callable[[SessionContext], None]]) -> None:
+    def _run_hooks(self, hooks: list[SessionHook]) -> None:
         for hook in hooks:
             try:
                 hook(self.context)
@@ -108,16 +139,17 @@ class Session:
     def handle(self, data: str | bytes) -> None:
         """One frame from the client: validated, handled, answered (an error frame for anything wrong)."""
         try:
-            frame = ws_protocol.parse_frame(data)
+            frame = ws_protocol.parse_frame(data, self._router.schemas)
         except ws_protocol.FrameError as exc:
             self._error(exc.error, exc.ref)
             return
+        route = self._router.routes[frame.type]
         try:
-            if frame.type not in FREE_FRAMES:
+            if not route.free:
                 wait = self._limits.budget.check(self.context.principal.user_id)
                 if wait:
                     raise RateLimited(wait, "too many frames; slow down")
-            reply = FRAME_HANDLERS[frame.type](self.context, frame)
+            reply = route.handler(self.context, frame)
         except DomainError as exc:
             self._error(exc, frame.ref)
             return
@@ -128,7 +160,7 @@ class Session:
             logs.event(log, "ws.frame_failed", logging.ERROR, exc_info=True, frame_type=frame.type)
             self._error(Internal("internal error"), frame.ref)
             return
-        if frame.type not in FREE_FRAMES:
+        if not route.free:
             self._refused = 0  # "in a row" counts the frames that cost: a ping in between is no relief
         if reply is not None:
             self.send(reply)

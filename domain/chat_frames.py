@@ -1,11 +1,10 @@
-"""The chat frames of the /ws protocol (docs/protocol.md): their schemas, registered with ``ws_protocol``."""
+"""The chat frames of the /ws protocol (docs/protocol.md): their schemas, by frame type."""
 from __future__ import annotations
 
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from domain import ws_protocol
 from domain.input_fields import Int64, Text
 
 ID = {"required": True, "validate": validate.Length(min=1, max=64)}
@@ -86,7 +85,3 @@ SCHEMAS: dict[str, Schema] = {
     "remove_reaction": ReactionFrame(), "typing": TypingFrame(), "read": ReadFrame(),
 }
 
-
-def register() -> None:
-    for frame_type, schema in SCHEMAS.items():
-        ws_protocol.register_frame(frame_type, schema)

@@ -1,14 +1,15 @@
 """The /ws JSON protocol as pure functions: text in → a validated frame or an error; dicts → bytes out.
 
 No sockets here: sessions feed frames in and send what comes out, so the protocol is unit-tested
-without a network. Frame schemas are registered by the module that handles the frame type.
+without a network. Each frame type's schema lives beside its handler, in the feature that owns it; the
+session passes the schemas of every feature it serves to ``parse_frame``.
 """
 from __future__ import annotations
 
 import json
 import struct
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
@@ -46,14 +47,6 @@ class PingFrame(Schema):
     ref = fields.Raw()
 
 
-#: frame type → schema validating the whole frame; modules add theirs with ``register_frame``.
-FRAME_SCHEMAS: dict[str, Schema] = {"ping": PingFrame()}
-
-
-def register_frame(frame_type: str, schema: Schema) -> None:
-    FRAME_SCHEMAS[frame_type] = schema
-
-
 def _ref_of(raw: Any) -> str | None:
     if isinstance(raw, dict):
         ref = raw.get("ref")
@@ -70,8 +63,9 @@ class FrameError(Exception):
         self.error, self.ref = error, ref
 
 
-def parse_frame(text: str | bytes) -> Frame:
-    """Decode and validate one client frame, or raise FrameError (never anything else)."""
+def parse_frame(text: str | bytes, schemas: Mapping[str, Schema]) -> Frame:
+    """Decode one client frame and validate it with the schema of its type (``schemas``: frame type →
+    schema of the whole frame), or raise FrameError (never anything else)."""
     if isinstance(text, bytes):
         raise FrameError(BadRequest("binary frames are not accepted on /ws; send JSON text"), None)
     try:
@@ -85,7 +79,7 @@ def parse_frame(text: str | bytes) -> Frame:
         envelope = _ENVELOPE.load(raw)
     except ValidationError as exc:
         raise FrameError(BadRequest("invalid frame", {"fields": exc.messages}), ref) from None
-    schema = FRAME_SCHEMAS.get(envelope["type"])
+    schema = schemas.get(envelope["type"])
     if schema is None:
         raise FrameError(BadRequest(f"unknown frame type {envelope['type']!r}",
                                     {"fields": {"type": ["unknown frame type"]}}), ref)

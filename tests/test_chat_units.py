@@ -12,8 +12,6 @@ def collect(into):
     """A hub subscriber recording the text of each frame (broadcasts arrive as shared WireFrames)."""
     return lambda frame: into.append(frame.payload.decode())
 
-chat_frames.register()
-
 
 def test_the_seam_holds_live_frames_during_replay_and_drops_what_was_replayed():
     hub, got = RoomHub(), []
@@ -81,13 +79,13 @@ def test_events_and_commands_round_trip_as_bytes():
 ])
 def test_invalid_chat_frames_are_bad_requests_with_field_details(frame):
     with pytest.raises(ws_protocol.FrameError) as caught:
-        ws_protocol.parse_frame(frame)
+        ws_protocol.parse_frame(frame, chat_frames.SCHEMAS)
     assert caught.value.error.code == "BAD_REQUEST" and caught.value.error.details["fields"]
 
 
 def test_a_valid_send_frame_gets_its_defaults():
     frame = ws_protocol.parse_frame(
-        '{"type":"send_message","ref":"1","room_id":"r","content":"hi","client_msg_id":"c"}')
+        '{"type":"send_message","ref":"1","room_id":"r","content":"hi","client_msg_id":"c"}', chat_frames.SCHEMAS)
     assert frame.data == {"room_id": "r", "content": "hi", "client_msg_id": "c", "reply_to_id": None,
                           "attachments": []}
 

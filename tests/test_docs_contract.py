@@ -7,7 +7,6 @@ import re
 import subprocess
 from pathlib import Path
 
-from domain import ws_protocol
 from domain.metrics import SCOPE
 from tests.harness import ROOT, running_server
 
@@ -40,8 +39,8 @@ def code_name(cell: str) -> str:
 
 
 def test_the_protocol_lists_exactly_the_client_frames_the_server_accepts(tmp_path):
-    with running_server(tmp_path):  # every component registers its frames at bootstrap
-        accepted = set(ws_protocol.FRAME_SCHEMAS)
+    with running_server(tmp_path) as srv:  # the bootstrap gives every /ws session the features' frames
+        accepted = set(srv.confab.services.router.routes)
     documented = [code_name(row[0]) for row in table_after(DOCS / "protocol.md", "### Client → server frames")]
     assert len(documented) == len(set(documented)), "a frame type is listed twice"
     assert set(documented) == accepted, (f"accepted, not in docs/protocol.md: {sorted(accepted - set(documented))}; "

@@ -66,7 +66,7 @@ def test_snapshots_compact_loading_and_eviction_keeps_every_version(tmp_path: An
             ops = ([{"retain": i}] if i else []) + [{"insert": str(i)}]
             assert ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": ops})["version"] == i + 1
         ws_request(ws, {"type": "leave_document", "document_id": doc})
-        wait_until(lambda: srv.confab.services.collab.stats()["documents"] == 0, message="eviction")
+        wait_until(lambda: srv.confab.services.documents.stats()["documents"] == 0, message="eviction")
         wait_until(lambda: store.load(doc)[1] == 7, message="the final snapshot, written as the actor stops")
         snapshot, base, tail = store.load(doc)
         assert snapshot is not None and base == 7 and tail == []
@@ -125,7 +125,7 @@ def test_lifecycle_never_leaks_after_faults(tmp_path: Any, monkeypatch: pytest.M
         assert requests.get(f"{srv.base}/api/v1/documents/{docs[1]}", headers=bearer(token)).json()["content"] == "okok"
 
         def settled() -> bool:
-            return (srv.confab.services.collab.stats() == {"documents": 0, "leases": 0, "idle_timers": 0}
+            return (srv.confab.services.documents.stats() == {"documents": 0, "leases": 0, "idle_timers": 0}
                     and not pykka.ActorRegistry.get_by_class(DocumentActor)
                     and srv.confab.services.gateway.ask(Stats())["sessions"] == 0 and not _live_timers())
 

@@ -22,8 +22,9 @@ class Services:
     gateway: ChildHandle
     broker: Any = None
     chat: Any = None
-    collab: Any = None
+    documents: Any = None
     frame_limits: Any = None  # actors.session.FrameLimits: one budget per user for every socket
+    router: Any = None  # actors.session.Router: the frames every /ws session understands
 
 
 def services() -> Services:

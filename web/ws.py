@@ -41,7 +41,7 @@ def _serve(conn: Connection, request_id: str) -> None:
         conn.close(CLOSE_POLICY, exc.message)
         return
     session_id = uuid.uuid4().hex
-    session = Session(conn, session_id, principal, request_id, svc.metrics, svc.frame_limits,
+    session = Session(conn, session_id, principal, request_id, svc.metrics, svc.frame_limits, svc.router,
                       batched_presence=request.args.get("presence") == "batched")
     refused = svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session,
                                          principal.family_id))

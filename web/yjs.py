@@ -57,7 +57,7 @@ def _serve(conn: Connection, document_id: str) -> None:
     expiry = None if principal.expires_at is None else runtime.call_later_in_hub(
         principal.expires_at - time.time(), conn.close, CLOSE_POLICY, "access token expired")
     try:
-        document = svc.collab.open(document_id)
+        document = svc.documents.open(document_id)
         document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close,
                                      lambda: conn.outbox.backlogged)), timeout=10)
         logs.event(log, "yjs.opened", user_id=principal.user_id, peer_id=peer_id, role=role)
@@ -71,7 +71,7 @@ def _serve(conn: Connection, document_id: str) -> None:
         svc.gateway.tell(Unregister(peer_id))
         if document is not None:
             _tell(document, Leave(peer_id))
-            svc.collab.release(document_id, document)
+            svc.documents.release(document_id, document)
         logs.event(log, "yjs.closed", peer_id=peer_id, close_code=conn.close_code)
 
 

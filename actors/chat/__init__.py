@@ -1,12 +1,14 @@
 """Chat: rooms, ordered durable messages, fan-out, presence and typing (see ``actors.chat.service``).
 
-``start_chat`` is the bootstrap's entry point; it registers the /ws chat frames and session hooks.
+``start_chat`` is the bootstrap's entry point; it returns the service and chat's part of every /ws
+session (its frames and presence hooks).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pykka
 
-from actors import session
 from actors.broker import RedisBroker
 from actors.chat import batch, replies, shared_presence
 from actors.chat.frames import ChatFrames
@@ -15,19 +17,24 @@ from actors.chat.service import ChatService
 from actors.chat.webhooks import start_webhooks
 from actors.chat.writer import ChatWriter
 from actors.cluster import SingletonJob
+from actors.session import SessionFeature
 from actors.storage import HubStatements
 from actors.supervisor import ChildSpec, start_child
-from domain import chat_frames
 from domain.config import AppConfig
 from domain.metrics import Metrics
 
-__all__ = ["ChatService", "start_chat"]
+__all__ = ["Chat", "ChatService", "start_chat"]
 
-_current: list[ChatService] = []  # the running service the session hooks report to
+
+@dataclass(frozen=True)
+class Chat:
+    """What the chat component gives the rest of the server."""
+    service: ChatService
+    session: SessionFeature
 
 
 def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object,
-               jobs: list[SingletonJob]) -> ChatService:
+               jobs: list[SingletonJob]) -> Chat:
     """Start the chat writer and the event consumers; ``jobs`` gets the webhook dispatch job, and with
     several instances (Redis) the presence sweep."""
     partitions = config.topic_partitions()
@@ -43,23 +50,6 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
         start_child(supervisor, ChildSpec("chat.instance", "chat", lambda sink: ChatHeartbeat.start(
             sink, service, presence)))
         jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
-    chat_frames.register()
-    session.FRAME_HANDLERS.update(ChatFrames(service).handlers())
-    _current[:] = [service]
-    if _session_opened not in session.SESSION_OPENED_HOOKS:
-        session.SESSION_OPENED_HOOKS.append(_session_opened)
-        session.SESSION_CLOSED_HOOKS.append(_session_closed)
     service.listen()
     start_webhooks(config.webhooks, metrics, service.publish, jobs)
-    return service
-
-
-def _session_opened(ctx: session.SessionContext) -> None:
-    for service in _current:
-        service.presence.opened(ctx.principal.user_id, ctx.principal.username, ctx.session_id, ctx.send)
-
-
-def _session_closed(ctx: session.SessionContext) -> None:
-    for service in _current:
-        service.hub.drop_session(ctx.session_id)
-        service.presence.closed(ctx.principal.user_id, ctx.session_id)
+    return Chat(service, ChatFrames(service).session_feature())

@@ -6,12 +6,13 @@ replay what the client missed before live delivery resumes (see ``actors.chat.hu
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from actors.chat.batch import Outcome
 from actors.chat.service import ChatService
-from actors.session import SessionContext
+from actors.session import FrameHandler, Route, SessionContext, SessionFeature
 from domain import ws_protocol
+from domain.chat_frames import SCHEMAS
 from domain.errors import BadRequest, Forbidden, RateLimited
 from domain.ws_protocol import Frame
 from storage.chat_messages import messages_between
@@ -28,11 +29,23 @@ class ChatFrames:
     def __init__(self, service: ChatService) -> None:
         self.chat = service
 
-    def handlers(self) -> dict[str, Callable[[SessionContext, Frame], dict[str, Any] | None]]:
-        return {"join_room": self.join_room, "leave_room": self.leave_room, "send_message": self.send_message,
-                "edit_message": self.edit_message, "delete_message": self.delete_message,
-                "add_reaction": self.add_reaction, "remove_reaction": self.remove_reaction,
-                "typing": self.typing, "read": self.read}
+    def session_feature(self) -> SessionFeature:
+        """Chat's part of every /ws session: its frames, and presence when a session opens and closes."""
+        handlers: dict[str, FrameHandler] = {
+            "join_room": self.join_room, "leave_room": self.leave_room, "send_message": self.send_message,
+            "edit_message": self.edit_message, "delete_message": self.delete_message,
+            "add_reaction": self.add_reaction, "remove_reaction": self.remove_reaction,
+            "typing": self.typing, "read": self.read}
+        routes = {frame_type: Route(SCHEMAS[frame_type], handler, free=frame_type == "leave_room")
+                  for frame_type, handler in handlers.items()}
+        return SessionFeature(routes, opened=self.session_opened, closed=self.session_closed)
+
+    def session_opened(self, ctx: SessionContext) -> None:
+        self.chat.presence.opened(ctx.principal.user_id, ctx.principal.username, ctx.session_id, ctx.send)
+
+    def session_closed(self, ctx: SessionContext) -> None:
+        self.chat.hub.drop_session(ctx.session_id)
+        self.chat.presence.closed(ctx.principal.user_id, ctx.session_id)
 
     def join_room(self, ctx: SessionContext, frame: Frame) -> None:
         """Subscribe, then replay what the client missed (at most ``replay_max``, the newest: if more

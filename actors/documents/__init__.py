@@ -1,9 +1,12 @@
-"""Collaborative documents: a registry of document actors on pycrdt, reached through ``Collab``.
+"""Collaborative documents: a registry of document actors on pycrdt, reached through ``DocumentService``.
 
-``start_collab`` is the bootstrap's entry point; routes and /ws frame handlers use ``Collab``.
+``start_documents`` is the bootstrap's entry point: it returns the service, which routes use, and the
+documents' part of every /ws session (``ws_frames``). Outside the code the component keeps its first
+name, ``collab``: the config section, the metrics and the health component (a contract with operators).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -15,6 +18,7 @@ from actors.documents import messages as doc_messages
 from actors.documents import ws_frames
 from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, Stats
 from actors.documents.relay import Relay
+from actors.session import SessionFeature
 from actors.storage import GroupCommits
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import text_delta
@@ -31,7 +35,7 @@ MAX_DOCUMENTS_PER_COMMIT = 64
 RESTORES_PER_S, RESTORE_BURST, RESTORE_ATTEMPTS = 0.2, 3, 3
 
 
-class Collab:
+class DocumentService:
     """The documents component as the rest of the server sees it."""
 
     def __init__(self, registry: ChildHandle, config: AppConfig, relay: Relay) -> None:
@@ -87,10 +91,17 @@ class Collab:
         return self.registry.ask(Stats())
 
 
-def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
-                 jobs: list[SingletonJob]) -> Collab:
+@dataclass(frozen=True)
+class Documents:
+    """What the documents component gives the rest of the server."""
+    service: DocumentService
+    session: SessionFeature
+
+
+def start_documents(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
+                    jobs: list[SingletonJob]) -> Documents:
     """Start the registry under ``supervisor``, follow the other instances' updates on ``doc.updates``,
-    add the snapshot compaction job to ``jobs``, and install the /ws document frames."""
+    and add the snapshot compaction job to ``jobs``; returns the component and its /ws frames."""
     table = DocumentTable()
     commits = GroupCommits(lambda items: store.commit_many(items), MAX_DOCUMENTS_PER_COMMIT)
     relay = Relay(broker, broker.instance_id, cluster=config.broker.backend == "redis")
@@ -100,6 +111,5 @@ def start_collab(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics
     relay.subscribe(table.loaded)
     jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s,
                              compaction.compactor(config.collab, commits.submit)))
-    collab = Collab(handle, config, relay)
-    ws_frames.install(collab)
-    return collab
+    service = DocumentService(handle, config, relay)
+    return Documents(service, ws_frames.DocumentFrames(service).session_feature())

@@ -14,6 +14,7 @@ import pykka
 from marshmallow import Schema, fields, validate
 
 from actors import session
+from actors.session import Route, SessionFeature
 from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
 from domain import ws_protocol
 from domain.input_fields import JsonObject
@@ -22,7 +23,6 @@ from domain.ws_protocol import CLOSE_POLICY
 from storage import documents as store
 
 MAX_PRESENCE_BYTES = 8192
-_collab: Any = None
 
 
 class _DocumentFrame(Schema):
@@ -65,71 +65,67 @@ def _tell(ref: Any, message: Any) -> None:
         pass
 
 
-def join_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
-    document_id = str(frame.data["document_id"])
-    doc, role = store.access(document_id, ctx.principal.user_id)
-    joined = _joined(ctx)
-    ref = joined.get(document_id) or _collab.open(document_id)
+class DocumentFrames:
+    """The document frames of /ws, bound to the service that serves them (``DocumentService``)."""
 
-    def revoked(code: int, reason: str) -> None:
-        """The document closed this subscriber: access revoked or deleted, or the actor failed."""
-        details = {"document_id": document_id, "reason": reason}
-        error = NotFound("document not found", details) if code == CLOSE_POLICY else \
-            Unavailable("document unavailable; join it again", details)
-        ctx.send(ws_protocol.error_frame(error))
+    def __init__(self, documents: Any) -> None:
+        self.documents = documents
 
-    sub = Subscriber(ctx.session_id, ctx.principal.user_id, role, "json", ctx.send, revoked)
-    try:
-        state = _ask(ctx, document_id, ref, Join(sub))
-    except Exception:
-        if document_id not in joined:
-            _collab.release(document_id, ref)
-        raise
-    joined[document_id] = ref
-    return ws_protocol.reply("ack", frame.ref, document_id=document_id, title=doc.title, role=role, **state)
+    def session_feature(self) -> SessionFeature:
+        """Documents' part of every /ws session: its frames, and leaving every document on close."""
+        return SessionFeature({"join_document": Route(_DocumentFrame(), self.join_document),
+                               "leave_document": Route(_DocumentFrame(), self.leave_document, free=True),
+                               "edit_document": Route(_EditFrame(), self.edit_document),
+                               "presence": Route(_PresenceFrame(), self.presence)},
+                              closed=self.session_closed)
 
+    def join_document(self, ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+        document_id = str(frame.data["document_id"])
+        doc, role = store.access(document_id, ctx.principal.user_id)
+        joined = _joined(ctx)
+        ref = joined.get(document_id) or self.documents.open(document_id)
 
-def leave_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
-    document_id = str(frame.data["document_id"])
-    ref = _joined(ctx).pop(document_id, None)
-    if ref is not None:
-        _tell(ref, Leave(ctx.session_id))
-        _collab.release(document_id, ref)
-    return ws_protocol.reply("ack", frame.ref, document_id=document_id)
+        def revoked(code: int, reason: str) -> None:
+            """The document closed this subscriber: access revoked or deleted, or the actor failed."""
+            details = {"document_id": document_id, "reason": reason}
+            error = NotFound("document not found", details) if code == CLOSE_POLICY else \
+                Unavailable("document unavailable; join it again", details)
+            ctx.send(ws_protocol.error_frame(error))
 
+        sub = Subscriber(ctx.session_id, ctx.principal.user_id, role, "json", ctx.send, revoked)
+        try:
+            state = _ask(ctx, document_id, ref, Join(sub))
+        except Exception:
+            if document_id not in joined:
+                self.documents.release(document_id, ref)
+            raise
+        joined[document_id] = ref
+        return ws_protocol.reply("ack", frame.ref, document_id=document_id, title=doc.title, role=role, **state)
 
-def edit_document(ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
-    document_id = str(frame.data["document_id"])
-    ref = _document_ref(ctx, document_id)
-    result = _ask(ctx, document_id, ref, Edit(ctx.session_id, frame.data["ops"], time.perf_counter()))
-    return ws_protocol.reply("ack", frame.ref, **result)
+    def leave_document(self, ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+        document_id = str(frame.data["document_id"])
+        ref = _joined(ctx).pop(document_id, None)
+        if ref is not None:
+            _tell(ref, Leave(ctx.session_id))
+            self.documents.release(document_id, ref)
+        return ws_protocol.reply("ack", frame.ref, document_id=document_id)
 
+    def edit_document(self, ctx: session.SessionContext, frame: ws_protocol.Frame) -> dict[str, Any]:
+        document_id = str(frame.data["document_id"])
+        ref = _document_ref(ctx, document_id)
+        result = _ask(ctx, document_id, ref, Edit(ctx.session_id, frame.data["ops"], time.perf_counter()))
+        return ws_protocol.reply("ack", frame.ref, **result)
 
-def presence(ctx: session.SessionContext, frame: ws_protocol.Frame) -> None:
-    document_id = str(frame.data["document_id"])
-    ref = _document_ref(ctx, document_id)
-    state = frame.data["state"]
-    if len(json.dumps(state)) > MAX_PRESENCE_BYTES:
-        raise PayloadTooLarge(f"presence state is over {MAX_PRESENCE_BYTES} bytes")
-    _tell(ref, Presence(ctx.session_id, state))
-    return None
+    def presence(self, ctx: session.SessionContext, frame: ws_protocol.Frame) -> None:
+        document_id = str(frame.data["document_id"])
+        ref = _document_ref(ctx, document_id)
+        state = frame.data["state"]
+        if len(json.dumps(state)) > MAX_PRESENCE_BYTES:
+            raise PayloadTooLarge(f"presence state is over {MAX_PRESENCE_BYTES} bytes")
+        _tell(ref, Presence(ctx.session_id, state))
+        return None
 
-
-def _session_closed(ctx: session.SessionContext) -> None:
-    for document_id, ref in ctx.state.pop("documents", {}).items():
-        _tell(ref, Leave(ctx.session_id))
-        _collab.release(document_id, ref)
-
-
-def install(collab: Any) -> None:
-    """Bind the frame handlers to ``collab`` (the last bootstrap wins; tests start several servers)."""
-    global _collab
-    _collab = collab
-    for name, schema, handler in (("join_document", _DocumentFrame(), join_document),
-                                  ("leave_document", _DocumentFrame(), leave_document),
-                                  ("edit_document", _EditFrame(), edit_document),
-                                  ("presence", _PresenceFrame(), presence)):
-        ws_protocol.register_frame(name, schema)
-        session.FRAME_HANDLERS[name] = handler
-    if _session_closed not in session.SESSION_CLOSED_HOOKS:
-        session.SESSION_CLOSED_HOOKS.append(_session_closed)
+    def session_closed(self, ctx: session.SessionContext) -> None:
+        for document_id, ref in ctx.state.pop("documents", {}).items():
+            _tell(ref, Leave(ctx.session_id))
+            self.documents.release(document_id, ref)

@@ -1,7 +1,7 @@
 """``/api/v1/documents``: documents, their history and versions, and shares.
 
 Anyone without a role on a document gets NOT_FOUND (no existence leak); a role too low for the
-action gets FORBIDDEN. Live sockets follow share changes and deletion through ``Collab``.
+action gets FORBIDDEN. Live sockets follow share changes and deletion through ``DocumentService``.
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def get(document_id: str) -> dict[str, Any]:
 
 
 def _detail(doc: store.Document, role: str) -> dict[str, Any]:
-    version, content = services().collab.content(doc.id)
+    version, content = services().documents.content(doc.id)
     return {**store.document_dict(doc, role), "version": version, "content": content}
 
 
@@ -81,7 +81,7 @@ def rename(body: dict[str, Any], document_id: str) -> dict[str, Any]:
 def delete(document_id: str) -> None:
     _access(document_id, "owner")
     store.delete_document(document_id)
-    services().collab.deleted(document_id)
+    services().documents.deleted(document_id)
 
 
 @blp.route("/<document_id>/history", methods=["GET"])
@@ -100,7 +100,7 @@ def version_content(document_id: str, version: int) -> dict[str, Any]:
     doc, _role = _access(document_id, "viewer")
     if version > doc.version:
         raise NotFound("no such version")
-    _version, content = services().collab.content(document_id, version)
+    _version, content = services().documents.content(document_id, version)
     return {"document_id": document_id, "version": version, "content": content}
 
 
@@ -112,7 +112,7 @@ def restore(document_id: str, version: int) -> dict[str, Any]:
     doc, role = _access(document_id, "editor")
     if version > doc.version:
         raise NotFound("no such version")
-    services().collab.restore(document_id, version, principal().user_id)
+    services().documents.restore(document_id, version, principal().user_id)
     return _detail(doc, role)
 
 
@@ -134,7 +134,7 @@ def share(body: dict[str, Any], document_id: str) -> dict[str, Any]:
     if target.id == doc.owner_id:
         raise BadRequest("the owner already has every right", {"fields": {"user_id": ["is the owner"]}})
     created = store.upsert_share(document_id, target.id, body["role"])
-    services().collab.access_changed(document_id, target.id, body["role"])
+    services().documents.access_changed(document_id, target.id, body["role"])
     return _share_dict(created, target.username)
 
 
@@ -148,7 +148,7 @@ def unshare(document_id: str, user_id: str) -> None:
         _access(document_id, "viewer")
     if not store.remove_share(document_id, user_id):
         raise NotFound("share not found")
-    services().collab.access_changed(document_id, user_id, None)
+    services().documents.access_changed(document_id, user_id, None)
 
 
 def _share_dict(share: store.DocumentShare, username: str) -> dict[str, Any]:
