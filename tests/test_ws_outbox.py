@@ -1,4 +1,4 @@
-"""The outbox of one socket (web.outbox), on a real socket pair: frames pushed in one tick leave in one
+"""The outbox of one socket (web.sockets.outbox), on a real socket pair: frames pushed in one tick leave in one
 send, a full kernel buffer hands the rest to the socket's writer, and a reader that stops reading is
 cut once its queue passes the limit (never before, whatever one burst is)."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import gevent
 import pytest
 
-from web.outbox import Outbox
+from web.sockets.outbox import Outbox
 
 
 class CountingSocket:

@@ -8,11 +8,10 @@ from flask.json.provider import DefaultJSONProvider
 
 from domain import jsonfmt
 from web import errors, middleware, openapi
-from web import yjs  # noqa: F401 — registers the /yjs route on ``sockets``
-from web.routes import (api_keys, auth, bots, dms, documents, files, health, incoming_webhooks, messages,
-                        notifications, rooms, search, ui, users, webhooks)
+from web.routes import (api_keys, auth, bots, chat_socket, dms, document_socket, documents, files, health,
+                        incoming_webhooks, messages, notifications, rooms, search, ui, users, webhooks)
 from web.services import Services
-from web.ws import sockets
+from web.sockets import transport
 
 OPENAPI_SECURITY = {"bearerAuth": {"type": "http", "scheme": "bearer",
                                    "description": "access token (JWT) or API key (cfk_…)"}}
@@ -42,10 +41,10 @@ def create_app(svc: Services) -> Flask:
     for module in (auth, api_keys, users, bots, documents, rooms, dms, messages, search, notifications, webhooks,
                    incoming_webhooks, files):
         api.register_blueprint(module.blp)
-    app.register_blueprint(health.blp)
-    app.register_blueprint(ui.blp)
+    for module in (health, ui, chat_socket, document_socket):
+        app.register_blueprint(module.blp)
     server = svc.config.server
-    sockets.init_app(app, server.ws_max_message_bytes, server.ws_ping_interval_s, server.ws_outbox_bytes)
+    transport.init_app(app, server.ws_max_message_bytes, server.ws_ping_interval_s, server.ws_outbox_bytes)
     middleware.init_app(app, svc.config)
     errors.init_app(app)
     return app

@@ -27,7 +27,7 @@ from domain.input_fields import text_problem
 from domain.metrics import segment
 from domain.ratelimit import RateLimiter
 from web.services import services
-from web.websocket import bearer_from
+from web.sockets.transport import bearer_from
 
 log = logging.getLogger("confab.http")
 

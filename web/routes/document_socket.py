@@ -14,7 +14,7 @@ import uuid
 from typing import Any, Callable
 
 import pykka
-from flask import request
+from flask import Blueprint, request
 
 from actors import runtime
 from actors.documents.messages import Join, Leave, Subscriber, YjsIn
@@ -23,25 +23,27 @@ from domain import logs, yjs_sync
 from domain.errors import DomainError, Unauthorized
 from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY
 from storage import documents as store
-from web import websocket
 from web.middleware import public
 from web.services import services
-from web.websocket import Connection
-from web.ws import sockets
+from web.sockets import transport
+from web.sockets.transport import Connection
 
 log = logging.getLogger("confab.yjs")
 
 
-@sockets.route("/yjs/<document_id>")
+blp = Blueprint("document_socket", __name__)
+
+
+@transport.socket_route(blp, "/yjs/<document_id>")
 @public
 def yjs_socket(conn: Connection, document_id: str) -> None:
-    websocket.serve_guarded(conn, lambda _request_id: _serve(conn, document_id), document_id=document_id)
+    transport.serve_guarded(conn, lambda _request_id: _serve(conn, document_id), document_id=document_id)
 
 
 def _serve(conn: Connection, document_id: str) -> None:
     svc = services()
     try:
-        principal = svc.auth.authenticate(websocket.bearer_from(request))
+        principal = svc.auth.authenticate(transport.bearer_from(request))
         _doc, role = store.access(document_id, principal.user_id)
     except (Unauthorized, DomainError) as exc:  # NOT_FOUND too: same close, no existence leak
         logs.event(log, "yjs.refused", logging.INFO, code=exc.code, reason=exc.message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import request
+from flask import Blueprint, request
 
 from actors.gateway import Register, Unregister
 from actors.session import Session
@@ -16,26 +16,26 @@ from domain import logs
 from domain.errors import Unauthorized
 from domain.metrics import Metrics
 from domain.ws_protocol import CLOSE_POLICY
-from web import websocket
 from web.middleware import public
 from web.services import services
-from web.websocket import Connection
+from web.sockets import transport
+from web.sockets.transport import Connection
 
 log = logging.getLogger("confab.ws")
 
-sockets = websocket.WebSockets()
+blp = Blueprint("chat_socket", __name__)
 
 
-@sockets.route("/ws")
+@transport.socket_route(blp, "/ws")
 @public
 def chat_socket(conn: Connection) -> None:
-    websocket.serve_guarded(conn, lambda request_id: _serve(conn, request_id))
+    transport.serve_guarded(conn, lambda request_id: _serve(conn, request_id))
 
 
 def _serve(conn: Connection, request_id: str) -> None:
     svc = services()
     try:
-        principal = svc.auth.authenticate(websocket.bearer_from(request))
+        principal = svc.auth.authenticate(transport.bearer_from(request))
     except Unauthorized as exc:
         logs.event(log, "ws.refused", logging.INFO, reason=exc.message)
         conn.close(CLOSE_POLICY, exc.message)
@@ -63,7 +63,7 @@ def _serve(conn: Connection, request_id: str) -> None:
 
 
 def _slow_consumer(metrics: Metrics, request_id: str, session_id: str, queued: int) -> None:
-    """One line and one count per socket cut for not reading (see ``web.outbox``); it runs in whichever
+    """One line and one count per socket cut for not reading (see ``web.sockets.outbox``); it runs in whichever
     greenlet overflowed the outbox, so the socket's ids are passed, not taken from the log context."""
     metrics.incr("ws.slow_consumer")
     logs.event(log, "ws.slow_consumer", logging.WARNING, request_id=request_id, session_id=session_id,

@@ -5,7 +5,7 @@ thread simple-websocket would start per socket is not started (``_NoReaderThread
 route's own greenlet reads the socket: bytes go into wsproto (the protocol's pure state machine), pings
 are answered, a close is completed, and each whole message is returned by ``Connection.receive`` to the
 route, which hands it to the socket's session. Everything written goes through the socket's
-``Outbox`` (``web.outbox``): frames are pushed, never written by their producer.
+``Outbox`` (``web.sockets.outbox``): frames are pushed, never written by their producer.
 
 Liveness: one greenlet per server (``Pinger``) walks the open connections; a socket silent for
 ``ping_interval_s`` gets a ping, and one still silent an interval later is cut.
@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import Flask, Request, current_app, request
+from flask import Blueprint, Flask, Request, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
@@ -28,7 +28,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from actors import runtime
 from domain import logs
 from domain.ws_protocol import CLOSE_INTERNAL, CLOSE_POLICY, CLOSE_SLOW_CONSUMER, CLOSE_TOO_BIG, WireFrame
-from web.outbox import Outbox
+from web.sockets.outbox import Outbox
 
 log = logging.getLogger("confab.ws")
 
@@ -257,38 +257,37 @@ class _Settings:
     pinger: Pinger
 
 
-class WebSockets:
-    """The Flask extension: ``@sockets.route(path)`` views get a ``Connection`` (flask-sock underneath)."""
+def init_app(app: Flask, max_message_bytes: int, ping_interval_s: float, outbox_bytes: int) -> None:
+    """The app's WebSocket settings and pinger; its socket routes come with their blueprints."""
+    app.extensions["confab.websockets"] = _Settings(max_message_bytes, outbox_bytes, Pinger(ping_interval_s))
+    app.config["SOCK_SERVER_OPTIONS"] = {"thread_class": _NoReaderThread}
 
-    def __init__(self) -> None:
-        self._sock = Sock()
 
-    def init_app(self, app: Flask, max_message_bytes: int, ping_interval_s: float, outbox_bytes: int) -> None:
-        app.extensions["confab.websockets"] = _Settings(max_message_bytes, outbox_bytes, Pinger(ping_interval_s))
-        app.config["SOCK_SERVER_OPTIONS"] = {"thread_class": _NoReaderThread}
-        self._sock.init_app(app)
+_FLASK_SOCK = Sock()  # only its route decorator: the handshake; it is never bound to an app
 
-    def route(self, path: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-        def decorator(view: Callable[..., None]) -> Callable[..., None]:
-            def run(ws: Any, **kwargs: Any) -> None:
-                settings: _Settings = current_app.extensions["confab.websockets"]
-                _close_pywsgi_descriptor(ws.environ, ws.sock)
-                try:
-                    ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                except OSError:
-                    pass
-                conn = Connection(ws, settings.max_message_bytes, settings.outbox_bytes)
-                settings.pinger.add(conn)
-                try:
-                    view(conn, **kwargs)
-                finally:
-                    settings.pinger.discard(conn)
-                    conn.finish()
-            run.__name__ = view.__name__
-            run._confab_public = getattr(view, "_confab_public", False)  # type: ignore[attr-defined]
-            self._sock.route(path)(run)
-            return run
-        return decorator
+
+def socket_route(bp: Blueprint, path: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Declare a WebSocket route on ``bp``: the view gets a ``Connection`` (flask-sock underneath)."""
+    def decorator(view: Callable[..., None]) -> Callable[..., None]:
+        def run(ws: Any, **kwargs: Any) -> None:
+            settings: _Settings = current_app.extensions["confab.websockets"]
+            _close_pywsgi_descriptor(ws.environ, ws.sock)
+            try:
+                ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            conn = Connection(ws, settings.max_message_bytes, settings.outbox_bytes)
+            settings.pinger.add(conn)
+            try:
+                view(conn, **kwargs)
+            finally:
+                settings.pinger.discard(conn)
+                conn.finish()
+        run.__name__ = view.__name__
+        run._confab_public = getattr(view, "_confab_public", False)  # type: ignore[attr-defined]
+        _FLASK_SOCK.route(path, bp=bp)(run)
+        return run
+    return decorator
 
 
 def _close_pywsgi_descriptor(environ: dict[str, Any], duplicate: Any) -> None:
