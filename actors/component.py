@@ -111,3 +111,15 @@ class PeriodicActor(ComponentActor):
     def _tick(self) -> None:
         self._contained(self.tick)
         self._timer = runtime.call_later(self.interval_s, self.actor_ref.tell, _Tick())
+
+
+def tell_if_alive(target: Any, message: Any) -> bool:
+    """Tell an actor (a ref or a child handle) that may be stopping or being restarted; False when it
+    is gone. Nothing is lost by it: a restarted actor recovers what it owns from storage, and a stopped
+    one had nobody left to serve."""
+    try:
+        target.tell(message)
+    except pykka.ActorDeadError:
+        return False
+    return True
+

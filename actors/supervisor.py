@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pykka
 
 from actors import runtime
-from actors.component import ChildFailed, Health, HealthReport
+from actors.component import ChildFailed, Health, HealthReport, tell_if_alive
 from domain import logs
 
 log = logging.getLogger("confab.supervisor")
@@ -93,10 +93,7 @@ class Supervisor(pykka.ThreadingActor):
         self._timer = runtime.call_later(self._watch_interval_s, self.actor_ref.tell, _Watch())
 
     def _sink(self, message: Any) -> None:
-        try:
-            self.actor_ref.tell(message)
-        except pykka.ActorDeadError:
-            pass  # the supervisor is gone (shutdown); nobody is left to hear about health
+        tell_if_alive(self.actor_ref, message)  # gone at shutdown: nobody is left to hear about health
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, HealthReport):

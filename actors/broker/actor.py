@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
-import pykka
 from greenlet import GreenletExit
 
 from actors import runtime
 from actors.broker.lag import report_lags
 from actors.broker.partition import LogFailed, Partition, Sync
-from actors.component import ComponentActor, HealthSink
+from actors.component import ComponentActor, HealthSink, tell_if_alive
 from domain import logs
 from domain.broker import Handler, Record
 from domain.metrics import Metrics, segment
@@ -170,10 +169,7 @@ class PartitionActor(ComponentActor):
         """In the timer's greenlet: the actor may be waiting on a stalled fsync and unable to look."""
         self._schedule_tick()
         self.partition.fail_stalled_sync()
-        try:
-            self.actor_ref.tell(_TICK)
-        except pykka.ActorDeadError:
-            pass
+        tell_if_alive(self.actor_ref, _TICK)
 
     def _tick(self) -> None:
         self._flush_counts()

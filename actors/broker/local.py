@@ -12,6 +12,7 @@ import pykka
 from actors import runtime
 from actors.broker.actor import PartitionActor, StartDelivery
 from actors.broker.partition import Partition
+from actors.component import tell_if_alive
 from actors.supervisor import ChildHandle, ChildSpec, StopChildren, start_child
 from domain import logs
 from domain.broker import Handler, partition_for
@@ -27,10 +28,7 @@ START_TIMEOUT_S = 60.0  # recovery scans at most one segment per partition
 
 def _teller(handle: ChildHandle) -> Callable[[Any], None]:
     def tell(message: Any) -> None:
-        try:
-            handle.tell(message)
-        except pykka.ActorDeadError:
-            pass  # the actor is being restarted; its recovery fails or redoes whatever this asked for
+        tell_if_alive(handle, message)  # being restarted: its recovery fails or redoes whatever this asked
     return tell
 
 

@@ -14,12 +14,11 @@ import time
 from typing import Any, Callable
 
 import peewee
-import pykka
 
 from actors import runtime
 from actors.chat.batch import Outcome
 from actors.chat.service import ChatService
-from actors.component import ComponentActor, HealthSink
+from actors.component import ComponentActor, HealthSink, tell_if_alive
 from domain import logs
 from domain.errors import Internal, Unavailable
 from storage.unavailable import STORAGE_DOWN, storage_unavailable
@@ -62,10 +61,7 @@ class ChatWriter(ComponentActor):
     def _kick(self) -> None:
         if not self._kicked:
             self._kicked = True
-            try:
-                self.actor_ref.tell(_FLUSH)
-            except pykka.ActorDeadError:  # being restarted: the new writer drains the queue on start
-                pass
+            tell_if_alive(self.actor_ref, _FLUSH)  # being restarted: the new writer drains the queue on start
 
     def on_stop(self) -> None:
         if self._probe is not None:

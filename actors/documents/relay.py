@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import pykka
 
+from actors.component import tell_if_alive
 from actors.documents.messages import AccessChanged, Deleted, RemoteAwareness, RemoteUpdates
 from domain import logs
 from domain.broker import Broker, Record
@@ -84,10 +85,7 @@ class Relay:
                            offset=record.offset, error=repr(exc))
                 return
             if message is not None:
-                try:
-                    ref.tell(message)
-                except pykka.ActorDeadError:
-                    pass  # evicted meanwhile
+                tell_if_alive(ref, message)  # evicted meanwhile: nothing to update
         self.broker.subscribe(TOPIC, GROUP, deliver, each_instance=True)
 
     def _decode(self, value: bytes) -> RemoteUpdates | RemoteAwareness | AccessChanged | Deleted | None:

@@ -14,8 +14,9 @@ import pykka
 from marshmallow import Schema, fields, validate
 
 from actors import session
-from actors.session import Route, SessionFeature
+from actors.component import tell_if_alive
 from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
+from actors.session import Route, SessionFeature
 from domain import ws_protocol
 from domain.input_fields import JsonObject
 from domain.errors import BadRequest, NotFound, PayloadTooLarge, Unavailable
@@ -56,13 +57,6 @@ def _ask(ctx: session.SessionContext, document_id: str, ref: Any, message: Any) 
     except pykka.ActorDeadError:  # the document was reloaded after a failure: the client joins again
         _joined(ctx).pop(document_id, None)
         raise Unavailable("document was reloaded; join it again", {"document_id": document_id}) from None
-
-
-def _tell(ref: Any, message: Any) -> None:
-    try:
-        ref.tell(message)
-    except pykka.ActorDeadError:
-        pass
 
 
 class DocumentFrames:
@@ -106,7 +100,7 @@ class DocumentFrames:
         document_id = str(frame.data["document_id"])
         ref = _joined(ctx).pop(document_id, None)
         if ref is not None:
-            _tell(ref, Leave(ctx.session_id))
+            tell_if_alive(ref, Leave(ctx.session_id))
             self.documents.release(document_id, ref)
         return ws_protocol.reply("ack", frame.ref, document_id=document_id)
 
@@ -122,10 +116,10 @@ class DocumentFrames:
         state = frame.data["state"]
         if len(json.dumps(state)) > MAX_PRESENCE_BYTES:
             raise PayloadTooLarge(f"presence state is over {MAX_PRESENCE_BYTES} bytes")
-        _tell(ref, Presence(ctx.session_id, state))
+        tell_if_alive(ref, Presence(ctx.session_id, state))
         return None
 
     def session_closed(self, ctx: session.SessionContext) -> None:
         for document_id, ref in ctx.state.pop("documents", {}).items():
-            _tell(ref, Leave(ctx.session_id))
+            tell_if_alive(ref, Leave(ctx.session_id))
             self.documents.release(document_id, ref)

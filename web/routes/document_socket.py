@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import Any, Callable
+from typing import Callable
 
 import pykka
 from flask import Blueprint, request
 
 from actors import runtime
+from actors.component import tell_if_alive
 from actors.documents.messages import Join, Leave, Subscriber, YjsIn
 from actors.gateway import Register, Unregister
 from domain import logs, yjs_sync
@@ -72,7 +73,7 @@ def _serve(conn: Connection, document_id: str) -> None:
             expiry.cancel()
         svc.gateway.tell(Unregister(peer_id))
         if document is not None:
-            _tell(document, Leave(peer_id))
+            tell_if_alive(document, Leave(peer_id))
             svc.documents.release(document_id, document)
         logs.event(log, "yjs.closed", peer_id=peer_id, close_code=conn.close_code)
 
@@ -89,14 +90,8 @@ def _read(conn: Connection, document: pykka.ActorRef, peer_id: str, take: Callab
         except yjs_sync.ProtocolError as exc:
             logs.event(log, "yjs.bad_message", logging.INFO, peer_id=peer_id, error=str(exc), size=len(data))
             continue
-        if not isinstance(message, yjs_sync.Ignored) and not _tell(document, YjsIn(peer_id, message,
+        if not isinstance(message, yjs_sync.Ignored) and not tell_if_alive(document, YjsIn(peer_id, message,
                                                                                      time.perf_counter())):
             return
 
 
-def _tell(ref: pykka.ActorRef, message: Any) -> bool:
-    try:
-        ref.tell(message)
-        return True
-    except pykka.ActorDeadError:
-        return False
