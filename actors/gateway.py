@@ -56,8 +56,8 @@ class CloseSessions:
 
 
 @dataclass(frozen=True)
-class Stats:
-    pass
+class SessionCounts:
+    """Ask: how many sessions are open (for /health and the shutdown's wait)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class GatewayActor(ComponentActor):
                     closed += 1
             self._publish()
             return closed
-        if isinstance(message, Stats):
+        if isinstance(message, SessionCounts):
             return self._stats()
         if isinstance(message, UserSessions):
             return [entry.session for entry in self._table.sessions.values() if entry.user_id == message.user_id]

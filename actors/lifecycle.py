@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import pykka
 
 from actors import runtime
-from actors.gateway import CloseSessions, Stats
+from actors.gateway import CloseSessions, SessionCounts
 from domain.ws_protocol import CLOSE_GOING_AWAY
 from actors.supervisor import ChildHandle, stop_supervision
 from domain import logs
@@ -24,7 +24,7 @@ def shutdown(supervisor: pykka.ActorRef, gateway: ChildHandle, grace_s: float,
     deadline = time.monotonic() + grace_s * 0.6
     closed = gateway.ask(CloseSessions(CLOSE_GOING_AWAY, "server shutting down", stop_accepting=True))
     logs.event(log, "shutdown.closing_sockets", sockets=closed)
-    while time.monotonic() < deadline and gateway.ask(Stats())["sessions"] > 0:
+    while time.monotonic() < deadline and gateway.ask(SessionCounts())["sessions"] > 0:
         runtime.sleep(0.05)
     for callback in drain:
         callback()

@@ -60,7 +60,7 @@ class EditMessageFrame(_Frame):
     new_content = Text(required=True, validate=validate.Length(min=1))
 
 
-class MessageFrame(_Frame):
+class MessageIdFrame(_Frame):
     message_id = Text(**ID)
 
 
@@ -81,7 +81,7 @@ class ReadFrame(_Frame):
 
 SCHEMAS: dict[str, Schema] = {
     "join_room": JoinRoomFrame(), "leave_room": RoomFrame(), "send_message": SendMessageFrame(),
-    "edit_message": EditMessageFrame(), "delete_message": MessageFrame(), "add_reaction": ReactionFrame(),
+    "edit_message": EditMessageFrame(), "delete_message": MessageIdFrame(), "add_reaction": ReactionFrame(),
     "remove_reaction": ReactionFrame(), "typing": TypingFrame(), "read": ReadFrame(),
 }
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from actors.documents.document import DocumentActor
-from actors.gateway import Stats
+from actors.gateway import SessionCounts
 from domain import logs
 from storage import documents as store
 from tests.harness import ServerProcess, StatsdReceiver, bearer, close_code, connect_ws, running_server, ws_request
@@ -127,7 +127,7 @@ def test_lifecycle_never_leaks_after_faults(tmp_path: Any, monkeypatch: pytest.M
         def settled() -> bool:
             return (srv.confab.services.documents.stats() == {"documents": 0, "leases": 0, "idle_timers": 0}
                     and not pykka.ActorRegistry.get_by_class(DocumentActor)
-                    and srv.confab.services.gateway.ask(Stats())["sessions"] == 0 and not _live_timers())
+                    and srv.confab.services.gateway.ask(SessionCounts())["sessions"] == 0 and not _live_timers())
 
         wait_until(settled, timeout=10, message="no live document actors, peers or timers")
         assert json.loads(requests.get(f"{srv.base}/health").text)["components"]["collab"]["documents"] == 0

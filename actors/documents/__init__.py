@@ -16,7 +16,7 @@ from actors.cluster import SingletonJob
 from actors.documents import compaction, crdt
 from actors.documents import messages as doc_messages
 from actors.documents import ws_frames
-from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, Stats
+from actors.documents.registry import DocumentTable, Notify, Open, RegistryActor, Release, DocumentCounts
 from actors.documents.relay import Relay
 from actors.session import SessionFeature
 from actors.storage import GroupCommits
@@ -88,7 +88,7 @@ class DocumentService:
         raise Conflict("the document kept changing during the restore; retry")
 
     def stats(self) -> dict[str, Any]:
-        return self.registry.ask(Stats())
+        return self.registry.ask(DocumentCounts())
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from actors import runtime
 from actors.component import ComponentActor
 from actors.documents import crdt
 from actors.documents.json_peers import JsonPeers
-from actors.documents.messages import (AccessChanged, CurrentText, Deleted, Edit, Join, Leave, Presence,
+from actors.documents.messages import (AccessChanged, CurrentText, Deleted, Edit, Join, Leave, PresenceUpdate,
                                       RemoteAwareness, RemoteUpdates, Restore, Subscriber, YjsIn)
 from actors.documents.presence import OUTDATED_MS, PresenceTable
 from actors.documents.relay import Relay
@@ -202,7 +202,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
             return self._on_join(message.subscriber)
         if isinstance(message, Leave):
             return self._on_leave(message.peer_id)
-        if isinstance(message, Presence):
+        if isinstance(message, PresenceUpdate):
             return self._on_presence(message)
         if isinstance(message, CurrentText):
             return self._on_current_text(message)

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from actors.documents import crdt
-from actors.documents.messages import CurrentText, Edit, Presence, Restore, Subscriber
+from actors.documents.messages import CurrentText, Edit, PresenceUpdate, Restore, Subscriber
 from actors.documents.presence import PresenceTable
 from actors.documents.subscribers import Subscribers
 from domain import text_delta
@@ -116,7 +116,7 @@ class JsonPeers:
         self._accept(sub, received_at, delta=ops)
         return {"document_id": self.document_id, "version": self._flush()}
 
-    def _on_presence(self, message: Presence) -> None:
+    def _on_presence(self, message: PresenceUpdate) -> None:
         sub = self._subs.get(message.peer_id)
         if sub is None:
             raise BadRequest("join the document first", {"fields": {"document_id": ["not joined"]}})

@@ -63,7 +63,7 @@ class Restore:
 
 
 @dataclass(frozen=True)
-class Presence:
+class PresenceUpdate:
     peer_id: str
     state: dict | None
 

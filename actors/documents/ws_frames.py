@@ -15,7 +15,7 @@ from marshmallow import Schema, fields, validate
 
 from actors import session
 from actors.component import tell_if_alive
-from actors.documents.messages import Edit, Join, Leave, Presence, Subscriber
+from actors.documents.messages import Edit, Join, Leave, PresenceUpdate, Subscriber
 from actors.session import Route, SessionFeature
 from domain import ws_protocol
 from domain.input_fields import JsonObject
@@ -116,7 +116,7 @@ class DocumentFrames:
         state = frame.data["state"]
         if len(json.dumps(state)) > MAX_PRESENCE_BYTES:
             raise PayloadTooLarge(f"presence state is over {MAX_PRESENCE_BYTES} bytes")
-        tell_if_alive(ref, Presence(ctx.session_id, state))
+        tell_if_alive(ref, PresenceUpdate(ctx.session_id, state))
         return None
 
     def session_closed(self, ctx: session.SessionContext) -> None:
