@@ -144,6 +144,7 @@ class Session:
             self._error(exc.error, exc.ref)
             return
         route = self._router.routes[frame.type]
+        self._metrics.incr(f"ws.frames.{frame.type}")
         try:
             if not route.free:
                 wait = self._limits.budget.check(self.context.principal.user_id)

@@ -9,6 +9,7 @@ import requests
 from domain import logs
 
 from tests.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, register, running_server, ws_request
+from tests.test_chat_helpers import ChatClient, new_room, user
 
 
 def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):
@@ -29,9 +30,33 @@ def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):
     receiver.close()
     for prefix in wanted:
         assert any(p.startswith(prefix) for p in packets), (prefix, packets[:20])
-    assert not any(p.startswith(("confab.ws.", "confab.broker.lag.")) for p in packets)
+    assert not any(p.startswith(("confab.ws.", "confab.broker.lag.")) and p.endswith("|g") for p in packets)
+    assert "confab.ws.frames.ping:1|c" in packets  # a counter: the cluster's, without the instance name
     timer = next(p for p in packets if p.startswith("confab.http.request:"))
     assert timer.endswith("|ms") and float(timer.split(":")[1].split("|")[0]) >= 0
+
+
+def test_ws_frames_by_type_ack_latency_and_refused_commands_are_counted(tmp_path):
+    """What a /ws user waits on: frames by type, send → ack, and a command refused at its commit (the
+    error frame arrives after the writer's transaction, not from the frame's own handling)."""
+    receiver = StatsdReceiver()
+    with running_server(tmp_path, statsd={"enabled": "true", "port": receiver.port, "prefix": "confab"}) as server:
+        login, api = user(server)
+        client = ChatClient(server.ws_base, login)
+        room = new_room(api)
+        client.join(room)
+        assert client.say(room, "hello")["content"] == "hello"  # acked
+        refused = client.request({"type": "edit_message", "message_id": "no-such-message", "new_content": "x"})
+        assert refused["type"] == "error" and refused["error"]["code"] == "NOT_FOUND"
+        wanted = ("confab.ws.frames.join_room:1|c", "confab.ws.frames.send_message:1|c",
+                  "confab.ws.frames.edit_message:1|c", "confab.chat.ack_latency:", "confab.errors.NOT_FOUND:1|c")
+        packets = receiver.wait_for(*wanted)
+        client.close()
+    receiver.close()
+    for prefix in wanted:
+        assert any(p.startswith(prefix) for p in packets), (prefix, packets[:30])
+    acked = [p for p in packets if p.startswith("confab.chat.ack_latency:")]
+    assert len(acked) == 1 and acked[0].endswith("|ms")  # the send's ack; the refused edit is an error, not an ack
 
 
 def test_every_line_of_a_request_carries_its_request_id_in_json(tmp_path):

@@ -6,6 +6,7 @@ replay what the client missed before live delivery resumes (see ``actors.chat.hu
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from actors.chat.batch import Outcome
@@ -132,12 +133,15 @@ class ChatFrames:
 
     def _submit(self, ctx: SessionContext, frame: Frame, command: dict[str, Any]) -> None:
         command.update(user_id=ctx.principal.user_id, rid=ctx.request_id)
-        ref, send = frame.ref, ctx.send
+        ref, send, metrics, submitted = frame.ref, ctx.send, self.chat.metrics, time.perf_counter()
 
         def reply(outcome: Outcome) -> None:
+            """After the commit (or the refusal inside it): the answer the sender waits for."""
             if outcome.error is not None:
+                metrics.incr(f"errors.{outcome.error.code}")
                 send(ws_protocol.error_frame(outcome.error, ref))
             else:
+                metrics.timing("chat.ack_latency", (time.perf_counter() - submitted) * 1000)
                 send(ws_protocol.reply("ack", ref, **(outcome.reply or {})))
 
         self.chat.submit(command, reply)
