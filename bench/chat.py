@@ -33,7 +33,6 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 from bots import create_accounts, create_room  # noqa: E402
 from chat_report import write_report  # noqa: E402
+from profiling import Recording  # noqa: E402
 from procs import (cpu_seconds, free_port, load_average, log_errors, raise_open_files, rss_mb,  # noqa: E402
                    runqueue_wait_s, start_confab, stop, wait_http, wait_idle)
 
@@ -90,9 +90,11 @@ class Servers:
 
 
 def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callable[[], dict[str, float]] = dict,
-               on_event: Callable[[dict[str, Any]], None] = lambda event: None) -> list[dict[str, Any]]:
+               on_event: Callable[[dict[str, Any]], None] = lambda event: None,
+               profile: Path | None = None) -> list[dict[str, Any]]:
     """Run the node generator; for each measured phase, its figures plus the CPU of the server processes
-    ``pids`` (summed, and each) and of ``others()`` (named CPU-second counters, e.g. Redis) meanwhile."""
+    ``pids`` (summed, and each) and of ``others()`` (named CPU-second counters, e.g. Redis) meanwhile.
+    With ``profile``, py-spy records the first server during the (first) measured phase into that file."""
     path = work / "plan.json"
     path.write_text(json.dumps(plan))
     node = subprocess.Popen(["node", str(BENCH / "chatload.js"), str(path)], stdout=subprocess.PIPE, text=True)
@@ -100,13 +102,19 @@ def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callab
     start_others: dict[str, float] = {}
     start_generator = start_wait = 0.0
     results: list[dict[str, Any]] = []
+    recording: Recording | None = None
     for line in node.stdout:  # type: ignore[union-attr]
         event = json.loads(line)
         on_event(event)
         if event.get("phase") == "measuring":
+            if profile is not None and not results:
+                recording = Recording(pids[0], profile)
             start, start_others = [cpu_seconds(pid) for pid in pids], others()
             start_generator, start_wait = cpu_seconds(node.pid), sum(map(runqueue_wait_s, pids))
         elif event.get("phase") == "done":
+            if recording is not None:
+                print(f"profile: {recording.stop()}", file=sys.stderr)
+                recording = None
             event["generator_cpu_percent"] = (cpu_seconds(node.pid) - start_generator) * 100 / event["seconds"]
             event["server_wait_s"] = sum(map(runqueue_wait_s, pids)) - start_wait
             event["cpu_by_server_s"] = [cpu_seconds(pid) - start[i] for i, pid in enumerate(pids)]
@@ -124,9 +132,9 @@ def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callab
 
 
 def run_load(pids: list[int], plan: dict[str, Any], work: Path,
-             others: Callable[[], dict[str, float]] = dict) -> dict[str, Any]:
+             others: Callable[[], dict[str, float]] = dict, profile: Path | None = None) -> dict[str, Any]:
     """One measured phase (bench/scaleout.py uses this too)."""
-    return run_phases(pids, plan, work, others)[0]
+    return run_phases(pids, plan, work, others, profile=profile)[0]
 
 
 def users_and_rooms(base: str, rooms: int, per_room: int, senders: int) -> list[dict[str, Any]]:
@@ -156,13 +164,18 @@ def part_fanout(servers: Servers, args: argparse.Namespace, parts: set[str]) -> 
     with servers.confab("fanout") as (pid, addr):
         conns = users_and_rooms(f"http://{addr}", args.rooms, args.conns // args.rooms, args.senders)
         results["confab"] = {name: run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, "warmup_s": 2,
-                                                   "duration_s": args.seconds, **plan}, servers.work)
+                                                   "duration_s": args.seconds, **plan}, servers.work,
+                                            profile=args.profile and args.profile / f"chat-{_file_name(name)}.raw")
                              for name, plan in plans.items()}
     with servers.bare() as (pid, addr):
         results["bare"] = {name: run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, "warmup_s": 2,
                                                  "duration_s": args.seconds, **plan}, servers.work)
                            for name, plan in plans.items()}
     return {name: (results["confab"][name], results["bare"][name]) for name in plans}
+
+
+def _file_name(load: str) -> str:
+    return load.replace(",", "").replace("/s", "").replace(" ", "-")  # "paced 20,000/s" → "paced-20000"
 
 
 def part_seed003(servers: Servers, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -289,6 +302,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--stuck-seconds", type=float, default=30, help="how long one member stays stuck")
     parser.add_argument("--out", default=None,
                         help="report path (default bench/results/chat.md when every part runs, else none)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record Confab with py-spy during each closed/paced load into this folder "
+                             "(summarise with bench/profiling.py)")
     parser.add_argument("--scaleout", action="store_true",
                         help="the same workload on one instance and on two (PostgreSQL + Redis), see bench/scaleout.py")
     return parser.parse_args()

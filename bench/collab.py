@@ -72,6 +72,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 from bots import create_account  # noqa: E402
 from collab_report import SERVERS, write_report  # noqa: E402
+from profiling import Recording  # noqa: E402
 from procs import (cpu_seconds, free_port, load_average, log_errors, peak_rss_mb, rss_mb,  # noqa: E402
                    runqueue_wait_s, start_confab, stop)
 
@@ -162,23 +163,29 @@ def peer(kind: str, docs: int, python: str) -> Iterator[Target]:
         proc.wait(10)
 
 
-def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float) -> dict[str, Any]:
-    """Run the generator against ``target``; the server's CPU is read between "go" and "done"."""
+def drive(target: Target, load: dict[str, Any], work: Path, timeout_s: float,
+          profile: Path | None = None) -> dict[str, Any]:
+    """Run the generator against ``target``; the server's CPU is read between "go" and "done" (and,
+    with ``profile``, py-spy records it meanwhile into that file)."""
     path = work / "collab-plan.json"
     path.write_text(json.dumps({**load, "protocol": target.protocol, "docs": target.docs, "timeout_s": timeout_s}))
     node = subprocess.Popen(["node", str(BENCH / "collabload.mjs"), str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=BENCH)
     result: dict[str, Any] = {}
+    recording: Recording | None = None
     watch = Watch(target.pid)
     try:
         for line in node.stdout:  # type: ignore[union-attr]
             event = json.loads(line)
             if event["phase"] == "ready":
+                recording = Recording(target.pid, profile) if profile is not None else None
                 before = watch.now()
                 node.stdin.write("go\n")  # type: ignore[union-attr]
                 node.stdin.flush()  # type: ignore[union-attr]
             elif event["phase"] == "done":
                 after = watch.now()
+                if recording is not None:
+                    print(f"profile: {recording.stop()}", file=sys.stderr)
                 result = {**event, "cpu_s": after["cpu"] - before["cpu"], "wait_s": after["wait"] - before["wait"],
                           "rss_mb": after["rss"], "peak_rss_mb": after["peak"], "server_exited": watch.exited}
                 break
@@ -251,6 +258,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds a load may take per server")
     parser.add_argument("--peer-python", help="a Python with PEER_REQUIREMENTS (default: bench/.peer-venv)")
     parser.add_argument("--out", default=None, help="report path (default bench/results/collab.md on a full run)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record Confab with py-spy during each load into this folder (see bench/profiling.py)")
     args = parser.parse_args()
     args.loads = [x.strip() for x in args.only.split(",") if x.strip()]
     servers = [x.strip() for x in args.servers.split(",") if x.strip()]
@@ -270,7 +279,8 @@ def main() -> None:
                 server = confab(work, load["docs"], notes, name) if kind == "confab" else peer(kind, load["docs"],
                                                                                                 python)
                 with server as target:
-                    results[name][kind] = drive(target, load, work, args.timeout)
+                    profile = args.profile / f"collab-{name}.raw" if args.profile and kind == "confab" else None
+                    results[name][kind] = drive(target, load, work, args.timeout, profile)
                 print(f"{name} {kind}: {results[name][kind]['updates_per_s']:.0f} updates/s, "
                       f"p99 {results[name][kind]['p99_ms']:.1f} ms, CPU {results[name][kind]['cpu_s']:.2f} s",
                       file=sys.stderr)

@@ -17,7 +17,8 @@ from pathlib import Path
 import requests
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+#: the Confab checkout the benches start: this one, or another (an older commit's worktree, to compare)
+ROOT = Path(os.environ.get("BENCH_CONFAB_ROOT") or BENCH.parent).resolve()
 
 #: Confab as the benchmarks run it: cheap password hashing, long tokens, no rate limit in the way
 CONFAB_ENV = {"CONFAB_STATSD_ENABLED": "false", "CONFAB_LOGGING_LEVEL": "WARNING",
