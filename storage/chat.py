@@ -247,10 +247,10 @@ def mark_read(user_id: str, room_id: str, seq: int) -> tuple[int, bool]:
     return member.last_read_seq, False
 
 
-def list_rooms(user_id: str, scope: str, limit: int, position: dict[str, Any] | None,
+def list_rooms(user_id: str, scope: str, limit: int, position: tuple[datetime, str] | None,
                kind: str | None = None) -> list[dict[str, Any]]:
     """The caller's rooms (``joined``) or the public ones (``public``), latest activity first, with
-    ``unread_count`` and ``last_message`` for joined rooms."""
+    ``unread_count`` and ``last_message`` for joined rooms; ``position``: after (last activity, id)."""
     with reading():
         if scope == "public":
             query = Room.select(Room).where((Room.is_private == False) & (Room.kind == "channel"))  # noqa: E712
@@ -260,7 +260,7 @@ def list_rooms(user_id: str, scope: str, limit: int, position: dict[str, Any] | 
         if kind:
             query = query.where(Room.kind == kind)
         if position:
-            at, after_id = _room_position(position)
+            at, after_id = position
             query = query.where((Room.last_activity_at < at)
                                 | ((Room.last_activity_at == at) & (Room.id > after_id)))
         rooms = list(query.order_by(Room.last_activity_at.desc(), Room.id).limit(limit))
@@ -272,13 +272,6 @@ def list_rooms(user_id: str, scope: str, limit: int, position: dict[str, Any] | 
         last = _last_messages(rooms)
     return [{**room_dict(r, members.get(r.id)), "unread_count": unread.get(r.id, 0),
              "last_message": last.get(r.id)} for r in rooms]
-
-
-def _room_position(position: dict[str, Any]) -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(position["at"]), str(position["id"])
-    except (KeyError, TypeError, ValueError):
-        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}}) from None
 
 
 def _unread_counts(user_id: str, room_ids: list[str]) -> dict[str, int]:

@@ -94,7 +94,7 @@ def access(document_id: str, user_id: str) -> tuple[Document, str]:
     return doc, share.role
 
 
-def list_documents(user_id: str, limit: int, after: tuple[str, str] | None) -> list[tuple[Document, str]]:
+def list_documents(user_id: str, limit: int, after: tuple[datetime, str] | None) -> list[tuple[Document, str]]:
     """Owned and shared documents, newest first, keyset-paged on (created_at, id)."""
     shared = DocumentShare.select(DocumentShare.document).where(DocumentShare.user == user_id)
     with reading():
@@ -104,9 +104,9 @@ def list_documents(user_id: str, limit: int, after: tuple[str, str] | None) -> l
                  .where((Document.owner == user_id) | (Document.id.in_(shared)))
                  .order_by(Document.created_at.desc(), Document.id.desc()).limit(limit))
         if after is not None:
-            created_at = datetime.fromisoformat(after[0])
+            created_at, after_id = after
             query = query.where((Document.created_at < created_at)
-                                | ((Document.created_at == created_at) & (Document.id < after[1])))
+                                | ((Document.created_at == created_at) & (Document.id < after_id)))
         rows = list(query.objects())
     return [(row, "owner" if row.owner_id == user_id else row.role) for row in rows]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import peewee
 
-from domain.errors import BadRequest, NotFound
+from domain.errors import NotFound
 from storage.account_names import username_key
 from storage.accounts import user_ref
 from storage.chat_models import Message, Room, RoomMember
@@ -110,28 +110,21 @@ def notification_dicts(rows: list[Notification]) -> list[dict[str, Any]]:
              "read_at": n.read_at} for n in rows]
 
 
-def list_for(user_id: str, unread_only: bool, position: dict[str, Any] | None,
+def list_for(user_id: str, unread_only: bool, position: tuple[datetime, str] | None,
              limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The caller's notifications, newest first (``limit`` rows after ``position``), and their unread count."""
+    """The caller's notifications, newest first (``limit`` rows after ``position``: (created at, id)), and their unread count."""
     with reading():
         query = Notification.select().where(Notification.user == user_id)
         if unread_only:
             query = query.where(Notification.read_at.is_null())
         if position:
-            at, after_id = _position(position)
+            at, after_id = position
             query = query.where((Notification.created_at < at)
                                 | ((Notification.created_at == at) & (Notification.id < after_id)))
         rows = list(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit))
         unread = Notification.select().where((Notification.user == user_id)
                                              & Notification.read_at.is_null()).count()
         return notification_dicts(rows), unread
-
-
-def _position(position: dict[str, Any]) -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(str(position["at"]).removesuffix("Z")), str(position["id"])
-    except (KeyError, ValueError):
-        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}}) from None
 
 
 def mark_read(user_id: str, notification_id: str) -> dict[str, Any]:

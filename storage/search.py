@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -74,7 +73,6 @@ def create_index(db: peewee.Database) -> None:
 
 _ITEM = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 _WORD = re.compile(r"[^\W_]+")
-_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # a message id in a cursor
 
 
 @dataclass(frozen=True)
@@ -151,35 +149,26 @@ class Hit:
 
 
 def search_messages(user_id: str, text: str, *, room_id: str | None = None, limit: int = 50,
-                    after: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+                    after: tuple[float, str] | None = None) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
     """Best match first (ties by message id) among the rooms ``user_id`` is a member of (only
     ``room_id`` when given: NOT_FOUND / FORBIDDEN exactly as its history would answer).
 
-    Returns the page and the position after its last hit (``None`` on the last page).
+    ``after`` and the position returned after the page's last hit (``None`` on the last page) are
+    (rank, message id).
     """
     query = parse_query(text)
-    position = _position(after)
     if room_id is not None:
         with unit_of_work():
             require_member(room_id, user_id)
     if engine_name() == "postgresql":  # psycopg waits cooperatively
         with reading():
-            hits = _postgres_hits(query, user_id, room_id, position, limit + 1)
+            hits = _postgres_hits(query, user_id, room_id, after, limit + 1)
     else:
-        hits = _sqlite_hits(query, user_id, room_id, position, limit + 1)
+        hits = _sqlite_hits(query, user_id, room_id, after, limit + 1)
     more, hits = len(hits) > limit, hits[:limit]
     with unit_of_work():
         items = _hydrate(hits)  # a hit deleted meanwhile is left out
-    return items, ({"rank": hits[-1].rank, "id": hits[-1].message_id} if more else None)
-
-
-def _position(after: dict[str, Any] | None) -> tuple[float, str] | None:
-    if after is None:
-        return None
-    rank, message_id = after.get("rank"), after.get("id")
-    if isinstance(rank, float) and math.isfinite(rank) and isinstance(message_id, str) and _ID.fullmatch(message_id):
-        return rank, message_id
-    raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    return items, ((hits[-1].rank, hits[-1].message_id) if more else None)
 
 
 def _sqlite_hits(query: SearchQuery, user_id: str, room_id: str | None, position: tuple[float, str] | None,

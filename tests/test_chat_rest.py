@@ -161,3 +161,20 @@ def test_read_state_unread_counts_and_room_list_by_activity(server):
     assert a_api.get("/rooms", params={"limit": 1, "cursor": page["next_cursor"]}).json()["items"][0]["id"] == busy
     a.close()
     b.close()
+
+
+@pytest.mark.parametrize("path", ["/rooms", "/rooms?scope=public", "/dms", "/rooms/{room}/members",
+                                  "/rooms/{room}/messages", "/users?q=a", "/users/online", "/notifications",
+                                  "/documents", "/search/messages?q=a"])
+def test_a_cursor_the_server_did_not_write_is_one_400_on_every_list(server, path):
+    """Cursors are read in the web layer only, each list with its own shape: a well-formed cursor of
+    another list, or with a value of the wrong type, is refused before it reaches a query."""
+    from web.cursors import encode_cursor
+    login, api = user(server)
+    path = path.format(room=new_room(api))
+    for position in ({"at": 7, "id": "x"}, {"created_at": "yesterday", "id": "x"}, {"before": "1"},
+                     {"rank": "a", "id": "x"}, {"after": ["x"]}, {"before": 1, "after": 2}):
+        response = api.get(path, params={"cursor": encode_cursor(position)})
+        assert response.status_code == 400, (path, position, response.text)
+        assert response.json()["error"]["details"]["fields"]["cursor"] == ["not a cursor returned by this server"]
+    assert api.get(path).status_code == 200

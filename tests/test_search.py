@@ -13,7 +13,7 @@ from storage.db import database, open_database, unit_of_work
 from storage.models import User
 from storage.search import search_messages
 from tests.harness import running_server
-from web.schemas.common import encode_cursor
+from web.cursors import encode_cursor
 from tests.test_chat_helpers import ChatClient, new_room, user
 
 

@@ -7,7 +7,8 @@ from storage import chat as rooms
 from web.openapi import Blueprint, answers
 from web.schemas.chat import RoomSchema
 from web.routes.rooms import rooms_page
-from web.schemas.common import PageQuery, decode_cursor, page_of
+from web.cursors import read_cursor, time_and_id
+from web.schemas.common import PageQuery, page_of
 from web.services import principal, services
 
 blp = Blueprint("dms", __name__, url_prefix="/api/v1/dms", description="Direct messages")
@@ -17,7 +18,7 @@ blp = Blueprint("dms", __name__, url_prefix="/api/v1/dms", description="Direct m
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(RoomSchema))
 def list_dms(query: dict[str, Any]) -> dict[str, Any]:
-    items = rooms.list_rooms(principal().user_id, "joined", query["limit"] + 1, decode_cursor(query["cursor"]),
+    items = rooms.list_rooms(principal().user_id, "joined", query["limit"] + 1, read_cursor(query["cursor"], time_and_id("at")),
                              kind="dm")
     return rooms_page(items, query["limit"])
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from domain.errors import BadRequest, Forbidden, NotFound
 from storage import documents as store
+from web.cursors import paginate, read_cursor, time_and_id
 from web.openapi import Blueprint, answers
 from web.schemas import examples
-from web.schemas.common import PageQuery, decode_cursor, page_of, paginate
+from web.schemas.common import PageQuery, page_of
 from web.schemas.documents import (DocumentCreateSchema, DocumentDetailSchema, DocumentSchema, HistoryItemSchema,
                                    HistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
 from web.services import principal, services
@@ -38,17 +39,8 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(DocumentSchema))
 def list_documents(query: dict[str, Any]) -> dict[str, Any]:
-    position = decode_cursor(query["cursor"])
-    after = None
-    if position is not None:
-        try:
-            after = (str(position["created_at"]), str(position["id"]))
-        except KeyError:
-            raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
-    try:
-        rows = store.list_documents(principal().user_id, query["limit"] + 1, after)
-    except ValueError:
-        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    after = read_cursor(query["cursor"], time_and_id("created_at"))
+    rows = store.list_documents(principal().user_id, query["limit"] + 1, after)
     rows, cursor = paginate(rows, query["limit"],
                             lambda last: {"created_at": last[0].created_at.isoformat(), "id": last[0].id})
     return {"items": [store.document_dict(doc, role) for doc, role in rows], "next_cursor": cursor}

@@ -9,7 +9,8 @@ from storage.chat_messages import get_message, thread
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.chat import EditSchema, MessageSchema, ReactionSchema, ThreadQuery
-from web.schemas.common import encode_cursor, page_of
+from web.cursors import encode_cursor
+from web.schemas.common import page_of
 from web.services import principal, services
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description="Chat messages")

@@ -5,7 +5,7 @@ from typing import Any
 
 from storage import notifications
 from web.openapi import Blueprint
-from web.schemas.common import decode_cursor, paginate
+from web.cursors import paginate, read_cursor, time_and_id
 from web.schemas.notifications import NotificationPageSchema, NotificationQuery, NotificationSchema
 from web.services import principal
 
@@ -17,7 +17,7 @@ blp = Blueprint("notifications", __name__, url_prefix="/api/v1/notifications", d
 @blp.response(200, NotificationPageSchema)
 def list_notifications(query: dict[str, Any]) -> dict[str, Any]:
     """``unread=true`` lists only unread ones; ``unread_count`` counts all unread ones."""
-    rows, unread = notifications.list_for(principal().user_id, query["unread"], decode_cursor(query["cursor"]),
+    rows, unread = notifications.list_for(principal().user_id, query["unread"], read_cursor(query["cursor"], time_and_id("at")),
                                           query["limit"] + 1)
     items, cursor = paginate(rows, query["limit"], lambda n: {"at": n["created_at"].isoformat(), "id": n["id"]})
     return {"items": items, "next_cursor": cursor, "unread_count": unread}

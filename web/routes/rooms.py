@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.errors import BadRequest, NotFound
+from domain.errors import NotFound
 from storage import accounts
 from storage import chat as rooms
 from storage.chat_messages import history
@@ -13,7 +13,8 @@ from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
                               RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema, SendMessageSchema)
-from web.schemas.common import PageQuery, decode_cursor, encode_cursor, is_seq, page_of, paginate
+from web.cursors import after_name, encode_cursor, paginate, read_cursor, seq_bound, time_and_id
+from web.schemas.common import PageQuery, page_of
 from web.services import principal, services
 
 blp = Blueprint("rooms", __name__, url_prefix="/api/v1/rooms", description="Chat rooms")
@@ -32,7 +33,8 @@ def _user_ref() -> dict[str, Any]:
 @blp.response(200, page_of(RoomSchema))
 def list_rooms(query: dict[str, Any]) -> dict[str, Any]:
     """The caller's rooms (or ``scope=public``), latest activity first, with unread counts."""
-    items = rooms.list_rooms(_me(), query["scope"], query["limit"] + 1, decode_cursor(query["cursor"]))
+    items = rooms.list_rooms(_me(), query["scope"], query["limit"] + 1,
+                             read_cursor(query["cursor"], time_and_id("at")))
     return rooms_page(items, query["limit"])
 
 
@@ -94,7 +96,7 @@ def leave(room_id: str) -> None:
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, page_of(MemberSchema))
 def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
-    after = (decode_cursor(query["cursor"]) or {}).get("after")
+    after = read_cursor(query["cursor"], after_name)
     items, cursor = paginate(rooms.list_members(_me(), room_id, query["limit"] + 1, after), query["limit"],
                              lambda last: {"after": last["member_id"]})
     return {"items": items, "next_cursor": cursor}
@@ -134,10 +136,10 @@ def remove(room_id: str, user_id: str) -> None:
 @blp.response(200, page_of(MessageSchema), example=examples.MESSAGE_PAGE)
 def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Ordered by seq. ``after_seq`` pages forward (oldest first); otherwise the newest before ``before_seq``."""
-    position = decode_cursor(query["cursor"]) or {}
-    before, after = position.get("before", query["before_seq"]), position.get("after", query["after_seq"])
-    if not all(is_seq(seq) for seq in (before, after) if seq is not None):
-        raise BadRequest("invalid cursor", {"fields": {"cursor": ["not a cursor returned by this server"]}})
+    before, after = query["before_seq"], query["after_seq"]
+    position = read_cursor(query["cursor"], seq_bound)
+    if position is not None:
+        before, after = (position[1], None) if position[0] == "before" else (None, position[1])
     items = history(_me(), room_id, before_seq=before, after_seq=after, limit=query["limit"])
     cursor = None
     if len(items) == query["limit"]:

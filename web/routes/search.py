@@ -5,7 +5,8 @@ from typing import Any
 
 from storage.search import search_messages
 from web.openapi import Blueprint, answers
-from web.schemas.common import decode_cursor, encode_cursor, page_of
+from web.cursors import encode_cursor, rank_and_id, read_cursor
+from web.schemas.common import page_of
 from web.schemas.search import SearchHitSchema, SearchQuerySchema
 from web.services import principal
 
@@ -20,5 +21,6 @@ def messages(query: dict[str, Any]) -> dict[str, Any]:
     """Best match first; a room the caller cannot read never contributes a message."""
     room_id = str(query["room_id"]) if query["room_id"] else None
     items, position = search_messages(principal().user_id, query["q"], room_id=room_id, limit=query["limit"],
-                                      after=decode_cursor(query["cursor"]))
-    return {"items": items, "next_cursor": encode_cursor(position) if position else None}
+                                      after=read_cursor(query["cursor"], rank_and_id))
+    cursor = encode_cursor({"rank": position[0], "id": position[1]}) if position else None
+    return {"items": items, "next_cursor": cursor}

@@ -7,7 +7,8 @@ from storage import accounts
 from web.openapi import Blueprint
 from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
 from web.schemas.chat import OnlineUserSchema
-from web.schemas.common import PageQuery, decode_cursor, page_of, paginate
+from web.cursors import after_name, paginate, read_cursor
+from web.schemas.common import PageQuery, page_of
 from web.services import principal, services
 
 blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Users")
@@ -17,8 +18,8 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User
 @blp.arguments(UserSearchQuery, location="query")
 @blp.response(200, page_of(UserSchema))
 def search(query: dict[str, Any]) -> dict[str, Any]:
-    position = decode_cursor(query["cursor"]) or {}
-    users, cursor = paginate(accounts.search_users(query["q"], query["limit"] + 1, position.get("after")),
+    after = read_cursor(query["cursor"], after_name)
+    users, cursor = paginate(accounts.search_users(query["q"], query["limit"] + 1, after),
                              query["limit"], lambda last: {"after": last.username})
     return {"items": [accounts.user_dict(u) for u in users], "next_cursor": cursor}
 
@@ -35,7 +36,7 @@ def update_me(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, page_of(OnlineUserSchema))
 def online(query: dict[str, Any]) -> dict[str, Any]:
     """Users with at least one open WebSocket, by id: on any instance of a cluster (presence in Redis)."""
-    after = (decode_cursor(query["cursor"]) or {}).get("after", "")
+    after = read_cursor(query["cursor"], after_name) or ""
     ids, cursor = paginate([uid for uid in services().chat.presence.online() if uid > after][:query["limit"] + 1],
                            query["limit"], lambda last: {"after": last})
     return {"items": [{**accounts.user_dict(accounts.get_user(uid)), "status": "online"} for uid in ids],
