@@ -163,3 +163,23 @@ def test_the_route_is_in_the_openapi_contract(server):
     send = spec["paths"]["/api/v1/rooms/{room_id}/messages"]["post"]
     assert {"200", "201"} <= set(send["responses"])
     assert "client_msg_id" in spec["components"]["schemas"]["SendMessage"]["properties"]
+
+
+def test_one_length_rule_for_sends_and_edits_over_rest_and_ws(server):
+    """The content rule is chat's (actors.chat.commands), not each transport's: the same refusal
+    names the field the client sent, and nothing is stored."""
+    room, (a_login, a_api), _ = room_with_two_members(server)
+    ws = ChatClient(server.ws_base, a_login)
+    ws.join(room)
+    kept = ws.say(room, "short")
+    expected = ["longer than 50 characters"]
+    refusals = [
+        a_api.post(f"/rooms/{room}/messages", json={"content": "x" * 51}).json()["error"]["details"]["fields"],
+        a_api.put(f"/messages/{kept['id']}", json={"content": "x" * 51}).json()["error"]["details"]["fields"],
+        ws.request({"type": "send_message", "room_id": room, "content": "x" * 51,
+                    "client_msg_id": uuid.uuid4().hex})["error"]["details"]["fields"],
+        ws.request({"type": "edit_message", "message_id": kept["id"], "new_content": "x" * 51})["error"]["details"]["fields"]]
+    assert refusals == [{"content": expected}, {"content": expected}, {"content": expected}, {"new_content": expected}]
+    history = a_api.get(f"/rooms/{room}/messages").json()["items"]
+    assert [(m["id"], m["content"]) for m in history] == [(kept["id"], "short")]
+    ws.close()

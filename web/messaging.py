@@ -1,13 +1,11 @@
-"""Sending a message over HTTP (REST and incoming webhooks): the checks ``send_message`` makes on /ws,
-then the same chat command, so ordering, dedup and fan-out are the writer's as for any socket."""
+"""Sending a message over HTTP (REST and incoming webhooks): chat's ``send`` command, as a /ws frame
+builds it (``actors.chat.commands``), so rules, ordering, dedup and fan-out are the same as a socket's."""
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import g
 
-from domain.errors import BadRequest, RateLimited
 from storage.chat_messages import sent_before
 from web.services import services
 
@@ -18,20 +16,10 @@ def send_message(user_id: str, room_id: str, draft: dict[str, Any],
     message once committed, and whether it is new. A known ``client_msg_id`` answers the stored message
     without spending the send budget; concurrent resends still store one message (the writer dedupes)."""
     chat = services().chat
-    limit = chat.config.max_message_chars
-    if len(draft["content"]) > limit:
-        raise BadRequest("message too long", {"fields": {"content": [f"longer than {limit} characters"]}})
     client_msg_id = draft.get("client_msg_id")
     if client_msg_id:
         stored = sent_before(user_id, room_id, client_msg_id)
         if stored is not None:
             return stored, False
-    wait = chat.limiter.check(user_id)  # the per-user budget /ws sends spend too
-    if wait:
-        raise RateLimited(wait, "sending too fast")
-    command = {"op": "send", "user_id": user_id, "room_id": room_id, "content": draft["content"],
-               "client_msg_id": client_msg_id or uuid.uuid4().hex, "reply_to_id": draft.get("reply_to_id"),
-               "attachments": draft.get("attachments") or [], "rid": g.get("request_id")}
-    if display_name:
-        command["display_name"] = display_name
+    command = chat.commands.send(user_id, room_id, draft, rid=g.get("request_id"), display_name=display_name)
     return chat.execute(command)["message"], True

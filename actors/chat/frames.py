@@ -10,11 +10,12 @@ import time
 from typing import Any
 
 from actors.chat.batch import Outcome
+from actors.chat.commands import Command
 from actors.chat.service import ChatService
 from actors.session import FrameHandler, Route, SessionContext, SessionFeature
 from domain import ws_protocol
 from domain.chat_frames import SCHEMAS
-from domain.errors import BadRequest, Forbidden, RateLimited
+from domain.errors import Forbidden
 from domain.ws_protocol import Frame
 from storage.chat_messages import messages_between
 from storage.db import reading
@@ -28,7 +29,7 @@ def _user(ctx: SessionContext) -> dict[str, str]:
 
 class ChatFrames:
     def __init__(self, service: ChatService) -> None:
-        self.chat = service
+        self.chat, self.commands = service, service.commands
 
     def session_feature(self) -> SessionFeature:
         """Chat's part of every /ws session: its frames, and presence when a session opens and closes."""
@@ -90,39 +91,33 @@ class ChatFrames:
         return ws_protocol.reply("user_left", frame.ref, room_id=frame.data["room_id"], user_id=ctx.principal.user_id)
 
     def send_message(self, ctx: SessionContext, frame: Frame) -> None:
-        data = frame.data
-        if len(data["content"]) > self.chat.config.max_message_chars:
-            raise BadRequest("message too long", {"fields": {"content": [
-                f"longer than {self.chat.config.max_message_chars} characters"]}})
-        self._rate_limit(ctx)
-        self._submit(ctx, frame, {"op": "send", "room_id": data["room_id"], "content": data["content"],
-                                  "client_msg_id": data["client_msg_id"], "reply_to_id": data["reply_to_id"],
-                                  "attachments": data["attachments"]})
-
-    def _rate_limit(self, ctx: SessionContext) -> None:
-        """Messages per user across sockets (beside the session's frame budget); refusals in a row
-        count towards the session's 4429."""
-        wait = self.chat.limiter.check(ctx.principal.user_id)
-        if wait:
-            raise RateLimited(wait, "sending too fast")
+        """A refusal of the sender's message budget (across sockets) also counts towards the
+        session's 4429 when it repeats."""
+        self._submit(ctx, frame, self.commands.send(ctx.principal.user_id, frame.data["room_id"], frame.data,
+                                                    rid=ctx.request_id))
 
     def edit_message(self, ctx: SessionContext, frame: Frame) -> None:
-        if len(frame.data["new_content"]) > self.chat.config.max_message_chars:
-            raise BadRequest("message too long", {"fields": {"new_content": ["too long"]}})
-        self._submit(ctx, frame, {"op": "edit", "message_id": frame.data["message_id"],
-                                  "content": frame.data["new_content"]})
+        data = frame.data
+        self._submit(ctx, frame, self.commands.edit(ctx.principal.user_id, data["message_id"], data["new_content"],
+                                                    rid=ctx.request_id, field="new_content"))
 
     def delete_message(self, ctx: SessionContext, frame: Frame) -> None:
-        self._submit(ctx, frame, {"op": "delete", "message_id": frame.data["message_id"]})
+        self._submit(ctx, frame, self.commands.delete(ctx.principal.user_id, frame.data["message_id"],
+                                                      rid=ctx.request_id))
 
     def add_reaction(self, ctx: SessionContext, frame: Frame) -> None:
-        self._submit(ctx, frame, {"op": "react", "present": True, **frame.data})
+        self._react(ctx, frame, present=True)
 
     def remove_reaction(self, ctx: SessionContext, frame: Frame) -> None:
-        self._submit(ctx, frame, {"op": "react", "present": False, **frame.data})
+        self._react(ctx, frame, present=False)
+
+    def _react(self, ctx: SessionContext, frame: Frame, present: bool) -> None:
+        self._submit(ctx, frame, self.commands.react(ctx.principal.user_id, frame.data["message_id"],
+                                                     frame.data["emoji"], present, rid=ctx.request_id))
 
     def read(self, ctx: SessionContext, frame: Frame) -> None:
-        self._submit(ctx, frame, {"op": "read", "room_id": frame.data["room_id"], "seq": frame.data["seq"]})
+        self._submit(ctx, frame, self.commands.read(ctx.principal.user_id, frame.data["room_id"], frame.data["seq"],
+                                                    rid=ctx.request_id))
 
     def typing(self, ctx: SessionContext, frame: Frame) -> None:
         room_id = frame.data["room_id"]
@@ -131,8 +126,7 @@ class ChatFrames:
         self.chat.typing.update(room_id, _user(ctx), frame.data["is_typing"])
         return None
 
-    def _submit(self, ctx: SessionContext, frame: Frame, command: dict[str, Any]) -> None:
-        command.update(user_id=ctx.principal.user_id, rid=ctx.request_id)
+    def _submit(self, ctx: SessionContext, frame: Frame, command: Command) -> None:
         ref, send, metrics, submitted = frame.ref, ctx.send, self.chat.metrics, time.perf_counter()
 
         def reply(outcome: Outcome) -> None:

@@ -26,6 +26,7 @@ import redis
 
 from actors.chat import replies, shared_presence
 from actors.chat.batch import Outcome
+from actors.chat.commands import Commands
 from actors.chat.hub import RoomHub
 from actors.chat.presence import Presence, Typing
 from actors.chat.shared_presence import SharedPresence
@@ -58,7 +59,7 @@ class ChatService:
         self.presence: Presence = Presence(self.hub) if shared is None else \
             SharedPresence(self.hub, broker, shared[0], shared[1], self.instance)
         self.typing = Typing(self.publish, config.typing_ttl_s)
-        self.limiter = RateLimiter(config.send_rate / config.send_window_s, config.send_rate)
+        self.commands = Commands(config, RateLimiter(config.send_rate / config.send_window_s, config.send_rate))
         self.queue: deque[dict[str, Any]] = deque()  # outlives a restarted writer actor
         self.replies = replies.Replies(broker, self.instance)
         self.pending = self.replies.pending  # the callers waiting for an answer, by command id

@@ -2,23 +2,26 @@
 writer like WebSocket frames do, so they are ordered and broadcast the same way."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from domain.errors import BadRequest
+from flask import g
+
+from actors.chat.commands import Command
 from storage.chat_messages import get_message, thread
+from web.cursors import encode_cursor
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.chat import EditSchema, MessageSchema, ReactionSchema, ThreadQuery
-from web.cursors import encode_cursor
 from web.schemas.common import page_of
 from web.services import principal, services
 
 blp = Blueprint("messages", __name__, url_prefix="/api/v1/messages", description="Chat messages")
 
 
-def _write(op: str, message_id: str, **fields: Any) -> dict[str, Any]:
-    command = {"op": op, "user_id": principal().user_id, "message_id": message_id, **fields}
-    return services().chat.execute(command)["message"]
+def _write(command: Callable[..., Command], message_id: str, *args: Any, **fields: Any) -> dict[str, Any]:
+    """``command``: one of chat's ``Commands``, called as the caller on ``message_id``."""
+    chat = services().chat
+    return chat.execute(command(principal().user_id, message_id, *args, rid=g.get("request_id"), **fields))["message"]
 
 
 @blp.route("/<message_id>", methods=["GET"])
@@ -33,17 +36,14 @@ def get(message_id: str) -> dict[str, Any]:
 @blp.arguments(EditSchema, example=examples.MESSAGE_EDIT)
 @blp.response(200, MessageSchema, example=examples.MESSAGE_PAGE["items"][1])
 def edit(body: dict[str, Any], message_id: str) -> dict[str, Any]:
-    limit = services().config.chat.max_message_chars
-    if len(body["content"]) > limit:
-        raise BadRequest("message too long", {"fields": {"content": [f"longer than {limit} characters"]}})
-    return _write("edit", message_id, content=body["content"])
+    return _write(services().chat.commands.edit, message_id, body["content"])
 
 
 @blp.route("/<message_id>", methods=["DELETE"])
 @answers(403)
 @blp.response(200, MessageSchema)
 def delete(message_id: str) -> dict[str, Any]:
-    return _write("delete", message_id)
+    return _write(services().chat.commands.delete, message_id)
 
 
 @blp.route("/<message_id>/reactions", methods=["POST"])
@@ -51,7 +51,7 @@ def delete(message_id: str) -> dict[str, Any]:
 @blp.arguments(ReactionSchema)
 @blp.response(200, MessageSchema)
 def add_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
-    return _write("react", message_id, emoji=body["emoji"], present=True)
+    return _write(services().chat.commands.react, message_id, body["emoji"], True)
 
 
 @blp.route("/<message_id>/reactions", methods=["DELETE"])
@@ -59,7 +59,7 @@ def add_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 @blp.arguments(ReactionSchema)
 @blp.response(200, MessageSchema)
 def remove_reaction(body: dict[str, Any], message_id: str) -> dict[str, Any]:
-    return _write("react", message_id, emoji=body["emoji"], present=False)
+    return _write(services().chat.commands.react, message_id, body["emoji"], False)
 
 
 @blp.route("/<message_id>/thread", methods=["GET"])

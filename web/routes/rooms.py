@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
+
 from domain.errors import NotFound
 from storage import accounts
 from storage import chat as rooms
@@ -164,4 +166,5 @@ def send(body: dict[str, Any], room_id: str) -> tuple[dict[str, Any], int]:
 @blp.arguments(ReadSchema)
 @blp.response(200, ReadStateSchema)
 def read(body: dict[str, Any], room_id: str) -> dict[str, Any]:
-    return services().chat.execute({"op": "read", "user_id": _me(), "room_id": room_id, "seq": body["seq"]})
+    chat = services().chat
+    return chat.execute(chat.commands.read(_me(), room_id, body["seq"], rid=g.get("request_id")))
