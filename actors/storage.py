@@ -90,8 +90,12 @@ class HubStatements(Generic[T, R]):
         return self._commit(item)
 
     def close(self) -> None:
+        """After the last submit: end the commit thread, then close the connections bound to it."""
         if self._thread is not None:
             self._thread.close()
+            for greenlet in self._bound:
+                release_own_connection(greenlet)
+            self._bound.clear()
 
 
 class GroupCommits(Generic[T, R]):

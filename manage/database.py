@@ -15,7 +15,7 @@ from domain.config import AppConfig, describe
 from domain.metrics import instance_name
 from manage.command import Command, latest_version
 from storage import migrations
-from storage.db import StorageUnavailable, open_database
+from storage.db import StorageUnavailable, close_database, open_database
 from storage.secrets import JWT_SECRET_FILE
 
 
@@ -62,7 +62,7 @@ def _database(config: AppConfig) -> Check:
         db = open_database(config)
         with db.connection_context():
             version, missing = migrations.current_version(db), migrations.pending(db)
-        db.close_all() if hasattr(db, "close_all") else db.close()
+        close_database()
     except (StorageUnavailable, peewee.PeeweeException) as exc:
         return "fail", "database", str(exc).splitlines()[0]
     if missing:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import peewee
 from gevent import getcurrent, monkey
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from domain import logs
 from domain.config import AppConfig
@@ -168,9 +168,9 @@ def use_own_connection_here(commit_on: Callable[[Callable[[], Any]], Any]) -> No
                                                    check_same_thread=False, commit_on=commit_on)
 
 
-def release_own_connection() -> None:
-    """The end of such a thread: close its connection."""
-    own = database._own.pop(_os_thread_id(), None)
+def release_own_connection(greenlet: Any = None) -> None:
+    """Close the calling OS thread's own connection (at the end of the thread), or ``greenlet``'s."""
+    own = database._own.pop(_os_thread_id() if greenlet is None else greenlet, None)
     if own is not None:
         own.close_for_good()
 
@@ -180,6 +180,12 @@ def is_sqlite() -> bool:
 
 
 def close_database() -> None:
+    """Close the pool's idle connections and the caller's. A connection some greenlet still holds is
+    left to it (it closes when returned, or with the process): closing the socket under a greenlet
+    that waits on it aborts the process (libev: "I/O watcher with invalid fd found in epoll_ctl")."""
     db = database.obj
-    if db is not None:
-        db.close_all() if hasattr(db, "close_all") else db.close()
+    if db is None:
+        return
+    if isinstance(db, PooledDatabase):
+        db.close_idle()
+    db.close()
