@@ -43,7 +43,7 @@ MODELS = [IncomingWebhook]
 
 
 @dataclass(frozen=True)
-class Target:
+class PostTarget:
     """Where a verified post goes."""
     webhook_id: str
     room_id: str
@@ -103,11 +103,11 @@ def revoke(user_id: str, room_id: str, webhook_id: str) -> str:
     return hook.bot_id
 
 
-def resolve(webhook_id: str, secret: str) -> Target:
+def resolve(webhook_id: str, secret: str) -> PostTarget:
     """The live webhook this id and secret name; NOT_FOUND for an unknown, revoked or wrong one alike."""
     with reading():
         hook = IncomingWebhook.get_or_none((IncomingWebhook.id == webhook_id) & IncomingWebhook.revoked_at.is_null())
     expected = hook.secret_hash if hook is not None else _DUMMY_DIGEST
     if not hmac.compare_digest(_digest(secret), expected) or hook is None:
         raise NotFound("no such webhook")
-    return Target(hook.id, hook.room_id, hook.bot_id)
+    return PostTarget(hook.id, hook.room_id, hook.bot_id)

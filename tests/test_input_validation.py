@@ -63,7 +63,7 @@ def test_every_string_a_schema_loads_is_held_to_the_text_rules():
     """A plain ``fields.String`` (or Dict/Raw) in an input schema would let NUL and surrogates through."""
     schemas = loaded_schemas()
     assert {web.schemas.chat.RoomCreateSchema, web.schemas.accounts.RegisterSchema,
-            web.schemas.chat.HistoryQuery, chat_frames.SendMessageFrame} <= schemas
+            web.schemas.chat.MessageHistoryQuery, chat_frames.SendMessageFrame} <= schemas
     unguarded = []
     for cls in schemas:
         for name, field in cls._declared_fields.items():

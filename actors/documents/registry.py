@@ -61,7 +61,9 @@ class _Evict:
 
 
 @dataclass
-class Entry:
+class LoadedDocument:
+    """A document actor of this process, the leases its sockets and requests hold on it, and the
+    timer that stops it once idle."""
     ref: pykka.ActorRef
     leases: int = 0
     idle_timer: runtime.Timer | None = None
@@ -69,7 +71,7 @@ class Entry:
 
 @dataclass
 class DocumentTable:
-    entries: dict[str, Entry] = field(default_factory=dict)
+    entries: dict[str, LoadedDocument] = field(default_factory=dict)
 
     def loaded(self, document_id: str) -> pykka.ActorRef | None:
         """The document's live actor in this process, if any (read from any greenlet)."""
@@ -110,7 +112,7 @@ class RegistryActor(ComponentActor):
             if entry is None or not entry.ref.is_alive():
                 ref = DocumentActor.start(message.document_id, self._config, self._metrics, self._relay,
                                           self._commits.submit, self._forget_later)
-                entry = entries[message.document_id] = Entry(ref)
+                entry = entries[message.document_id] = LoadedDocument(ref)
                 self._publish()
             entry.leases += 1
             if entry.idle_timer is not None:
@@ -151,7 +153,7 @@ class RegistryActor(ComponentActor):
     def _forget_later(self, document_id: str, actor_urn: str) -> None:
         self.actor_ref.tell(Forget(document_id, actor_urn))
 
-    def _drop(self, document_id: str, entry: Entry) -> None:
+    def _drop(self, document_id: str, entry: LoadedDocument) -> None:
         if entry.idle_timer is not None:
             entry.idle_timer.cancel()
             entry.idle_timer = None

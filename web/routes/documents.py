@@ -14,7 +14,7 @@ from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.common import PageQuery, page_of
 from web.schemas.documents import (DocumentCreateSchema, DocumentDetailSchema, DocumentSchema, HistoryItemSchema,
-                                   HistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
+                                   DocumentHistoryQuery, ShareCreateSchema, ShareSchema, VersionSchema)
 from web.services import principal, services
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1/documents", description="Collaborative documents")
@@ -77,7 +77,7 @@ def delete(document_id: str) -> None:
 
 
 @blp.route("/<document_id>/history", methods=["GET"])
-@blp.arguments(HistoryQuery, location="query")
+@blp.arguments(DocumentHistoryQuery, location="query")
 @blp.response(200, page_of(HistoryItemSchema))
 def history(query: dict[str, Any], document_id: str) -> dict[str, Any]:
     _access(document_id, "viewer")

@@ -13,7 +13,7 @@ from storage.chat_messages import history
 from web.messaging import send_message
 from web.openapi import Blueprint, answers
 from web.schemas import examples
-from web.schemas.chat import (HistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
+from web.schemas.chat import (MessageHistoryQuery, InviteSchema, MemberSchema, MessageSchema, ReadSchema, ReadStateSchema,
                               RoomCreateSchema, RoomListQuery, RoomSchema, RoomUpdateSchema, SendMessageSchema)
 from web.cursors import after_name, encode_cursor, paginate, read_cursor, seq_bound, time_and_id
 from web.schemas.common import PageQuery, page_of
@@ -134,7 +134,7 @@ def remove(room_id: str, user_id: str) -> None:
 
 @blp.route("/<room_id>/messages", methods=["GET"])
 @answers(403)
-@blp.arguments(HistoryQuery, location="query")
+@blp.arguments(MessageHistoryQuery, location="query")
 @blp.response(200, page_of(MessageSchema), example=examples.MESSAGE_PAGE)
 def messages(query: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Ordered by seq. ``after_seq`` pages forward (oldest first); otherwise the newest before ``before_seq``."""

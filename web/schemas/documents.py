@@ -27,7 +27,7 @@ class DocumentDetailSchema(DocumentSchema):
     content = fields.String(required=True)
 
 
-class HistoryQuery(Schema):
+class DocumentHistoryQuery(Schema):
     before = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_INTEGER))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
