@@ -62,8 +62,8 @@ def bootstrap(config: AppConfig) -> Confab:
         broker = start_broker(supervisor, config, metrics, jobs)
         documents = start_documents(supervisor, config, metrics, broker, jobs)
         chat = start_chat(supervisor, config, metrics, broker, jobs)
-        collector = BlobCollector(BlobStore(config.files_path))
-        jobs.append(SingletonJob("files.gc", config.files.gc_interval_s, collector.run))
+        blobs = BlobStore(config.files_path, runtime.run_blocking)
+        jobs.append(SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run))
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         auth = create_auth_service(config, runtime.run_blocking)
         files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))
@@ -71,7 +71,7 @@ def bootstrap(config: AppConfig) -> Confab:
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
                              config.chat.rate_limit_close_after)
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
-        services = Services(config, metrics, auth, supervisor, gateway, broker, chat=chat.service,
+        services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
                             documents=documents.service, frame_limits=limits, router=router)
         server = create_server(create_app(services), config)
     except BaseException:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 
-from actors import runtime
 from domain import logs
 from storage.blob_store import BlobStore
 from storage.db import reading
@@ -41,14 +40,15 @@ class BlobCollector:
         """One pass; returns how many blobs were deleted (and logs it when any were)."""
         now = time.time()
         cutoff = now - self.grace_s
-        dropped = runtime.run_blocking(self.store.drop_abandoned, now - ABANDONED_UPLOAD_S)
-        candidates = runtime.run_blocking(self.store.old_blobs, cutoff)
+        off_the_hub = self.store.run_blocking
+        dropped = off_the_hub(self.store.drop_abandoned, now - ABANDONED_UPLOAD_S)
+        candidates = off_the_hub(self.store.old_blobs, cutoff)
         deleted = 0
         for start in range(0, len(candidates), BATCH):
             chunk = candidates[start:start + BATCH]
             used = in_use(chunk)
-            buried = runtime.run_blocking(self.store.bury, [d for d in chunk if d not in used], cutoff)
-            deleted += runtime.run_blocking(self.store.settle, buried, in_use(buried), cutoff)
+            buried = off_the_hub(self.store.bury, [d for d in chunk if d not in used], cutoff)
+            deleted += off_the_hub(self.store.settle, buried, in_use(buried), cutoff)
         if deleted or dropped:
             logs.event(log, "files.collected", blobs=deleted, abandoned_uploads=dropped, examined=len(candidates))
         return deleted

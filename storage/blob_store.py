@@ -9,6 +9,9 @@ Blobs no file refers to any more are collected (``storage.blob_gc``): only those
 period (storing bytes that already exist touches the blob), and each is first moved aside
 (``bury``), then deleted or put back (``settle``) after a last look at the database, so a blob an
 upload is reusing at that very moment is never lost.
+
+The store's blocking file-system work (an fsync, a scan of the folders) goes through the ``run_blocking``
+it is given at start-up (the runtime's OS threads), so it never stalls the event loop.
 """
 from __future__ import annotations
 
@@ -17,9 +20,8 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Any, Callable, Iterable
 
-from actors import runtime
 from domain.errors import PayloadTooLarge
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -28,8 +30,9 @@ BURIED_PREFIX = ".gc-"
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, run_blocking: Callable[..., Any]) -> None:
         self.root = root.resolve()
+        self.run_blocking = run_blocking
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> Path:
@@ -46,7 +49,7 @@ class BlobStore:
         fd, name = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX)
         return PendingBlob(self, os.fdopen(fd, "wb"), Path(name), limit)
 
-    # --- collection (blocking file-system calls: run them off the hub) ----------------------------------
+    # --- collection (blocking file-system calls: run them through ``run_blocking``) ------------------------------
 
     def old_blobs(self, cutoff: float) -> list[str]:
         """Digests of the blobs last written or reused before ``cutoff`` (epoch seconds)."""
@@ -140,7 +143,7 @@ class PendingBlob:
         already exists); returns the digest. The fsync runs off the hub."""
         digest = self.sha256
         target = self._store.path(digest)
-        runtime.run_blocking(self._finish, target)
+        self._store.run_blocking(self._finish, target)
         self.committed = True
         return digest
 

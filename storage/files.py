@@ -19,7 +19,6 @@ from typing import Any
 
 import peewee
 
-from actors import runtime
 from domain.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from domain.file_links import FileLinks
 from storage import file_types
@@ -94,7 +93,7 @@ def save_upload(store: BlobStore, pending: PendingBlob, uploader_id: str, file_n
     if twin is not None:  # the same bytes under the same type passed already: no second decode
         content_type, thumbnail_sha = twin.content_type, twin.thumbnail_sha256
     else:
-        content_type, thumb = runtime.run_blocking(file_types.verify, pending.temp_path, declared_type)
+        content_type, thumb = store.run_blocking(file_types.verify, pending.temp_path, declared_type)
         thumbnail_sha = store.put(thumb) if thumb else None
     digest = pending.commit()
     with unit_of_work():

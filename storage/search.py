@@ -22,11 +22,10 @@ import logging
 import re
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import peewee
 
-from actors import runtime
 from domain import logs
 from domain.errors import BadRequest
 from storage.chat import require_member
@@ -149,9 +148,11 @@ class Hit:
 
 
 def search_messages(user_id: str, text: str, *, room_id: str | None = None, limit: int = 50,
-                    after: tuple[float, str] | None = None) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
+                    after: tuple[float, str] | None = None,
+                    run_blocking: Callable[..., Any]) -> tuple[list[dict[str, Any]], tuple[float, str] | None]:
     """Best match first (ties by message id) among the rooms ``user_id`` is a member of (only
-    ``room_id`` when given: NOT_FOUND / FORBIDDEN exactly as its history would answer).
+    ``room_id`` when given: NOT_FOUND / FORBIDDEN exactly as its history would answer). On SQLite the
+    ranked match runs through ``run_blocking`` (an OS thread).
 
     ``after`` and the position returned after the page's last hit (``None`` on the last page) are
     (rank, message id).
@@ -164,7 +165,7 @@ def search_messages(user_id: str, text: str, *, room_id: str | None = None, limi
         with reading():
             hits = _postgres_hits(query, user_id, room_id, after, limit + 1)
     else:
-        hits = _sqlite_hits(query, user_id, room_id, after, limit + 1)
+        hits = _sqlite_hits(query, user_id, room_id, after, limit + 1, run_blocking)
     more, hits = len(hits) > limit, hits[:limit]
     with unit_of_work():
         items = _hydrate(hits)  # a hit deleted meanwhile is left out
@@ -172,7 +173,7 @@ def search_messages(user_id: str, text: str, *, room_id: str | None = None, limi
 
 
 def _sqlite_hits(query: SearchQuery, user_id: str, room_id: str | None, position: tuple[float, str] | None,
-                 limit: int) -> list[Hit]:
+                 limit: int, run_blocking: Callable[..., Any]) -> list[Hit]:
     expression = _fts5_expression(query)
     inner, params = ("SELECT m.id AS id, -bm25(message_fts) AS rank FROM message_fts "
                      "JOIN message AS m ON m.rowid = message_fts.rowid "
@@ -181,7 +182,7 @@ def _sqlite_hits(query: SearchQuery, user_id: str, room_id: str | None, position
     if room_id is not None:
         inner, params = inner + " AND m.room_id = ?", [*params, room_id]
     sql, params = _ranked_page(inner, params, position, limit, "?")
-    return runtime.run_blocking(_sqlite_read, database.obj.database, sql, params, expression)
+    return run_blocking(_sqlite_read, database.obj.database, sql, params, expression)
 
 
 _readers: dict[str, list[sqlite3.Connection]] = {}  # database path → idle read-only connections

@@ -3,7 +3,7 @@
 Uploaded bytes are hostile until proven otherwise. Only the Pillow plugin of the declared format may
 open them, the pixel count is bounded before anything is decoded (a small file can claim a huge
 canvas: a decompression bomb), and any failure of a plugin's parser becomes ``BadImage``, never a
-crash. The work is CPU-bound: callers run ``thumbnail`` on a thread (``runtime.run_blocking``).
+crash. The work is CPU-bound: ``save_upload`` runs ``thumbnail`` on an OS thread (the blob store's ``run_blocking``).
 """
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
 """Full-text search over messages, over real HTTP and WebSockets: found by word, phrase and prefix,
 ranked and paged; edits and deletes reflected; never a message from a room the caller cannot read.
 ``tests/test_search_postgres.py`` runs the engine-independent tests again on PostgreSQL."""
+import functools
 import random
 import string
 
 import pytest
 
+from actors import runtime
 from domain.config import build_config
 from storage import migrations
 from storage.chat_models import Message, Room, RoomMember
@@ -62,11 +64,12 @@ def test_the_migration_indexes_messages_stored_before_it(tmp_path):
             kept = Message.create(room=room, seq=1, user=ana, content=f"from before {key}")
             Message.create(room=room, seq=2, user=ana, content="", is_deleted=True)
         migrations.migrate(db)
-        items, position = search_messages(ana.id, key)
+        search = functools.partial(search_messages, run_blocking=runtime.run_blocking)
+        items, position = search(ana.id, key)
         assert [item["message"]["id"] for item in items] == [kept.id] and position is None
         with unit_of_work():
             Message.update(content="changed").where(Message.id == kept.id).execute()
-        assert search_messages(ana.id, key)[0] == [] and len(search_messages(ana.id, "changed")[0]) == 1
+        assert search(ana.id, key)[0] == [] and len(search(ana.id, "changed")[0]) == 1
     finally:
         db.close_all()
         if previous is not None:

@@ -11,6 +11,7 @@ from actors.supervisor import ChildHandle
 from domain.auth import AuthService, Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
+from storage.blob_store import BlobStore
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Services:
     auth: AuthService
     supervisor: pykka.ActorRef
     gateway: ChildHandle
+    blobs: BlobStore  # uploaded files' bytes
     broker: Any = None
     chat: Any = None
     documents: Any = None

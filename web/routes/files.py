@@ -13,7 +13,7 @@ import logging
 from pathlib import PurePath
 from typing import IO, Any
 
-from flask import Response, current_app, request, send_file
+from flask import Response, request, send_file
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -36,13 +36,6 @@ MULTIPART_SLACK = 64 * 1024  # boundary lines and part headers around the file
 MAX_PARTS = 8
 MAX_FIELD_BYTES = 256 * 1024  # also bounds the parser's look-ahead buffer: keep it over 64 KiB
 CACHE_MAX_AGE_S = 3600
-
-
-def _store() -> BlobStore:
-    store = current_app.extensions.get("confab.blobs")
-    if store is None:
-        store = current_app.extensions["confab.blobs"] = BlobStore(services().config.files_path)
-    return store
 
 
 def _missing_file() -> BadRequest:
@@ -96,7 +89,7 @@ def _receive(limit: int, allowed: frozenset[str]) -> dict[str, Any]:
         raise PayloadTooLarge(f"file larger than {limit} bytes", {"max_upload_bytes": limit})
     quota = services().config.files.user_quota_bytes
     files.check_quota(principal().user_id, max(0, (request.content_length or 0) - MULTIPART_SLACK), quota)
-    receiver = _Receiver(_store(), limit, allowed)
+    receiver = _Receiver(services().blobs, limit, allowed)
     parser = FormDataParser(receiver.open, max_form_memory_size=MAX_FIELD_BYTES, max_form_parts=MAX_PARTS,
                             silent=False)
     try:
@@ -155,7 +148,7 @@ def _send(sha256: str, content_type: str, file_name: str) -> Response:
     served = content_type if content_type in file_types.VERIFIABLE else file_types.OCTET_STREAM
     inline = served.startswith("image/") or served == file_types.TEXT
     try:
-        response = send_file(_store().path(sha256), mimetype=served, as_attachment=not inline,
+        response = send_file(services().blobs.path(sha256), mimetype=served, as_attachment=not inline,
                              download_name=file_name, etag=sha256, conditional=True)
     except FileNotFoundError:
         logs.event(log, "file.blob_missing", logging.ERROR, sha256=sha256)
