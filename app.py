@@ -27,12 +27,12 @@ from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs  # noqa: E402
-from domain.auth import create_auth_service  # noqa: E402
 from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
 from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
 from storage import files  # noqa: E402
+from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
 from storage.blob_store import BlobStore  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402

@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 
 from actors import runtime
-from domain.auth import create_auth_service
 from domain.config import AppConfig
 from domain.errors import Conflict
 from manage.command import Command, CommandError, open_current_database, read_new_password
 from storage import account_admin
+from storage.auth import create_auth_service
 
 
 def _create_admin_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

@@ -8,9 +8,10 @@ import pykka
 from flask import current_app, g
 
 from actors.supervisor import ChildHandle
-from domain.auth import AuthService, Principal
+from domain.auth import Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
+from storage.auth import AuthService
 from storage.blob_store import BlobStore
 
 
