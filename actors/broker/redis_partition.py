@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 import redis
 
 from actors import runtime
-from actors.broker.fair_share import FREE_GRACE_S
+from actors.broker.fair_share import FREE_GRACE_S, FairShare
 from actors.broker.lag import report_lags
 from actors.component import HealthSink, PeriodicActor
 from domain import logs
 from domain.broker import Handler, Record
+from domain.metrics import Metrics
 from storage.redis_lease import Lease
-
-if TYPE_CHECKING:
-    from actors.broker.redis_streams import RedisBroker
 
 log = logging.getLogger("confab.broker")
 
@@ -54,10 +52,31 @@ class _OwnGroup:
         pass
 
 
+class StreamOwner(Protocol):
+    """What a partition needs of the broker that started it (``RedisBroker``): its Redis, the names and
+    handlers of its groups, their leases and fair shares, and the lag it measures."""
+    client: redis.Redis
+    prefix: str
+    instance_id: str
+    metrics: Metrics
+    shares: FairShare
+
+    def stream_key(self, topic: str, index: int) -> str: ...
+    def partitions_of(self, topic: str) -> int: ...
+    def groups_of(self, topic: str) -> list[str]: ...
+    def handler_of(self, topic: str, group: str) -> Handler: ...
+    def is_own_group(self, group: str) -> bool: ...
+    def lease(self, key: str) -> Lease: ...
+    def ensure_group(self, stream: str, group: str, resume_after: bytes | None = None) -> None: ...
+    def group_position(self, stream: str, group: str) -> bytes: ...
+    def measure_lag(self, topic: str, index: int) -> dict[str, int]: ...
+    def lags_to_report(self, lags: dict[str, int]) -> dict[str, int]: ...
+
+
 class RedisPartitionActor(PeriodicActor):
     """Owns the delivery greenlets of one stream: one per subscribed group."""
 
-    def __init__(self, broker: "RedisBroker", topic: str, index: int, health_sink: HealthSink | None) -> None:
+    def __init__(self, broker: StreamOwner, topic: str, index: int, health_sink: HealthSink | None) -> None:
         super().__init__(f"broker.{topic}.{index}", health_sink, TICK_S)
         self.broker, self.topic, self.index = broker, topic, index
         self.stream = broker.stream_key(topic, index)
