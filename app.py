@@ -5,7 +5,8 @@ monkey.patch_all()
 """Confab's entry point: the bootstrap order (docs/architecture.md) and nothing else, or a management
 command (``python app.py <command>``, ``manage``).
 
-config → logging → statsd → database → broker → documents → chat → gateway → HTTP server → signal handlers.
+config → logging → statsd → database → broker → documents → chat → singleton jobs → gateway → HTTP server →
+signal handlers.
 """
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -19,7 +20,7 @@ from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
-from actors.cluster import SingletonJob  # noqa: E402
+from actors.cluster import SingletonJob, start_cluster  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
@@ -58,12 +59,14 @@ def bootstrap(config: AppConfig) -> Confab:
     supervisor = Supervisor.start()
     try:
         start_storage(supervisor, config)
-        jobs: list[SingletonJob] = []  # singleton jobs: each component adds its own
-        broker = start_broker(supervisor, config, metrics, jobs)
-        documents = start_documents(supervisor, config, metrics, broker, jobs)
-        chat = start_chat(supervisor, config, metrics, broker, jobs)
+        messaging = start_broker(supervisor, config, metrics)
+        broker = messaging.broker
+        documents = start_documents(supervisor, config, metrics, broker)
+        chat = start_chat(supervisor, config, metrics, broker)
         blobs = BlobStore(config.files_path, runtime.run_blocking)
-        jobs.append(SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run))
+        collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
+        start_cluster(supervisor, messaging.shared, broker.instance_id,
+                      [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs])
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         auth = create_auth_service(config, runtime.run_blocking)
         files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))

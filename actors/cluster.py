@@ -6,7 +6,8 @@ registry is whatever keys exist; ``/health`` shows it under the ``cluster`` comp
 instance dies the lease expires and another instance's next heartbeat takes the job over.
 
 Without Redis (the embedded default) there is one instance: it holds every lease.
-Components add their jobs to the shared ``jobs`` list at start-up; the next heartbeat picks them up.
+Each component's start returns its singleton jobs; the bootstrap starts the registry with all of them
+once every component has started.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, Sequence
 
 import pykka
 import redis
@@ -43,6 +44,13 @@ def live_instances(client: redis.Redis, prefix: str) -> set[str]:
     return {key.decode().rsplit(":", 1)[1] for key in client.scan_iter(instance_key(prefix, "*"), count=1000)}
 
 
+class SharedRedis(NamedTuple):
+    """The Redis the instances of a cluster share (streams, leases, this registry, presence), and the
+    prefix of every key Confab keeps there."""
+    client: redis.Redis
+    prefix: str
+
+
 @dataclass
 class SingletonJob:
     """``run`` is called every ``interval_s`` on the one instance holding the job's lease."""
@@ -53,10 +61,11 @@ class SingletonJob:
 
 
 class ClusterActor(PeriodicActor):
-    def __init__(self, health_sink: HealthSink, client: redis.Redis | None, prefix: str, instance_id: str,
-                 jobs: list[SingletonJob]) -> None:
+    def __init__(self, health_sink: HealthSink, shared: SharedRedis | None, instance_id: str,
+                 jobs: Sequence[SingletonJob]) -> None:
         super().__init__("cluster", health_sink, HEARTBEAT_S)
-        self.client, self.prefix, self.instance_id, self.jobs = client, prefix, instance_id, jobs
+        self.client, self.prefix = shared if shared is not None else (None, "")
+        self.instance_id, self.jobs = instance_id, tuple(jobs)
         self.leases: dict[str, Lease] = {}
         self.info = {"id": instance_id, "host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
         self._running: dict[str, Any] = {}
@@ -76,7 +85,7 @@ class ClusterActor(PeriodicActor):
     def tick(self) -> None:
         try:
             instances = self._register()
-            held = [job.name for job in list(self.jobs) if self._drive(job)]
+            held = [job.name for job in self.jobs if self._drive(job)]
             self.report_health("ok", True, instance_id=self.instance_id, instances=instances, singleton_jobs=held)
         except redis.RedisError as exc:
             logs.event(log, "cluster.heartbeat_failed", logging.WARNING, error=str(exc))
@@ -121,7 +130,8 @@ class ClusterActor(PeriodicActor):
         logs.event(log, "singleton.ran", logging.DEBUG, job=job.name, ms=round((time.monotonic() - started) * 1000))
 
 
-def start_cluster(supervisor: pykka.ActorRef, client: redis.Redis | None, prefix: str, instance_id: str,
-                  jobs: list[SingletonJob]) -> ChildHandle:
+def start_cluster(supervisor: pykka.ActorRef, shared: SharedRedis | None, instance_id: str,
+                  jobs: Sequence[SingletonJob]) -> ChildHandle:
+    """Register this instance (with Redis) and run ``jobs``, each on the one instance holding its lease."""
     return start_child(supervisor, ChildSpec(
-        "cluster", "cluster", lambda sink: ClusterActor.start(sink, client, prefix, instance_id, jobs)))
+        "cluster", "cluster", lambda sink: ClusterActor.start(sink, shared, instance_id, jobs)))

@@ -76,7 +76,7 @@ def broker_rate(mode: Mode, partitions: int, folder: Path, seconds: float) -> fl
     supervisor = Supervisor.start()
     config = AppConfig(server=ServerConfig(data_dir=str(data)),
                        broker=BrokerConfig(topics=f"bench:{partitions}", **mode.broker))
-    broker = start_broker(supervisor, config, NullMetrics())
+    broker = start_broker(supervisor, config, NullMetrics()).broker
     counts = {"published": 0, "consumed": 0}
     producers_done, all_consumed = threading.Event(), threading.Event()
 

@@ -36,7 +36,7 @@ def running_broker(data_dir: Path, metrics=None, **broker):
     config = AppConfig(server=ServerConfig(data_dir=str(data_dir)), broker=BrokerConfig(**broker))
     started = None
     try:
-        started = start_broker(supervisor, config, metrics or NullMetrics())
+        started = start_broker(supervisor, config, metrics or NullMetrics()).broker
         started.supervisor = supervisor
         yield started
     finally:

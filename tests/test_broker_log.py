@@ -97,7 +97,7 @@ from domain.metrics import NullMetrics
 
 config = AppConfig(server=ServerConfig(data_dir=sys.argv[1]),
                    broker=BrokerConfig(log="on", fsync="always", topics="t:2", segment_bytes=4096))
-broker = start_broker(Supervisor.start(), config, NullMetrics())
+broker = start_broker(Supervisor.start(), config, NullMetrics()).broker
 
 def produce(producer):
     for seq in range(100_000):

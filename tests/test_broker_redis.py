@@ -76,7 +76,9 @@ def instance(prefix, topics="t:2", metrics=None, **broker):
     supervisor = Supervisor.start(watch_interval_s=0.05)
     started = None
     try:
-        started = start_broker(supervisor, config, metrics or NullMetrics())
+        messaging = start_broker(supervisor, config, metrics or NullMetrics())
+        started = messaging.broker
+        cluster.start_cluster(supervisor, messaging.shared, started.instance_id, messaging.jobs)
         yield started
     finally:
         if started is not None:
@@ -98,7 +100,10 @@ settings = json.loads(sys.argv[1])
 for name, value in settings["cluster"].items():
     setattr(cluster, name, value)
 instance_groups.REAP_EVERY_S = settings["reap_every_s"]
-broker = start_broker(Supervisor.start(), build_config({"broker": settings["broker"]}), NullMetrics())
+supervisor = Supervisor.start()
+messaging = start_broker(supervisor, build_config({"broker": settings["broker"]}), NullMetrics())
+broker = messaging.broker
+cluster.start_cluster(supervisor, messaging.shared, broker.instance_id, messaging.jobs)
 seen = redis.Redis.from_url(settings["broker"]["redis_url"])
 
 def handle(record):
@@ -318,7 +323,8 @@ def test_instances_register_and_a_singleton_job_moves_when_its_holder_dies(prefi
         return cluster.SingletonJob("demo", 0.05, run)
 
     supervisors = {name: Supervisor.start(watch_interval_s=0.05) for name in ("a", "b")}
-    handles = {name: cluster.start_cluster(sup, client, prefix, name, [job(name)]) for name, sup in supervisors.items()}
+    shared = cluster.SharedRedis(client, prefix)
+    handles = {name: cluster.start_cluster(sup, shared, name, [job(name)]) for name, sup in supervisors.items()}
     try:
         wait_for(lambda: health(supervisors["b"])["components"]["cluster"].get("instances") == ["a", "b"], timeout=10)
         wait_for(lambda: runs["a"] + runs["b"] > 2, timeout=10)

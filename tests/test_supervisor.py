@@ -90,13 +90,11 @@ def test_health_groups_children_by_component(supervisor):
     assert state["protocol"] == 2
 
 
-def test_singleton_jobs_added_after_start_run_on_the_only_instance(supervisor):
-    """Without Redis this instance holds every lease; a job a component adds later still runs."""
+def test_singleton_jobs_run_on_the_only_instance(supervisor):
+    """Without Redis this instance holds every lease."""
     from actors.cluster import SingletonJob, start_cluster
 
-    jobs: list[SingletonJob] = []
-    start_cluster(supervisor, None, "", "local", jobs)
     runs: list[float] = []
-    jobs.append(SingletonJob("test.job", 0.0, lambda: runs.append(1.0)))
+    start_cluster(supervisor, None, "local", [SingletonJob("test.job", 0.0, lambda: runs.append(1.0))])
     wait_for(lambda: len(runs) >= 2, timeout=5)
     assert health(supervisor)["components"]["cluster"]["singleton_jobs"] == ["test.job"]

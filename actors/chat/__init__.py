@@ -14,7 +14,7 @@ from actors.chat import batch, replies, shared_presence
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
 from actors.chat.service import ChatService
-from actors.chat.webhooks import start_webhooks
+from actors.chat.webhooks import dispatch_job
 from actors.chat.writer import ChatWriter
 from actors.cluster import SingletonJob
 from actors.session import SessionFeature
@@ -31,12 +31,12 @@ class Chat:
     """What the chat component gives the rest of the server."""
     service: ChatService
     session: SessionFeature
+    jobs: tuple[SingletonJob, ...]  # webhook dispatch; with several instances (Redis) the presence sweep too
 
 
-def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object,
-               jobs: list[SingletonJob]) -> Chat:
-    """Start the chat writer and the event consumers; ``jobs`` gets the webhook dispatch job, and with
-    several instances (Redis) the presence sweep."""
+def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object) -> Chat:
+    """Start the chat writer and the event consumers; returns the service, chat's part of every /ws
+    session and its singleton jobs."""
     partitions = config.topic_partitions()
     shared = (broker.client, broker.prefix) if isinstance(broker, RedisBroker) else None
     service = ChatService(config.chat, metrics, broker, shared)  # type: ignore[arg-type]
@@ -44,6 +44,7 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
     service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
         sink, service, config.chat.group_commit_max, commits.submit)))
+    jobs: list[SingletonJob] = []
     if isinstance(service.presence, shared_presence.SharedPresence):
         presence = service.presence
         broker.create_topic(replies.TOPIC, partitions["chat.events"])  # type: ignore[attr-defined]
@@ -51,5 +52,5 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
             sink, service, presence)))
         jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
     service.listen()
-    start_webhooks(config.webhooks, metrics, service.publish, jobs)
-    return Chat(service, ChatFrames(service).session_feature())
+    jobs.append(dispatch_job(config.webhooks, metrics, service.publish))
+    return Chat(service, ChatFrames(service).session_feature(), tuple(jobs))

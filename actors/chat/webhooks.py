@@ -177,9 +177,7 @@ class Webhooks:
         return response.status, "" if 200 <= response.status < 300 else f"HTTP {response.status}"
 
 
-def start_webhooks(config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None],
-                   jobs: list[SingletonJob]) -> Webhooks:
-    """Add the dispatch job to the process's singleton jobs (deliveries are stored by the chat writer)."""
+def dispatch_job(config: WebhooksConfig, metrics: Metrics, publish: Callable[[Event], None]) -> SingletonJob:
+    """The singleton job that sends the deliveries the chat writer stored."""
     hooks = Webhooks(config, metrics, publish)
-    jobs.append(SingletonJob("webhooks.dispatch", config.dispatch_interval_s, hooks.dispatch))
-    return hooks
+    return SingletonJob("webhooks.dispatch", config.dispatch_interval_s, hooks.dispatch)

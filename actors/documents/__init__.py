@@ -96,12 +96,12 @@ class Documents:
     """What the documents component gives the rest of the server."""
     service: DocumentService
     session: SessionFeature
+    jobs: tuple[SingletonJob, ...]  # snapshot compaction
 
 
-def start_documents(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
-                    jobs: list[SingletonJob]) -> Documents:
-    """Start the registry under ``supervisor``, follow the other instances' updates on ``doc.updates``,
-    and add the snapshot compaction job to ``jobs``; returns the component and its /ws frames."""
+def start_documents(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker) -> Documents:
+    """Start the registry under ``supervisor`` and follow the other instances' updates on ``doc.updates``;
+    returns the component, its /ws frames and its singleton job."""
     table = DocumentTable()
     commits = GroupCommits(lambda items: store.commit_many(items), MAX_DOCUMENTS_PER_COMMIT)
     relay = Relay(broker, broker.instance_id, cluster=config.broker.backend == "redis")
@@ -109,7 +109,7 @@ def start_documents(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metr
         "collab", "collab", lambda sink: RegistryActor.start(sink, config.collab, metrics, table, relay,
                                                              commits)))
     relay.subscribe(table.loaded)
-    jobs.append(SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s,
-                             compaction.compactor(config.collab, commits.submit)))
+    compact = SingletonJob(compaction.JOB_NAME, config.collab.snapshot_every_s,
+                           compaction.compactor(config.collab, commits.submit))
     service = DocumentService(handle, config, relay)
-    return Documents(service, ws_frames.DocumentFrames(service).session_feature())
+    return Documents(service, ws_frames.DocumentFrames(service).session_feature(), (compact,))
