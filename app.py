@@ -62,7 +62,7 @@ def bootstrap(config: AppConfig) -> Confab:
         messaging = start_broker(supervisor, config, metrics)
         broker = messaging.broker
         documents = start_documents(supervisor, config, metrics, broker)
-        chat = start_chat(supervisor, config, metrics, broker)
+        chat = start_chat(supervisor, config, metrics, broker, messaging.shared)
         blobs = BlobStore(config.files_path, runtime.run_blocking)
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
         start_cluster(supervisor, messaging.shared, broker.instance_id,

@@ -9,17 +9,17 @@ from dataclasses import dataclass
 
 import pykka
 
-from actors.broker import RedisBroker
 from actors.chat import batch, replies, shared_presence
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
 from actors.chat.service import ChatService
 from actors.chat.webhooks import dispatch_job
 from actors.chat.writer import ChatWriter
-from actors.cluster import SingletonJob
+from actors.cluster import SharedRedis, SingletonJob
 from actors.session import SessionFeature
 from actors.storage import HubStatements
 from actors.supervisor import ChildSpec, start_child
+from domain.broker import Broker
 from domain.config import AppConfig
 from domain.metrics import Metrics
 
@@ -34,12 +34,13 @@ class Chat:
     jobs: tuple[SingletonJob, ...]  # webhook dispatch; with several instances (Redis) the presence sweep too
 
 
-def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: object) -> Chat:
+def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
+               shared: SharedRedis | None) -> Chat:
     """Start the chat writer and the event consumers; returns the service, chat's part of every /ws
-    session and its singleton jobs."""
+    session and its singleton jobs. With ``shared`` (a cluster's Redis, whatever the broker's backend)
+    presence spans the instances."""
     partitions = config.topic_partitions()
-    shared = (broker.client, broker.prefix) if isinstance(broker, RedisBroker) else None
-    service = ChatService(config.chat, metrics, broker, shared)  # type: ignore[arg-type]
+    service = ChatService(config.chat, metrics, broker, shared)
     commits = HubStatements(lambda commands: batch.apply_batch(commands))
     service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
@@ -47,7 +48,7 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
     jobs: list[SingletonJob] = []
     if isinstance(service.presence, shared_presence.SharedPresence):
         presence = service.presence
-        broker.create_topic(replies.TOPIC, partitions["chat.events"])  # type: ignore[attr-defined]
+        broker.create_topic(replies.TOPIC, partitions["chat.events"])
         start_child(supervisor, ChildSpec("chat.instance", "chat", lambda sink: ChatHeartbeat.start(
             sink, service, presence)))
         jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
