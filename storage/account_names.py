@@ -27,22 +27,12 @@ from collections import defaultdict
 import peewee
 
 from domain import logs
-from storage.models import BaseModel, User, utcnow
+from storage.models import AccountRename, User
 
 log = logging.getLogger("confab.storage")
 
 MAX_USERNAME = 32
 PLACEHOLDER_DOMAIN = "renamed.invalid"
-
-
-class AccountRename(BaseModel):
-    """What migration 8 changed to make names unique whatever their case."""
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="+")
-    field = peewee.CharField(max_length=16)  # username | email
-    old_value = peewee.CharField(max_length=254)
-    new_value = peewee.CharField(max_length=254)
-    kept_by = peewee.CharField(max_length=36)  # the account that keeps the old value
-    created_at = peewee.DateTimeField(default=utcnow)
 
 
 def username_key(username: str) -> str:

@@ -12,7 +12,7 @@ import time
 from domain import logs
 from storage.blob_store import BlobStore
 from storage.db import reading
-from storage.files import UploadedFile
+from storage.models import UploadedFile
 
 log = logging.getLogger("confab.files")
 

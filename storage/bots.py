@@ -8,9 +8,8 @@ from __future__ import annotations
 import peewee
 
 from domain.errors import Conflict, Forbidden, NotFound
-from storage.chat_models import RoomMember
+from storage.models import ApiKey, BOT_SUFFIX, RoomMember, User, new_id, utcnow
 from storage.db import database, reading, unit_of_work
-from storage.models import BOT_SUFFIX, ApiKey, User, new_id, utcnow
 
 MAX_PER_OWNER = 25
 NO_PASSWORD = "!"  # not an Argon2 hash: verification always fails

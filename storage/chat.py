@@ -14,9 +14,8 @@ import peewee
 
 from domain.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from storage.accounts import user_ref
-from storage.chat_models import Message, Room, RoomMember
+from storage.models import Message, Room, RoomMember, User, new_id, utcnow
 from storage.db import reading, unit_of_work
-from storage.models import User, new_id, utcnow
 
 MODERATORS = ("admin", "moderator")
 

@@ -18,9 +18,8 @@ from domain.errors import Conflict, Forbidden, NotFound
 from storage import files, notifications
 from storage.accounts import user_ref
 from storage.chat import MODERATORS, require_member
-from storage.chat_models import Message, Reaction, Room
+from storage.models import Message, Reaction, Room, User, new_id, utcnow
 from storage.db import database, reading
-from storage.models import User, new_id, utcnow
 
 
 def message_dicts(messages: list[Message]) -> list[dict[str, Any]]:

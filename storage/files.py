@@ -23,35 +23,12 @@ from domain.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from domain.file_links import FileLinks
 from storage import file_types
 from storage.blob_store import BlobStore, PendingBlob
-from storage.chat_models import Message, Room, RoomMember
+from storage.models import FileShare, Message, RoomMember, UploadedFile
 from storage.db import reading, unit_of_work
-from storage.models import BaseModel, User, new_id, utcnow
 
 MAX_ATTACHMENTS = 10
 
 
-class UploadedFile(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    uploader = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True)
-    file_name = peewee.CharField(max_length=255)
-    content_type = peewee.CharField(max_length=100)  # the verified type, as served
-    file_size = peewee.BigIntegerField()
-    sha256 = peewee.CharField(max_length=64, index=True)  # the blob
-    thumbnail_sha256 = peewee.CharField(max_length=64, null=True)  # the thumbnail's blob (images)
-    created_at = peewee.DateTimeField(default=utcnow)
-
-
-class FileShare(BaseModel):
-    """A room where a message attached the file: its members may read it."""
-    file = peewee.ForeignKeyField(UploadedFile, on_delete="CASCADE")
-    room = peewee.ForeignKeyField(Room, on_delete="CASCADE", index=True)
-    created_at = peewee.DateTimeField(default=utcnow)
-
-    class Meta:
-        primary_key = peewee.CompositeKey("file", "room")
-
-
-MODELS = [UploadedFile, FileShare]
 _links: FileLinks | None = None
 
 

@@ -20,26 +20,11 @@ from domain.errors import Conflict, Forbidden, NotFound
 from storage import bots
 from storage.accounts import user_ref
 from storage.chat import require_member
-from storage.chat_models import Room, RoomMember
+from storage.models import BOT_SUFFIX, IncomingWebhook, Room, RoomMember, User, utcnow
 from storage.db import reading, unit_of_work
-from storage.models import BOT_SUFFIX, BaseModel, User, new_id, utcnow
 
 MAX_PER_ROOM = 20
 _DUMMY_DIGEST = hashlib.sha256(b"no such webhook").hexdigest()
-
-
-class IncomingWebhook(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    room = peewee.ForeignKeyField(Room, on_delete="CASCADE", index=True)
-    bot = peewee.ForeignKeyField(User, on_delete="CASCADE")
-    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
-    name = peewee.CharField(max_length=64)
-    secret_hash = peewee.CharField(max_length=64)
-    created_at = peewee.DateTimeField(default=utcnow)
-    revoked_at = peewee.DateTimeField(null=True)
-
-
-MODELS = [IncomingWebhook]
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import account_names, documents, files, incoming_webhooks, models, notifications, webhooks
-from storage.chat_models import CHAT_TABLES, Message
+from storage import account_names, models
+from storage.models import (Document, DocumentShare, DocumentSnapshot, DocumentUpdate, FileShare, IncomingWebhook,
+                            Message, Notification, Reaction, Room, RoomMember, UploadedFile, Webhook, WebhookDelivery)
 from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
@@ -32,23 +33,23 @@ def _accounts(db: peewee.Database) -> None:
 
 
 def _documents(db: peewee.Database) -> None:
-    db.create_tables(documents.MODELS)
+    db.create_tables([Document, DocumentShare, DocumentUpdate, DocumentSnapshot])
 
 
 def _chat(db: peewee.Database) -> None:
-    db.create_tables(CHAT_TABLES)
+    db.create_tables([Room, RoomMember, Message, Reaction])
 
 
 def _files(db: peewee.Database) -> None:
-    db.create_tables(files.MODELS)
+    db.create_tables([UploadedFile, FileShare])
 
 
 def _notifications(db: peewee.Database) -> None:
-    db.create_tables(notifications.MODELS)
+    db.create_tables([Notification])
 
 
 def _webhooks(db: peewee.Database) -> None:
-    db.create_tables(webhooks.MODELS)
+    db.create_tables([Webhook, WebhookDelivery])
 
 
 def _lookup_indexes(db: peewee.Database) -> None:
@@ -90,7 +91,7 @@ def _bots(db: peewee.Database) -> None:
 
 
 def _incoming_webhooks(db: peewee.Database) -> None:
-    db.create_tables(incoming_webhooks.MODELS)
+    db.create_tables([IncomingWebhook])
 
 
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating

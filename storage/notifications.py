@@ -15,30 +15,11 @@ import peewee
 from domain.errors import NotFound
 from storage.account_names import username_key
 from storage.accounts import user_ref
-from storage.chat_models import Message, Room, RoomMember
+from storage.models import Message, Notification, Room, RoomMember, User, new_id, utcnow
 from storage.db import reading, unit_of_work
-from storage.models import BaseModel, User, new_id, utcnow
 
 KINDS = ("mention", "dm", "reply", "webhook_disabled")
 SNIPPET_CHARS = 120
-
-
-class Notification(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="+")
-    kind = peewee.CharField(max_length=24)
-    room = peewee.ForeignKeyField(Room, null=True, on_delete="CASCADE", backref="+")
-    message = peewee.ForeignKeyField(Message, null=True, on_delete="CASCADE", backref="+")
-    actor = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
-    snippet = peewee.TextField(default="")
-    created_at = peewee.DateTimeField(default=utcnow)
-    read_at = peewee.DateTimeField(null=True)
-
-    class Meta:
-        indexes = ((("user", "message"), True), (("user", "created_at"), False))
-
-
-MODELS = [Notification]
 
 
 @dataclass

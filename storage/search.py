@@ -30,7 +30,7 @@ from domain import logs
 from domain.errors import BadRequest
 from storage.chat import require_member
 from storage.chat_messages import message_dicts
-from storage.chat_models import Message, Room
+from storage.models import Message, Room
 from storage.db import database, engine_name, reading, unit_of_work
 
 log = logging.getLogger("confab.search")

@@ -14,52 +14,16 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import peewee
-
 from domain import jsonfmt
 from domain.errors import Conflict, NotFound
 from storage import notifications
-from storage.chat_models import RoomMember
 from storage.db import database, reading, unit_of_work
-from storage.models import BaseModel, User, new_id, utcnow
+from storage.models import RoomMember, Webhook, WebhookDelivery, new_id, utcnow
+from storage.models.webhooks import DELIVERED, FAILED, PENDING
 
 EVENTS = ("message.created", "message.edited", "message.deleted", "reaction.added", "reaction.removed")
 MAX_PER_USER = 25
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
-
-class Webhook(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True)
-    url = peewee.CharField(max_length=2048)
-    events = peewee.TextField()  # JSON list of event names
-    secret = peewee.CharField(max_length=80)
-    is_active = peewee.BooleanField(default=True)
-    failure_count = peewee.IntegerField(default=0)  # failed attempts in a row
-    created_at = peewee.DateTimeField(default=utcnow)
-    disabled_at = peewee.DateTimeField(null=True)
-
-
-class WebhookDelivery(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    webhook = peewee.ForeignKeyField(Webhook, on_delete="CASCADE")
-    ordinal = peewee.BigIntegerField()  # order of delivery within the webhook
-    source = peewee.CharField(max_length=80)  # the event's id: one per event, shared by its deliveries
-    event = peewee.CharField(max_length=32)
-    body = peewee.TextField()
-    status = peewee.CharField(max_length=16, default=PENDING)
-    attempts = peewee.IntegerField(default=0)
-    next_attempt_at = peewee.DateTimeField(default=utcnow)
-    last_status = peewee.IntegerField(null=True)  # HTTP status of the last attempt, null if none came back
-    last_error = peewee.TextField(default="")
-    created_at = peewee.DateTimeField(default=utcnow)
-    finished_at = peewee.DateTimeField(null=True)
-
-    class Meta:
-        indexes = ((("webhook", "source"), True), (("status", "webhook", "ordinal"), False))
-
-
-MODELS = [Webhook, WebhookDelivery]
 
 _ENQUEUE_SQL = ("INSERT INTO webhook_delivery (id, webhook_id, ordinal, source, event, body, status, attempts, "
                 "next_attempt_at, last_error, created_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, {p}, '', {p})")

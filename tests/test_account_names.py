@@ -15,10 +15,8 @@ import requests
 
 from domain.config import build_config
 from storage import migrations
-from storage.account_names import AccountRename
+from storage.models import AccountRename, Document, DocumentShare, User
 from storage.db import close_database, open_database, unit_of_work
-from storage.documents import Document, DocumentShare
-from storage.models import User
 from tests import services
 from tests.harness import LogRecords, running_server
 from tests.test_chat_helpers import Api, ChatClient, new_room

@@ -10,9 +10,8 @@ import pytest
 from actors import runtime
 from domain.config import build_config
 from storage import migrations
-from storage.chat_models import Message, Room, RoomMember
+from storage.models import Message, Room, RoomMember, User
 from storage.db import database, open_database, unit_of_work
-from storage.models import User
 from storage.search import search_messages
 from tests.harness import running_server
 from web.cursors import encode_cursor

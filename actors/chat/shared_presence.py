@@ -20,9 +20,8 @@ from actors.chat.presence import Presence, save_last_seen, status_frame
 from domain import jsonfmt, logs, ws_protocol
 from domain.broker import Broker, Record
 from domain.errors import Unavailable
-from storage.chat_models import RoomMember
+from storage.models import RoomMember, User, utcnow
 from storage.db import reading
-from storage.models import User, utcnow
 
 log = logging.getLogger("confab.chat")
 

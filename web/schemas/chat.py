@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from domain.chat_frames import ID, MessageDraft
 from domain.input_fields import Text
-from storage.chat_models import ROLES
+from storage.models.chat import ROLES
 from web.schemas.common import MAX_INTEGER, MAX_PAGE, JsonBoolean, PageQuery, UtcDateTime
 from web.schemas.files import FileSchema
 

@@ -1,4 +1,4 @@
-"""Account models: users, refresh-token families, API keys. Ids are UUID strings; times are UTC.
+"""Account models: users, refresh-token families, API keys, and the renames of migration 8.
 
 A bot is a user whose username ends in ``[bot]`` (GitHub's convention): no person can register that
 suffix, so "is a bot" is visible wherever a username is, with no extra column to load. A bot acts with
@@ -6,20 +6,9 @@ API keys only; ``bot_owner`` is the person who manages it (null for an incoming 
 """
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
-
 import peewee
 
-from storage.db import database
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from storage.models.base import BaseModel, new_id, utcnow
 
 
 BOT_SUFFIX = "[bot]"
@@ -27,18 +16,6 @@ BOT_SUFFIX = "[bot]"
 
 def is_bot_username(username: str) -> bool:
     return username.endswith(BOT_SUFFIX)
-
-
-class BaseModel(peewee.Model):
-    class Meta:
-        database = database
-        legacy_table_names = False
-
-
-class SchemaVersion(BaseModel):
-    version = peewee.IntegerField(primary_key=True)
-    name = peewee.CharField(max_length=200)
-    applied_at = peewee.DateTimeField(default=utcnow)
 
 
 class User(BaseModel):
@@ -79,3 +56,13 @@ class ApiKey(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
     last_used_at = peewee.DateTimeField(null=True)
     revoked_at = peewee.DateTimeField(null=True)
+
+
+class AccountRename(BaseModel):
+    """What migration 8 changed to make names unique whatever their case."""
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", backref="+")
+    field = peewee.CharField(max_length=16)  # username | email
+    old_value = peewee.CharField(max_length=254)
+    new_value = peewee.CharField(max_length=254)
+    kept_by = peewee.CharField(max_length=36)  # the account that keeps the old value
+    created_at = peewee.DateTimeField(default=utcnow)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import peewee
 
-from storage.models import BaseModel, User, new_id, utcnow
+from storage.models.accounts import User
+from storage.models.base import BaseModel, new_id, utcnow
 
 ROLES = ("admin", "moderator", "member")
 
@@ -67,6 +68,3 @@ class Reaction(BaseModel):
 
     class Meta:
         indexes = ((("message", "user", "emoji"), True),)
-
-
-CHAT_TABLES = [Room, RoomMember, Message, Reaction]
