@@ -184,7 +184,8 @@ def part_seed003(servers: Servers, args: argparse.Namespace) -> tuple[dict[str, 
             "duration_s": args.seconds}
     with servers.confab("seed003") as (pid, addr):
         conns = users_and_rooms(f"http://{addr}", rooms, 4, 4)
-        confab = run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, **plan}, servers.work)
+        confab = run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, **plan}, servers.work,
+                          profile=args.profile and args.profile / "chat-seed003.raw")
     with servers.bare() as (pid, addr):
         bare = run_load([pid], {"url": f"ws://{addr}/ws", "conns": conns, **plan}, servers.work)
     return confab, bare
