@@ -17,6 +17,7 @@ from domain.errors import NotFound
 from storage import accounts, migrations
 from storage import documents as store
 from storage.db import close_database, open_database, reading, unit_of_work
+from storage.models import Document, DocumentUpdate
 from tests import harness
 
 _blocking_sleep = monkey.get_original("time", "sleep")
@@ -73,8 +74,8 @@ def test_versions_come_from_the_database_and_a_failure_rolls_back_only_its_own_b
     owner = accounts.create_user("owner", "owner@example.com", "Owner", "x").id
     d1, d2 = (store.create_document(owner, title).id for title in ("one", "two"))
     with unit_of_work():  # another instance appended 1..4 to d2, and a row is in the way of its 6
-        store.Document.update(version=4).where(store.Document.id == d2).execute()
-        store.DocumentUpdate.create(document=d2, version=6, author_id=owner, data=b"\0")
+        Document.update(version=4).where(Document.id == d2).execute()
+        DocumentUpdate.create(document=d2, version=6, author_id=owner, data=b"\0")
     commits = GroupCommits(store.commit_many, max_batch=8)
     items = [store.Append(d1, [(owner, b"x"), (owner, b"y")]),
              store.Append("gone", [(owner, b"z")]),  # no such document: nothing moves
@@ -87,13 +88,13 @@ def test_versions_come_from_the_database_and_a_failure_rolls_back_only_its_own_b
     assert isinstance(waiters[2].exception, sqlite3.IntegrityError) and waiters[3].value is None
     assert waiters[4].value == 3
     with unit_of_work():
-        store.DocumentUpdate.delete().where(store.DocumentUpdate.document == d2).execute()
+        DocumentUpdate.delete().where(DocumentUpdate.document == d2).execute()
     assert commits.submit(store.Append(d2, [(owner, b"v")])) == 5  # its failed batch moved nothing
     commits.close()
     with reading():
-        assert {d.id: d.version for d in store.Document.select()} == {d1: 3, d2: 5}
-        rows = [(u.document_id, u.version, bytes(u.data)) for u in store.DocumentUpdate.select()
-                .order_by(store.DocumentUpdate.document, store.DocumentUpdate.version)]
+        assert {d.id: d.version for d in Document.select()} == {d1: 3, d2: 5}
+        rows = [(u.document_id, u.version, bytes(u.data)) for u in DocumentUpdate.select()
+                .order_by(DocumentUpdate.document, DocumentUpdate.version)]
         snapshots = [(s.document_id, s.version, bytes(s.state)) for s in store.DocumentSnapshot.select()]
     assert sorted(rows) == sorted([(d1, 1, b"x"), (d1, 2, b"y"), (d1, 3, b"w"), (d2, 5, b"v")])
     assert snapshots == [(d1, 2, b"state")]

@@ -44,7 +44,7 @@ from domain.config import WebhooksConfig
 from domain.metrics import Metrics
 from domain.outbound import Refused, Resolver, policy_for, resolve_host
 from storage import webhooks as store
-from storage.models import new_id, utcnow
+from storage.models import Webhook, WebhookDelivery, new_id, utcnow
 
 log = logging.getLogger("confab.webhooks")
 
@@ -130,7 +130,7 @@ class Webhooks:
         except Exception as exc:  # noqa: BLE001 — storage trouble: the next run tries again
             logs.event(log, "webhook.dispatch_failed", logging.ERROR, exc_info=exc, webhook_id=webhook_id)
 
-    def _attempt(self, delivery: store.WebhookDelivery, hook: store.Webhook) -> bool:
+    def _attempt(self, delivery: WebhookDelivery, hook: Webhook) -> bool:
         """Send ``delivery`` once and record the result; True when it was delivered."""
         started = time.perf_counter()
         status, error = self.post(hook.url, hook.secret, delivery.id, delivery.event, delivery.body.encode())

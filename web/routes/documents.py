@@ -9,6 +9,7 @@ from typing import Any
 
 from domain.errors import BadRequest, Forbidden, NotFound
 from storage import documents as store
+from storage.models import Document, DocumentShare
 from web.cursors import paginate, read_cursor, time_and_id
 from web.openapi import Blueprint, answers
 from web.schemas import examples
@@ -20,7 +21,7 @@ from web.services import principal, services
 blp = Blueprint("documents", __name__, url_prefix="/api/v1/documents", description="Collaborative documents")
 
 
-def _access(document_id: str, minimum: str) -> tuple[store.Document, str]:
+def _access(document_id: str, minimum: str) -> tuple[Document, str]:
     doc, role = store.access(document_id, principal().user_id)
     if store.role_rank(role) < store.role_rank(minimum):
         raise Forbidden(f"this needs the {minimum} role")
@@ -53,7 +54,7 @@ def get(document_id: str) -> dict[str, Any]:
     return _detail(doc, role)
 
 
-def _detail(doc: store.Document, role: str) -> dict[str, Any]:
+def _detail(doc: Document, role: str) -> dict[str, Any]:
     version, content = services().documents.content(doc.id)
     return {**store.document_dict(doc, role), "version": version, "content": content}
 
@@ -143,6 +144,6 @@ def unshare(document_id: str, user_id: str) -> None:
     services().documents.access_changed(document_id, user_id, None)
 
 
-def _share_dict(share: store.DocumentShare, username: str) -> dict[str, Any]:
+def _share_dict(share: DocumentShare, username: str) -> dict[str, Any]:
     return {"document_id": share.document_id, "user_id": share.user_id, "username": username,
             "role": share.role, "created_at": share.created_at}

@@ -21,6 +21,7 @@ from domain import logs
 from domain.errors import BadRequest, DomainError, NotFound, PayloadTooLarge, Unavailable, UnsupportedMediaType
 from storage import file_types, files
 from storage.blob_store import BlobStore, PendingBlob
+from storage.models import UploadedFile
 from storage.thumbnails import THUMBNAIL_TYPE
 from web.middleware import signed_or_authenticated
 from web.openapi import Blueprint, answers
@@ -135,7 +136,7 @@ def thumbnail(file_id: str) -> Response:
     return _send(f.thumbnail_sha256, THUMBNAIL_TYPE, PurePath(f.file_name).stem + ".webp")
 
 
-def _readable(file_id: str, kind: str) -> files.UploadedFile:
+def _readable(file_id: str, kind: str) -> UploadedFile:
     if "sig" in request.args:
         link = request.args
         return files.linked_file(file_id, kind, link.get("grant", ""), link.get("expires", ""), link["sig"])
