@@ -111,10 +111,7 @@ def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callab
                 recording = Recording(pids[0], profile)
             start, start_others = [cpu_seconds(pid) for pid in pids], others()
             start_generator, start_wait = cpu_seconds(node.pid), sum(map(runqueue_wait_s, pids))
-        elif event.get("phase") == "done":
-            if recording is not None:
-                print(f"profile: {recording.stop()}", file=sys.stderr)
-                recording = None
+        elif event.get("phase") == "done":  # figures first: the generator exits soon after "done"
             event["generator_cpu_percent"] = (cpu_seconds(node.pid) - start_generator) * 100 / event["seconds"]
             event["server_wait_s"] = sum(map(runqueue_wait_s, pids)) - start_wait
             event["cpu_by_server_s"] = [cpu_seconds(pid) - start[i] for i, pid in enumerate(pids)]
@@ -123,6 +120,9 @@ def run_phases(pids: list[int], plan: dict[str, Any], work: Path, others: Callab
             event["us_per_delivery"] = event["server_cpu_s"] * 1e6 / max(1, event["delivered"])
             event["rss_mb"] = sum(rss_mb(pid) for pid in pids)
             results.append(event)
+            if recording is not None:
+                print(f"profile: {recording.stop()}", file=sys.stderr)
+                recording = None
     node.wait()
     if node.returncode or not results:
         raise SystemExit("load generator failed")
