@@ -11,6 +11,7 @@ import requests
 import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pycrdt import Doc, Text
 
 from domain import yjs_sync
 from tests.harness import Server, bearer, running_server
@@ -171,3 +172,28 @@ def test_two_clients_opening_a_cold_document_at_once_both_sync(server: Server, u
         wait_until(lambda: peers[1].content == "x")
         for peer in peers:
             peer.close()
+
+
+def test_updates_that_arrive_together_reach_the_other_peers_as_one_merged_update(server: Server,
+                                                                               users: dict[str, Any]) -> None:
+    """A hot document's fan-out does not grow with the number of tiny inserts: 30 updates written in one
+    TCP send are applied in order, stored (version 30), and relayed to a peer in far fewer frames."""
+    doc_id = new_document(server, users)
+    writer, watcher = client(server, users, doc_id), client(server, users, doc_id, "editor")
+    source = Doc()
+    text = source.get("content", type=Text)
+    updates: list[bytes] = []
+    source.observe(lambda event: updates.append(event.update))
+    for i in range(30):
+        text += f"{i} "
+    frames = b"".join(websocket.ABNF.create_frame(yjs_sync.sync_update(update), websocket.ABNF.OPCODE_BINARY).format()
+                      for update in updates)
+    before = len(watcher.received)
+    writer.ws.sock.sendall(frames)
+    expected = "".join(f"{i} " for i in range(30))
+    wait_until(lambda: watcher.content == expected, message="the burst at the watcher")
+    relayed = len(watcher.received) - before
+    assert 1 <= relayed <= 10, f"{relayed} frames for 30 updates"
+    assert rest_document(server, users, doc_id)["version"] == 30
+    writer.close()
+    watcher.close()
