@@ -5,10 +5,10 @@ from typing import Any
 
 import requests
 
-from tests.harness import bearer, connect_ws, running_server, ws_request
-from tests.harness import register as register_user
-from tests.test_postgres import pg_url  # noqa: F401 — the fixture (skips the module without PostgreSQL)
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import bearer, connect_ws, running_server, ws_request
+from tests.support.harness import register as register_user
+from tests.storage.test_postgres import pg_url  # noqa: F401 — the fixture (skips the module without PostgreSQL)
+from tests.support.yjs_client import YjsClient, wait_until
 
 
 def test_documents_round_trip_on_postgres(pg_url: str, tmp_path: Any) -> None:  # noqa: F811

@@ -2,11 +2,11 @@
 the other engine too. The same tests as on SQLite, on a fresh database."""
 import pytest
 
-from tests.harness import running_server
-from tests.test_files import LIMIT
-from tests.test_files import (  # noqa: F401 — collected here with this module's ``server``
+from tests.support.harness import running_server
+from tests.files.test_files import LIMIT
+from tests.files.test_files import (  # noqa: F401 — collected here with this module's ``server``
     test_duplicate_upload_is_stored_once, test_upload_attach_member_downloads_stranger_gets_not_found)
-from tests.test_postgres import pg_url  # noqa: F401 — a fresh database; skips this module when PostgreSQL is absent
+from tests.storage.test_postgres import pg_url  # noqa: F401 — a fresh database; skips this module when PostgreSQL is absent
 
 
 @pytest.fixture(scope="module")

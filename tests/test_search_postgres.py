@@ -2,9 +2,9 @@
 of ``tests/test_search.py`` again, on a fresh database."""
 import pytest
 
-from tests.harness import running_server
-from tests.test_postgres import pg_url  # noqa: F401 — the fresh database (skips this module without PostgreSQL)
-from tests.test_search import (  # noqa: F401 — collected here with this module's ``server``
+from tests.support.harness import running_server
+from tests.storage.test_postgres import pg_url  # noqa: F401 — the fresh database (skips this module without PostgreSQL)
+from tests.chat.test_search import (  # noqa: F401 — collected here with this module's ``server``
     test_bad_input_is_a_bad_request, test_edits_and_deletes_are_reflected,
     test_engine_syntax_in_the_query_is_only_text, test_finds_by_word_phrase_and_prefix_best_match_first,
     test_never_returns_a_message_from_a_room_the_caller_cannot_read,

@@ -6,7 +6,7 @@ import stat
 import pytest
 import requests
 
-from tests.harness import bearer, register, running_server
+from tests.support.harness import bearer, register, running_server
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from storage.account_names import AccountRename
 from storage.db import close_database, open_database, unit_of_work
 from storage.documents import Document, DocumentShare
 from storage.models import User
-from tests import services
-from tests.harness import LogRecords, running_server
-from tests.test_chat_helpers import Api, ChatClient, new_room
+from tests.support import services
+from tests.support.harness import LogRecords, running_server
+from tests.support.chat_helpers import Api, ChatClient, new_room
 
 PASSWORD = "correct horse"
 HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # the tests' server parameters

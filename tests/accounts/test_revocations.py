@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from storage import accounts
-from tests.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 SECRET = "s" * 64
 

@@ -21,11 +21,11 @@ from domain.broker import partition_for
 from domain.config import AppConfig, BrokerConfig, ServerConfig
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
-from tests.recording_metrics import RecordingMetrics
-from tests.waiting import wait_for
+from tests.support.recording_metrics import RecordingMetrics
+from tests.support.waiting import wait_for
 
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from actors.broker import partition as partition_module
 from domain.broker import partition_for
 from domain.errors import Unavailable
 from storage.segment_log import HEADER_SIZE, SegmentLog
-from tests.test_broker import ROOT_DIR, Collector, make_broker, wait_for  # noqa: F401 — make_broker is a fixture
+from tests.broker.test_local import ROOT_DIR, Collector, make_broker, wait_for  # noqa: F401 — make_broker is a fixture
 
 
 def segment(tmp_path, topic="t", partition=0):

@@ -28,12 +28,12 @@ from domain.broker import partition_for
 from domain.config import build_config
 from domain.errors import Unavailable
 from domain.metrics import NullMetrics
-from tests import services
-from tests.recording_metrics import RecordingMetrics
-from tests.waiting import wait_for
+from tests.support import services
+from tests.support.recording_metrics import RecordingMetrics
+from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("CONFAB_TEST_REDIS", "redis://127.0.0.1:6379/0")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAST_CLUSTER = {"HEARTBEAT_S": 0.2, "INSTANCE_TTL_MS": 1000}  # an instance leaves the registry within 1 s
 
 

@@ -19,8 +19,8 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.browser_env import CHROMIUM, node_modules, require
-from tests.harness import ROOT, Server, ServerProcess, running_server
+from tests.support.browser_env import CHROMIUM, node_modules, require
+from tests.support.harness import ROOT, Server, ServerProcess, running_server
 
 UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"

@@ -7,8 +7,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.harness import Server, close_code, running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import Server, close_code, running_server
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @pytest.fixture(scope="module")

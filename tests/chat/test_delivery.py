@@ -8,9 +8,9 @@ import peewee
 import pytest
 
 from actors.chat import batch as chat_batch
-from tests.harness import close_code, running_server
-from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
-from tests.test_chat_ws import messages_in
+from tests.support.harness import close_code, running_server
+from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
+from tests.chat.test_ws import messages_in
 
 SENDS = 120
 

@@ -3,8 +3,8 @@ import json
 
 import websocket
 
-from tests.harness import ServerProcess, register
-from tests.test_chat_helpers import Api, ChatClient, new_room
+from tests.support.harness import ServerProcess, register
+from tests.support.chat_helpers import Api, ChatClient, new_room
 
 ENV = {"CONFAB_CHAT_SEND_RATE": "10000", "CONFAB_CHAT_SEND_WINDOW_S": "1"}
 

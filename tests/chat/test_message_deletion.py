@@ -5,9 +5,9 @@ the snippets. On SQLite and PostgreSQL."""
 import pytest
 import requests
 
-from tests.harness import bearer, server_on
-from tests.test_chat_helpers import ChatClient, room_with_two_members
-from tests.test_files import said_with, uploaded
+from tests.support.harness import bearer, server_on
+from tests.support.chat_helpers import ChatClient, room_with_two_members
+from tests.files.test_files import said_with, uploaded
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

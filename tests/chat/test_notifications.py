@@ -4,8 +4,8 @@ read over REST."""
 import pytest
 
 from actors.chat.notifications import mentions
-from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import running_server
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @pytest.fixture(scope="module")

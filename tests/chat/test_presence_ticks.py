@@ -8,8 +8,8 @@ from typing import Iterator
 import pytest
 
 from actors.chat.presence import ANNOUNCE_EVERY_S
-from tests.harness import Server, connect_ws, running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import Server, connect_ws, running_server
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @pytest.fixture(scope="module")

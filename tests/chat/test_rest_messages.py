@@ -7,8 +7,8 @@ import pytest
 import requests
 
 from confab_client import BadRequest, Client, Forbidden, NotFound, RateLimited
-from tests.harness import running_server, serving
-from tests.test_chat_helpers import ChatClient, new_room, room_with_two_members, user
+from tests.support.harness import running_server, serving
+from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from storage.chat_models import Message, Room, RoomMember
 from storage.db import database, open_database, unit_of_work
 from storage.models import User
 from storage.search import search_messages
-from tests.harness import running_server
+from tests.support.harness import running_server
 from web.schemas.common import encode_cursor
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, connected, new_room, room_with_two_members, user
+from tests.support.harness import running_server
+from tests.support.chat_helpers import ChatClient, connected, new_room, room_with_two_members, user
 
 
 @pytest.fixture(scope="module")

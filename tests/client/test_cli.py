@@ -12,9 +12,9 @@ import gevent
 import pytest
 
 from confab_client import Client
-from tests.harness import ROOT, register, running_server
-from tests.tcp_gate import TcpGate
-from tests.waiting import wait_for
+from tests.support.harness import ROOT, register, running_server
+from tests.support.tcp_gate import TcpGate
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 
 from actors.gateway import CloseSessions
 from confab_client import BadRequest, Client, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
-from tests.harness import ServerProcess, running_server, serving
-from tests.tcp_gate import TcpGate
-from tests.waiting import wait_for
+from tests.support.harness import ServerProcess, running_server, serving
+from tests.support.tcp_gate import TcpGate
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

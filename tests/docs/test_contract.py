@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from domain.metrics import SCOPE
-from tests.harness import ROOT, running_server
+from tests.support.harness import ROOT, running_server
 
 DOCS = ROOT / "docs"
 #: statsd calls by method, as the catalog's "type" column names them
@@ -115,6 +115,6 @@ def test_nothing_in_the_repository_refers_to_files_outside_it():
         if not path.is_file() or path.suffix in (".png", ".gz", ".ico", ".woff2"):
             continue
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
-            if OUTSIDE.search(line) and name != "tests/test_docs_contract.py":
+            if OUTSIDE.search(line) and name != "tests/docs/test_contract.py":
                 offenders.append(f"{name}:{number}: {line.strip()}")
     assert not offenders, "use docs/protocol.md or docs/architecture.md instead:\n" + "\n".join(offenders)

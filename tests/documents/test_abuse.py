@@ -16,9 +16,9 @@ from pycrdt import Doc, Text
 
 from actors.documents.document import DocumentActor
 from domain import yjs_sync
-from tests.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 
 @pytest.fixture(scope="module")

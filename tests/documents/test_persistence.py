@@ -15,9 +15,9 @@ from actors.documents.document import DocumentActor
 from actors.gateway import SessionCounts
 from domain import logs
 from storage import documents as store
-from tests.harness import ServerProcess, StatsdReceiver, bearer, close_code, connect_ws, running_server, ws_request
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import ServerProcess, StatsdReceiver, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 
 def create(base: str, token: str) -> str:

@@ -17,7 +17,7 @@ from domain.errors import NotFound
 from storage import accounts, migrations
 from storage import documents as store
 from storage.db import close_database, open_database, reading, unit_of_work
-from tests import harness
+from tests.support import harness
 
 _blocking_sleep = monkey.get_original("time", "sleep")
 

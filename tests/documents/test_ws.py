@@ -8,9 +8,9 @@ import pytest
 import requests
 import websocket
 
-from tests.harness import Server, bearer, connect_ws, running_server, ws_request
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import Server, bearer, connect_ws, running_server, ws_request
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 
 @pytest.fixture(scope="module")

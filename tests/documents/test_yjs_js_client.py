@@ -14,9 +14,9 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from tests.harness import Server, bearer, running_server
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import Server, bearer, running_server
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 PACKAGES = ["yjs@13.6.33", "y-websocket@3.1.0", "ws@8.23.0"]
 CLIENT = """

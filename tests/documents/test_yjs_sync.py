@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import yjs_sync
-from tests.harness import Server, bearer, running_server
-from tests.harness import register as register_user
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.harness import Server, bearer, running_server
+from tests.support.harness import register as register_user
+from tests.support.yjs_client import YjsClient, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import requests
 from PIL import Image
 
 from storage.file_types import safe_name
-from tests.harness import bearer, running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import bearer, running_server
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 LIMIT = 100_000
 

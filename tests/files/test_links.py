@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from domain.file_links import FileLinks
-from tests.harness import running_server
-from tests.test_chat_helpers import room_with_two_members, user
-from tests.test_files import said_with, upload, uploaded
-from tests.waiting import wait_for
+from tests.support.harness import running_server
+from tests.support.chat_helpers import room_with_two_members, user
+from tests.files.test_files import said_with, upload, uploaded
+from tests.support.waiting import wait_for
 
 QUOTA = 50_000
 

@@ -7,8 +7,8 @@ import requests
 from confab_client import Client, Forbidden, NotFound, Unauthorized
 from storage import migrations
 from storage.db import database
-from tests.harness import bearer, close_code, connect_ws, running_server
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import bearer, close_code, connect_ws, running_server
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @pytest.fixture(scope="module")

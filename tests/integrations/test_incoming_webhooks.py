@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 import requests
 
-from tests.harness import running_server
-from tests.test_chat_helpers import ChatClient, room_with_two_members
+from tests.support.harness import running_server
+from tests.support.chat_helpers import ChatClient, room_with_two_members
 
 
 @pytest.fixture(scope="module")

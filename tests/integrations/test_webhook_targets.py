@@ -13,9 +13,9 @@ from actors.chat.webhooks import Webhooks
 from domain.config import ConfigError, build_config
 from domain.metrics import NullMetrics
 from domain.outbound import AddressPolicy, Refused, is_public, resolve_host
-from tests.harness import ServerProcess, free_port, register, running_server
-from tests.test_chat_helpers import Api, ChatClient, new_room, user
-from tests.waiting import wait_for
+from tests.support.harness import ServerProcess, free_port, register, running_server
+from tests.support.chat_helpers import Api, ChatClient, new_room, user
+from tests.support.waiting import wait_for
 
 FAST = {"backoff_base_s": "0.05", "backoff_max_s": "0.1", "max_failures": "1000", "timeout_s": "2",
         "dispatch_interval_s": "0.1"}

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from gevent.pywsgi import WSGIServer
 
-from tests import services
-from tests.harness import ServerProcess, free_port, register, running_server
-from tests.test_chat_helpers import Api, ChatClient, new_room, user
-from tests.waiting import wait_for
+from tests.support import services
+from tests.support.harness import ServerProcess, free_port, register, running_server
+from tests.support.chat_helpers import Api, ChatClient, new_room, user
+from tests.support.waiting import wait_for
 
 CONFIG = {"backoff_base_s": "0.1", "backoff_max_s": "0.3", "max_failures": "3", "timeout_s": "2",
           "allowed_targets": "127.0.0.1/32"}  # the receiver is local: allowed, as a self-hoster would

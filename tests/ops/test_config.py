@@ -7,7 +7,7 @@ import pytest
 
 from domain.config import AppConfig, ConfigError, build_config, describe, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_config_ini_loads_to_the_defaults():

@@ -29,8 +29,8 @@ from gevent.pywsgi import WSGIServer
 
 from ops import metrics_stack
 from ops.metrics_stack import Ports, Stack
-from tests.harness import ROOT, Server, bearer, connect_ws, free_port, register, running_server, ws_request
-from tests.browser_env import CHROMIUM, chromium_and_playwright
+from tests.support.harness import ROOT, Server, bearer, connect_ws, free_port, register, running_server, ws_request
+from tests.support.browser_env import CHROMIUM, chromium_and_playwright
 
 OUTPUT = ROOT / "test-output" / "dashboard"
 LOAD_S = float(os.environ.get("CONFAB_DASHBOARD_LOAD_S", "3"))

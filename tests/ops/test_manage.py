@@ -16,9 +16,9 @@ import requests
 
 from storage import migrations
 from storage.db import close_database, open_database
-from tests import services
-from tests import harness
-from tests.harness import ROOT, ServerProcess, bearer, close_code, connect_ws, register, ws_request
+from tests.support import services
+from tests.support import harness
+from tests.support.harness import ROOT, ServerProcess, bearer, close_code, connect_ws, register, ws_request
 
 FAST_HASH = {"CONFAB_AUTH_ARGON2_TIME_COST": "1", "CONFAB_AUTH_ARGON2_MEMORY_KIB": "1024",
              "CONFAB_STATSD_ENABLED": "false"}

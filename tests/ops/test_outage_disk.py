@@ -15,14 +15,14 @@ from typing import ContextManager
 import pytest
 import requests
 
-from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
-from tests.doc_load import DocEditor, assert_edits_stored_once
-from tests.harness import ServerProcess, bearer, register, serving
-from tests.private_services import SmallDisk
-from tests.test_files import png
-from tests.test_chat_helpers import Api, ChatClient, new_room
-from tests.waiting import wait_for
-from tests.yjs_client import YjsClient
+from tests.support.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
+from tests.support.doc_load import DocEditor, assert_edits_stored_once
+from tests.support.harness import ServerProcess, bearer, register, serving
+from tests.support.private_services import SmallDisk
+from tests.files.test_files import png
+from tests.support.chat_helpers import Api, ChatClient, new_room
+from tests.support.waiting import wait_for
+from tests.support.yjs_client import YjsClient
 
 DISK_MIB = 12
 PNG = png(64, 48)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
-from tests.doc_load import DocEditor, assert_edits_stored_once
-from tests.harness import ServerProcess, bearer, connect_ws, register, serving, ws_request
-from tests.private_services import PrivatePostgres
-from tests.test_chat_helpers import Api, new_room
-from tests.waiting import wait_for
+from tests.support.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
+from tests.support.doc_load import DocEditor, assert_edits_stored_once
+from tests.support.harness import ServerProcess, bearer, connect_ws, register, serving, ws_request
+from tests.support.private_services import PrivatePostgres
+from tests.support.chat_helpers import Api, new_room
+from tests.support.waiting import wait_for
 
 OUTAGE_S = 10.0
 LIMITS = {"CONFAB_CHAT_SEND_RATE": "100000", "CONFAB_RATE_LIMIT_USER_BURST": "100000",

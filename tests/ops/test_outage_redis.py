@@ -15,14 +15,14 @@ import redis
 import requests
 
 from domain.errors import Unavailable
-from tests.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
-from tests.cluster import cluster
-from tests.harness import register
-from tests.private_services import PrivateRedis
-from tests.services import require_postgres
-from tests.test_broker_redis import instance
-from tests.test_chat_helpers import Api, ChatClient, new_room
-from tests.waiting import wait_for
+from tests.support.chat_load import Sender, assert_stored_exactly_once, error_window, first_ack_after
+from tests.support.cluster import cluster
+from tests.support.harness import register
+from tests.support.private_services import PrivateRedis
+from tests.support.services import require_postgres
+from tests.broker.test_redis import instance
+from tests.support.chat_helpers import Api, ChatClient, new_room
+from tests.support.waiting import wait_for
 
 require_postgres()
 

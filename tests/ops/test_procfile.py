@@ -15,7 +15,7 @@ import psutil
 import requests
 
 from storage import migrations
-from tests.harness import ROOT, close_code, connect_ws, free_port, register, ws_request
+from tests.support.harness import ROOT, close_code, connect_ws, free_port, register, ws_request
 
 BIN = Path(sys.executable).parent
 

@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from tests.harness import ServerProcess, close_code, connect_ws, register, ws_request
+from tests.support.harness import ServerProcess, close_code, connect_ws, register, ws_request
 
 
 def test_sigterm_closes_websockets_with_1001_and_exits_zero(tmp_path):

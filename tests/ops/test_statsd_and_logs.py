@@ -8,8 +8,8 @@ import requests
 
 from domain import logs
 
-from tests.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, register, running_server, ws_request
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import ServerProcess, StatsdReceiver, bearer, connect_ws, register, running_server, ws_request
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 def test_statsd_packets_for_requests_sessions_and_errors(tmp_path):

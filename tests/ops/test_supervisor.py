@@ -5,7 +5,7 @@ import pytest
 
 from actors.component import ComponentActor
 from actors.supervisor import ChildSpec, Supervisor, health, start_child
-from tests.waiting import wait_for
+from tests.support.waiting import wait_for
 
 
 class Crash:

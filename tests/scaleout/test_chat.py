@@ -1,5 +1,5 @@
 """Chat across instances: real ``python app.py`` processes sharing the local PostgreSQL and Redis
-(tests/cluster.py). Messages, presence and typing cross instances; SIGKILL of one instance under load
+(tests/support/cluster.py). Messages, presence and typing cross instances; SIGKILL of one instance under load
 loses no acknowledged message, its clients resume on the other with ``since_seq``, and its singleton
 jobs move."""
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pytest
 import redis
 import requests
 
-from tests.chat_load import Sender, assert_stored_exactly_once, holder_of
-from tests.cluster import REDIS_URL, cluster, require_cluster_services
-from tests.harness import ServerProcess, register
-from tests.test_chat_helpers import Api, ChatClient, new_room
-from tests.waiting import wait_for
+from tests.support.chat_load import Sender, assert_stored_exactly_once, holder_of
+from tests.support.cluster import REDIS_URL, cluster, require_cluster_services
+from tests.support.harness import ServerProcess, register
+from tests.support.chat_helpers import Api, ChatClient, new_room
+from tests.support.waiting import wait_for
 
 require_cluster_services()
 

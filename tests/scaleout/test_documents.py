@@ -19,9 +19,9 @@ import requests
 import websocket
 from pycrdt import Doc, Text
 
-from tests.cluster import Cluster, cluster, require_cluster_services
-from tests.harness import ROOT, ServerProcess, bearer, close_code, connect_ws, free_port, register
-from tests.yjs_client import YjsClient, wait_until
+from tests.support.cluster import Cluster, cluster, require_cluster_services
+from tests.support.harness import ROOT, ServerProcess, bearer, close_code, connect_ws, free_port, register
+from tests.support.yjs_client import YjsClient, wait_until
 
 require_cluster_services()
 

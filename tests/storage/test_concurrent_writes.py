@@ -2,7 +2,7 @@
 import gevent
 import requests
 
-from tests.harness import running_server
+from tests.support.harness import running_server
 
 
 def test_sixty_concurrent_registrations_all_succeed(tmp_path):

@@ -10,8 +10,8 @@ import requests
 from domain.config import build_config
 from storage import migrations
 from storage.db import open_database, reading
-from tests import services
-from tests.harness import ROOT, bearer, register, running_server
+from tests.support import services
+from tests.support.harness import ROOT, bearer, register, running_server
 
 ADMIN_URL = services.POSTGRES_URL
 

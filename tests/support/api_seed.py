@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.harness import connect_ws, ws_request
-from tests.test_files import png
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import connect_ws, ws_request
+from tests.files.test_files import png
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 
 @dataclass

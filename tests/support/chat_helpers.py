@@ -11,7 +11,7 @@ from typing import Any, Callable
 import requests
 import websocket
 
-from tests.harness import bearer, connect_ws, register
+from tests.support.harness import bearer, connect_ws, register
 
 _refs = itertools.count(1)
 

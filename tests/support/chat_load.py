@@ -14,8 +14,8 @@ from typing import Any
 import requests
 import websocket
 
-from tests.harness import ServerProcess
-from tests.test_chat_helpers import Api, ChatClient
+from tests.support.harness import ServerProcess
+from tests.support.chat_helpers import Api, ChatClient
 
 ACK = "ack"
 

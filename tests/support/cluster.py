@@ -10,8 +10,8 @@ from typing import Iterator
 import psycopg
 import redis
 
-from tests import services
-from tests.harness import ServerProcess
+from tests.support import services
+from tests.support.harness import ServerProcess
 
 POSTGRES_URL, REDIS_URL = services.POSTGRES_URL, services.REDIS_URL
 

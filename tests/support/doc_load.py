@@ -1,7 +1,7 @@
 """A steady document editor for failure tests, as a JSON client on ``/ws`` behaves: insert a unique token
 and wait for the ack; on an error wait (at most ``retry_after_s``) and go on with a new token (a refused
 edit is not resent: it was never applied); when the document asks to be joined again, or the socket is
-lost, join again. Every reply is recorded with its time (``tests.chat_load.Outcome``)."""
+lost, join again. Every reply is recorded with its time (``tests.support.chat_load.Outcome``)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +12,8 @@ import uuid
 import requests
 import websocket
 
-from tests.chat_load import ACK, Outcome
-from tests.harness import ServerProcess, bearer, connect_ws
+from tests.support.chat_load import ACK, Outcome
+from tests.support.harness import ServerProcess, bearer, connect_ws
 
 
 class DocEditor(threading.Thread):

@@ -21,7 +21,7 @@ import websocket
 import app
 from domain.config import AppConfig, build_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 #: tests that drive load raise the per-user frame budget, as they raise the login limit; the tests of
@@ -75,7 +75,7 @@ def server_on(engine: str, data_dir: Path, **sections: dict[str, Any]) -> Iterat
         with running_server(data_dir, **sections) as running:
             yield running
         return
-    from tests import services  # psycopg only where PostgreSQL is used
+    from tests.support import services  # psycopg only where PostgreSQL is used
     with services.scratch_database("confab_" + data_dir.name[:20].replace("-", "_")) as url:
         database = {**sections.pop("database", {}), "url": url}
         with running_server(data_dir, database=database, **sections) as running:

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.harness import free_port
+from tests.support.harness import free_port
 
 
 def _require(what: str, available: bool, reason: str) -> None:

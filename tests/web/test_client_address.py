@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from domain.forwarded import TrustedProxies, is_loopback
-from tests.harness import LogRecords, running_server
+from tests.support.harness import LogRecords, running_server
 
 LB = "127.0.0.1/32"  # the tests' own address plays the load balancer
 

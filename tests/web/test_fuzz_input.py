@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from domain import chat_frames
-from tests.harness import LogRecords, server_on
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import LogRecords, server_on
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 SEED = 13
 FRAMES = 600

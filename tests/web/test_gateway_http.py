@@ -4,7 +4,7 @@ import time
 import pytest
 import requests
 
-from tests.harness import bearer, register, running_server
+from tests.support.harness import bearer, register, running_server
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import web.schemas.chat
 from actors.documents import ws_frames
 from domain import chat_frames
 from domain.input_fields import INT64_MAX, json_problem, text_problem
-from tests.harness import LogRecords, server_on
-from tests.test_chat_helpers import ChatClient, new_room, user
+from tests.support.harness import LogRecords, server_on
+from tests.support.chat_helpers import ChatClient, new_room, user
 
 #: fields read before any schema: the frame envelope (matched against registered names) and ``ref``
 #: (echoed, encoded by the /ws protocol)

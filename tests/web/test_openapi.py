@@ -6,7 +6,7 @@ import requests
 
 from domain.errors import Unavailable
 from storage.file_types import OCTET_STREAM, VERIFIABLE
-from tests.harness import bearer, register, running_server
+from tests.support.harness import bearer, register, running_server
 
 OPERATIONS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/refresh"),

@@ -1,6 +1,6 @@
 """schemathesis against a live ``python app.py``: the OpenAPI document must be true to the wire.
 
-A registered user's token authenticates every request; ``tests/api_seed.py`` first makes rooms,
+A registered user's token authenticates every request; ``tests/support/api_seed.py`` first makes rooms,
 messages, documents, a file and the rest, and the generated config binds each path parameter to
 those ids most of the time (the rest is fuzzed), so operations get past their 404s. Destructive
 operations draw from their own victims. Both the coverage phase (every documented status, boundary
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api_seed import Seeded, seed
-from tests.harness import serving
+from tests.support.api_seed import Seeded, seed
+from tests.support.harness import serving
 
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_schema_conformance", "negative_data_rejection")

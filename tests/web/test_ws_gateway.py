@@ -7,8 +7,8 @@ import requests
 import websocket
 
 from actors.gateway import UserSessions
-from tests.harness import bearer, close_code, connect_ws, register, running_server, ws_request
-from tests.waiting import wait_for
+from tests.support.harness import bearer, close_code, connect_ws, register, running_server, ws_request
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import pytest
 import requests
 import websocket
 
-from tests.harness import Server, close_code, connect_ws, running_server, ws_request
-from tests.test_chat_helpers import ChatClient, user, new_room
+from tests.support.harness import Server, close_code, connect_ws, running_server, ws_request
+from tests.support.chat_helpers import ChatClient, user, new_room
 
 OUTBOX = 65_536
 
