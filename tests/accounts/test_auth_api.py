@@ -3,16 +3,9 @@ import os
 import sqlite3
 import stat
 
-import pytest
 import requests
 
-from tests.support.harness import bearer, register, running_server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("auth")) as running:
-        yield running
+from tests.support.harness import bearer, register
 
 
 def test_register_login_me_round_trip(server):

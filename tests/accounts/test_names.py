@@ -27,12 +27,6 @@ PASSWORD = "correct horse"
 HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # the tests' server parameters
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("names")) as running:
-        yield running
-
-
 def _register(base, username, email=None, **extra):
     return requests.post(f"{base}/api/v1/auth/register", json={
         "username": username, "email": email or f"{username.lower()}-{uuid.uuid4().hex[:6]}@example.com",

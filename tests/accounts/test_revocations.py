@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
-import pytest
 import requests
 
 from storage import accounts
-from tests.support.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import Server, bearer, close_code, connect_ws, ws_request
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
 
 SECRET = "s" * 64
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("revocations"), auth={"jwt_secret": SECRET}) as srv:
-        yield srv
+SERVER_CONFIG = {"auth": {"jwt_secret": SECRET}}
 
 
 def login(server: Server, user: dict[str, Any]) -> dict[str, Any]:

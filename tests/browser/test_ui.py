@@ -14,13 +14,12 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
 
 from tests.support.browser_env import CHROMIUM, node_modules, require
-from tests.support.harness import ROOT, Server, ServerProcess, running_server
+from tests.support.harness import ROOT, Server, ServerProcess
 
 UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"
@@ -28,12 +27,6 @@ OUTPUT = ROOT / "test-output" / "browser"
 SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents")
 #: short enough that the run sees the quiet refresh (60 s before expiry) and a socket closed at expiry
 ACCESS_TTL_S = 90
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("ui")) as srv:
-        yield srv
 
 
 def _bundle() -> tuple[str, str]:

@@ -3,18 +3,13 @@ that write or broadcast, replay a whole history with one frame, repeat read rece
 or grow a message with reactions."""
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-import pytest
+from typing import Any
 
 from tests.support.harness import Server, close_code, running_server
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("chat-abuse"), chat={"send_rate": "1000", "replay_max": "5"}) as srv:
-        yield srv
+SERVER_CONFIG = {"chat": {"send_rate": "1000", "replay_max": "5"}}
 
 
 def test_every_frame_that_writes_or_broadcasts_shares_one_budget_per_user(tmp_path: Any) -> None:

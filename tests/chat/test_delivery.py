@@ -15,11 +15,7 @@ from tests.chat.test_ws import messages_in
 SENDS = 120
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("delivery"),
-                        chat={"send_rate": "1000", "send_window_s": "1"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "1000", "send_window_s": "1"}}
 
 
 def _sender(client, room, count, prefix):

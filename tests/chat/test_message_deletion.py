@@ -5,16 +5,13 @@ the snippets. On SQLite and PostgreSQL."""
 import pytest
 import requests
 
-from tests.support.harness import bearer, server_on
+from tests.support.harness import bearer
 from tests.support.chat_helpers import ChatClient, room_with_two_members
 from tests.files.test_files import said_with, uploaded
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    with server_on(request.param, tmp_path_factory.mktemp(f"deletion-{request.param}"),
-                   chat={"send_rate": "100"}) as running:
-        yield running
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {"chat": {"send_rate": "100"}}
 
 
 def _download(server, login, file_id):

@@ -1,17 +1,12 @@
 """Notifications over real sockets: mentions, DMs and replies arrive live on every socket of the user,
 are stored once per message, never for your own messages or rooms you cannot read; listed and marked
 read over REST."""
-import pytest
 
 from actors.chat.notifications import mentions
-from tests.support.harness import running_server
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("notifications"), chat={"send_rate": "100"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "100"}}
 
 
 def name(login):

@@ -3,19 +3,10 @@ crowd coming online reaches each member as one frame per user."""
 from __future__ import annotations
 
 import time
-from typing import Iterator
-
-import pytest
 
 from actors.chat.presence import ANNOUNCE_EVERY_S
-from tests.support.harness import Server, connect_ws, running_server
+from tests.support.harness import Server, connect_ws
 from tests.support.chat_helpers import ChatClient, new_room, user
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("presence")) as srv:
-        yield srv
 
 
 def statuses(client: ChatClient) -> list[tuple[str, str]]:

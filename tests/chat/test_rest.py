@@ -1,15 +1,10 @@
 """Chat over REST: rooms and roles, invitations, DMs, history both ways, threads, read state, room list."""
 import gevent
-import pytest
 
-from tests.support.harness import running_server
 from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("chat-rest"), chat={"send_rate": "100"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "100"}}
 
 
 def fill(client, room, count, prefix="m"):

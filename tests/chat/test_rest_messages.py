@@ -7,15 +7,11 @@ import pytest
 import requests
 
 from confab_client import BadRequest, Client, Forbidden, NotFound, RateLimited
-from tests.support.harness import running_server, serving
+from tests.support.harness import serving
 from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("rest-send"), chat={"send_rate": "200", "max_message_chars": "50"}) \
-            as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "200", "max_message_chars": "50"}}
 
 
 def sdk(server, login):

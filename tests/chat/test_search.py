@@ -12,16 +12,11 @@ from storage.chat_models import Message, Room, RoomMember
 from storage.db import database, open_database, unit_of_work
 from storage.models import User
 from storage.search import search_messages
-from tests.support.harness import running_server
 from web.schemas.common import encode_cursor
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("search"),
-                        chat={"send_rate": "1000", "send_window_s": "1"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "1000", "send_window_s": "1"}}
 
 
 def word() -> str:

@@ -2,16 +2,10 @@
 import time
 import uuid
 
-import pytest
-
-from tests.support.harness import running_server
 from tests.support.chat_helpers import ChatClient, connected, new_room, room_with_two_members, user
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("chat"), chat={"typing_ttl_s": "0.3"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"typing_ttl_s": "0.3"}}
 
 
 def messages_in(frames):

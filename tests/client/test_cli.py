@@ -9,18 +9,11 @@ import sys
 from pathlib import Path
 
 import gevent
-import pytest
 
 from confab_client import Client
-from tests.support.harness import ROOT, register, running_server
+from tests.support.harness import ROOT, register
 from tests.support.tcp_gate import TcpGate
 from tests.support.waiting import wait_for
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("cli")) as running:
-        yield running
 
 
 class Cli:

@@ -11,15 +11,12 @@ import pytest
 
 from actors.gateway import CloseSessions
 from confab_client import BadRequest, Client, Conflict, Forbidden, NotFound, RateLimited, Unauthorized
-from tests.support.harness import ServerProcess, running_server, serving
+from tests.support.harness import ServerProcess, serving
 from tests.support.tcp_gate import TcpGate
 from tests.support.waiting import wait_for
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("sdk"), chat={"send_rate": "500"}) as running:
-        yield running
+SERVER_CONFIG = {"chat": {"send_rate": "500"}}
 
 
 def person(base, **options):

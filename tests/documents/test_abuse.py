@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import gevent
 import pytest
@@ -16,16 +16,12 @@ from pycrdt import Doc, Text
 
 from actors.documents.document import DocumentActor
 from domain import yjs_sync
-from tests.support.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import Server, bearer, close_code, connect_ws, ws_request
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("doc-abuse"), server={"ws_outbox_bytes": 65536},
-                        logging={"level": "INFO"}) as srv:
-        yield srv
+SERVER_CONFIG = {"server": {"ws_outbox_bytes": 65536}, "logging": {"level": "INFO"}}
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from tests.support.harness import Server, bearer, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import Server, bearer, close_code, connect_ws, ws_request
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("docapi")) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from tests.support.harness import Server, bearer, running_server
+from tests.support.harness import Server, bearer
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
 
@@ -58,12 +58,6 @@ def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"npm install failed: {exc}")
     (folder / "client.js").write_text(CLIENT)
     return folder / "client.js"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("yjsjs")) as srv:
-        yield srv
 
 
 def run_node(script: Path, *args: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 import struct
-from typing import Any, Iterator
+from typing import Any
 
 import gevent
 import pytest
@@ -13,15 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import yjs_sync
-from tests.support.harness import Server, bearer, running_server
+from tests.support.harness import Server, bearer
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("yjs"), collab={"max_document_bytes": 4096}) as srv:
-        yield srv
+SERVER_CONFIG = {"collab": {"max_document_bytes": 4096}}
 
 
 @pytest.fixture(scope="module")

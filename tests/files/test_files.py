@@ -10,17 +10,13 @@ import requests
 from PIL import Image
 
 from storage.file_types import safe_name
-from tests.support.harness import bearer, running_server
+from tests.support.harness import bearer
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 LIMIT = 100_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("files"), files={"max_upload_bytes": str(LIMIT)},
-                        chat={"send_rate": "100"}) as running:
-        yield running
+SERVER_CONFIG = {"files": {"max_upload_bytes": str(LIMIT)}, "chat": {"send_rate": "100"}}
 
 
 def files_dir(server):

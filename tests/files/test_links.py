@@ -6,7 +6,6 @@ import os
 import time
 import uuid
 
-import pytest
 import requests
 
 from domain.file_links import FileLinks
@@ -39,11 +38,7 @@ def test_links_are_signed_for_one_file_grant_and_window():
     assert FileLinks(b"x" * 32, 3600, clock=lambda: 0).check("f1", "file", "room:r1", expires, sig) == "invalid"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("links"), files={"user_quota_bytes": str(QUOTA)},
-                        chat={"send_rate": "100"}) as running:
-        yield running
+SERVER_CONFIG = {"files": {"user_quota_bytes": str(QUOTA)}, "chat": {"send_rate": "100"}}
 
 
 def test_signed_links_work_without_a_token_and_tokens_in_urls_do_not(server):

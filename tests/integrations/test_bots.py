@@ -7,14 +7,8 @@ import requests
 from confab_client import Client, Forbidden, NotFound, Unauthorized
 from storage import migrations
 from storage.db import database
-from tests.support.harness import bearer, close_code, connect_ws, running_server
+from tests.support.harness import bearer, close_code, connect_ws
 from tests.support.chat_helpers import ChatClient, new_room, user
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("bots")) as running:
-        yield running
 
 
 def make_bot(server, owner_api, name="helper"):

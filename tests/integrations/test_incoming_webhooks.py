@@ -4,18 +4,14 @@ import hashlib
 import json
 import sqlite3
 
-import pytest
 import requests
 
-from tests.support.harness import running_server
 from tests.support.chat_helpers import ChatClient, room_with_two_members
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("hooks"), chat={"send_rate": "3", "send_window_s": "60",
-                                                               "max_message_chars": "100"}) as running:
-        yield running
+SERVER_CONFIG = {
+    "chat": {"send_rate": "3", "send_window_s": "60", "max_message_chars": "100"},
+}
 
 
 def make_hook(api, room, name="CI"):

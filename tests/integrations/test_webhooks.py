@@ -6,14 +6,11 @@ import hashlib
 import hmac
 import json
 import sqlite3
-import uuid
 
-import psycopg
 import pytest
 from gevent.pywsgi import WSGIServer
 
-from tests.support import services
-from tests.support.harness import ServerProcess, free_port, register, running_server
+from tests.support.harness import ServerProcess, free_port, register
 from tests.support.chat_helpers import Api, ChatClient, new_room, user
 from tests.support.waiting import wait_for
 
@@ -54,25 +51,9 @@ class Receiver:
         self.server.stop(timeout=1)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    """One server per engine: deliveries are written by the chat writer's own SQL on both."""
-    options = {"webhooks": CONFIG, "chat": {"send_rate": "100"}}
-    if request.param == "sqlite":
-        with running_server(tmp_path_factory.mktemp("webhooks"), **options) as running:
-            yield running
-        return
-    services.require_postgres()
-    name = "confab_webhooks_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(services.POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"{services.POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-        with running_server(tmp_path_factory.mktemp("webhooks-pg"), database={"url": url}, **options) as running:
-            yield running
-    finally:
-        with psycopg.connect(services.POSTGRES_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# one server per engine: deliveries are written by the chat writer's own SQL on both
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {"webhooks": CONFIG, "chat": {"send_rate": "100"}}
 
 
 @pytest.fixture

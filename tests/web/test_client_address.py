@@ -37,13 +37,11 @@ def test_loopback():
     assert not is_loopback("192.0.2.2") and not is_loopback("unknown")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    limits = {"auth_rate_per_s": "0.001", "auth_burst": "3",
-              "login_account_rate_per_s": "0.001", "login_account_burst": "4"}
-    with running_server(tmp_path_factory.mktemp("proxied"), server={"trusted_proxies": LB},
-                        rate_limit=limits) as running:
-        yield running
+SERVER_CONFIG = {
+    "server": {"trusted_proxies": LB},
+    "rate_limit": {"auth_rate_per_s": "0.001", "auth_burst": "3",
+                   "login_account_rate_per_s": "0.001", "login_account_burst": "4"},
+}
 
 
 def _login(server, username, password, client):

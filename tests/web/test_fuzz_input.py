@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from domain import chat_frames
-from tests.support.harness import LogRecords, server_on
+from tests.support.harness import LogRecords
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 SEED = 13
@@ -80,13 +80,12 @@ def _frame_fields() -> dict[str, list[str]]:
     return {**types, **DOCUMENT_FRAMES, "ping": [], "no_such_type": ["room_id"]}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    with server_on(request.param, tmp_path_factory.mktemp(f"fuzz-{request.param}"),
-                   chat={"send_rate": "100000", "send_window_s": "1", "rate_limit_close_after": "100000"},
-                   rate_limit={"user_rate_per_s": "100000", "user_burst": "100000",
-                               "ip_rate_per_s": "100000", "ip_burst": "100000"}) as running:
-        yield running
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {
+    "chat": {"send_rate": "100000", "send_window_s": "1", "rate_limit_close_after": "100000"},
+    "rate_limit": {"user_rate_per_s": "100000", "user_burst": "100000",
+                   "ip_rate_per_s": "100000", "ip_burst": "100000"},
+}
 
 
 @pytest.fixture(scope="module")

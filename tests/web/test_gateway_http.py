@@ -1,17 +1,15 @@
 """Gateway behaviour over real HTTP: request ids, rate limits, CORS, OpenAPI, health, a restarted child."""
 import time
 
-import pytest
 import requests
 
 from tests.support.harness import bearer, register, running_server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("gw"), server={"cors_origins": "http://app.example"},
-                        rate_limit={"user_rate_per_s": "1", "user_burst": "5"}) as running:
-        yield running
+SERVER_CONFIG = {
+    "server": {"cors_origins": "http://app.example"},
+    "rate_limit": {"user_rate_per_s": "1", "user_burst": "5"},
+}
 
 
 def test_request_id_is_generated_or_echoed(server):

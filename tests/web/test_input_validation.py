@@ -19,7 +19,7 @@ import web.schemas.chat
 from actors.documents import ws_frames
 from domain import chat_frames
 from domain.input_fields import INT64_MAX, json_problem, text_problem
-from tests.support.harness import LogRecords, server_on
+from tests.support.harness import LogRecords
 from tests.support.chat_helpers import ChatClient, new_room, user
 
 #: fields read before any schema: the frame envelope (matched against registered names) and ``ref``
@@ -75,11 +75,8 @@ def test_every_string_a_schema_loads_is_held_to_the_text_rules():
 
 # --- on the wire ----------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    with server_on(request.param, tmp_path_factory.mktemp(f"input-{request.param}"),
-                   chat={"send_rate": "1000", "send_window_s": "1"}) as running:
-        yield running
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {"chat": {"send_rate": "1000", "send_window_s": "1"}}
 
 
 def _fields_of(response: requests.Response) -> dict:

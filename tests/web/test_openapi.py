@@ -6,7 +6,7 @@ import requests
 
 from domain.errors import Unavailable
 from storage.file_types import OCTET_STREAM, VERIFIABLE
-from tests.support.harness import bearer, register, running_server
+from tests.support.harness import bearer, register
 
 OPERATIONS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/refresh"),
@@ -16,11 +16,8 @@ PUBLIC = {("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"), ("p
 NO_BEARER = {"/api/v1/auth/register", "/hooks/{webhook_id}/{secret}"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    # the webhook made here points at this machine (nothing answers there): allowed, as on a LAN
-    with running_server(tmp_path_factory.mktemp("openapi"), webhooks={"allowed_targets": "127.0.0.1/32"}) as running:
-        yield running
+# the webhook made here points at this machine (nothing answers there): allowed, as on a LAN
+SERVER_CONFIG = {"webhooks": {"allowed_targets": "127.0.0.1/32"}}
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,7 @@ from tests.support.harness import bearer, close_code, connect_ws, register, runn
 from tests.support.waiting import wait_for
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("ws"), server={"ws_max_message_bytes": "2048"}) as running:
-        yield running
+SERVER_CONFIG = {"server": {"ws_max_message_bytes": "2048"}}
 
 
 @pytest.fixture

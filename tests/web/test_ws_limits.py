@@ -5,25 +5,23 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import gevent
 import pytest
 import requests
 import websocket
 
-from tests.support.harness import Server, close_code, connect_ws, running_server, ws_request
+from tests.support.harness import Server, close_code, connect_ws, ws_request
 from tests.support.chat_helpers import ChatClient, user, new_room
 
 OUTBOX = 65_536
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("limits"), server={"ws_outbox_bytes": OUTBOX,
-                                                                   "ws_max_sockets_per_user": 2},
-                        chat={"send_rate": 1000, "send_window_s": 1}) as srv:
-        yield srv
+SERVER_CONFIG = {
+    "server": {"ws_outbox_bytes": OUTBOX, "ws_max_sockets_per_user": 2},
+    "chat": {"send_rate": 1000, "send_window_s": 1},
+}
 
 
 def sessions(server: Server) -> int:
