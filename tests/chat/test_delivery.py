@@ -8,7 +8,7 @@ import peewee
 import pytest
 
 from actors.chat import batch as chat_batch
-from tests.support.harness import close_code, running_server
+from tests.support.harness import POSTGRES_CHAT, close_code, running_server
 from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 from tests.chat.test_ws import messages_in
 
@@ -16,6 +16,7 @@ SENDS = 120
 
 
 SERVER_CONFIG = {"chat": {"send_rate": "1000", "send_window_s": "1"}}
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def _sender(client, room, count, prefix):
@@ -49,6 +50,7 @@ def lagging_fanout(server, monkeypatch):
     monkeypatch.setattr(hub, "deliver", slow)
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_joining_while_others_send_sees_every_message_exactly_once(server, lagging_fanout):
     room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     sender = ChatClient(server.ws_base, a_login)
@@ -69,6 +71,7 @@ def test_joining_while_others_send_sees_every_message_exactly_once(server, laggi
     sender.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_reconnecting_with_since_seq_misses_nothing_while_others_keep_sending(server, lagging_fanout):
     room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     sender = ChatClient(server.ws_base, a_login)
@@ -91,6 +94,7 @@ def test_reconnecting_with_since_seq_misses_nothing_while_others_keep_sending(se
     sender.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_removing_a_member_stops_delivery_to_their_sockets_at_once(server):
     (a_login, a_api), (b_login, b_api), (c_login, c_api) = user(server), user(server), user(server)
     room = new_room(a_api)
@@ -146,6 +150,7 @@ def test_a_socket_closing_before_its_acks_costs_nobody_else_anything(server):
     stayer.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_group_commit_writes_what_arrived_together_in_one_transaction(server, monkeypatch):
     login, api = user(server)
     room = new_room(api)
@@ -180,6 +185,7 @@ def commit_together(chat, commands):
     return [outcomes[c["cid"]] for c in commands]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_command_the_database_refuses_fails_alone_in_its_batch(server):
     """One command's database error (here a foreign key: a user that does not exist) must not cost the
     other commands of its group commit their acks: the batch is applied again, a savepoint each."""
@@ -192,6 +198,20 @@ def test_a_command_the_database_refuses_fails_alone_in_its_batch(server):
     outcomes = commit_together(server.confab.services.chat, [sends[0], ghost, *sends[1:]])
     assert [o.error.code if o.error else o.reply["message"]["seq"] for o in outcomes] == [1, "CONFLICT", 2, 3]
     assert [m["seq"] for m in api.get(f"/rooms/{room}/messages").json()["items"]] == [1, 2, 3]
+
+
+@pytest.mark.engines("postgresql")
+def test_a_nul_character_fails_only_its_own_command(server):
+    """PostgreSQL refuses NUL in text (DataError): the frame schemas refuse it first, and if one ever
+    reaches the writer, it fails alone with BAD_REQUEST and the rest of the batch is acknowledged."""
+    login, api = user(server)
+    room = new_room(api)
+    me = login["user"]["id"]
+    commands = [{"op": "send", "cid": f"n{i}", "user_id": me, "room_id": room, "content": text,
+                 "client_msg_id": f"n{i}"} for i, text in enumerate(["before", "bad \x00 text", "after"])]
+    outcomes = commit_together(server.confab.services.chat, commands)
+    assert [o.error.code if o.error else o.reply["message"]["content"] for o in outcomes] == \
+        ["before", "BAD_REQUEST", "after"]
 
 
 def test_a_storage_failure_is_unavailable_for_that_batch_and_the_next_one_works(server, monkeypatch):

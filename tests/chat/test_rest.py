@@ -1,10 +1,13 @@
 """Chat over REST: rooms and roles, invitations, DMs, history both ways, threads, read state, room list."""
 import gevent
+import pytest
 
+from tests.support.harness import POSTGRES_CHAT
 from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
 SERVER_CONFIG = {"chat": {"send_rate": "100"}}
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def fill(client, room, count, prefix="m"):
@@ -56,6 +59,7 @@ def test_private_rooms_by_invitation_only(server):
     assert c_api.get(f"/rooms/{room}/messages").status_code == 200
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_direct_messages_are_get_or_create_and_idempotent(server):
     (a_login, a_api), (b_login, b_api) = user(server), user(server)
     b_id = b_login["user"]["id"]
@@ -78,6 +82,7 @@ def test_direct_messages_are_get_or_create_and_idempotent(server):
     assert c_api.post(f"/rooms/{dm['id']}/join").status_code == 404
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_history_pages_both_ways_by_seq(server):
     login, api = user(server)
     room = new_room(api)
@@ -97,6 +102,7 @@ def test_history_pages_both_ways_by_seq(server):
     assert api.get(f"/rooms/{room}/messages", params={"cursor": "garbage!"}).status_code == 400
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_threads_and_message_rest_writes(server):
     room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     a, b = ChatClient(server.ws_base, a_login), ChatClient(server.ws_base, b_login)
@@ -125,6 +131,7 @@ def test_threads_and_message_rest_writes(server):
     b.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_read_state_unread_counts_and_room_list_by_activity(server):
     (a_login, a_api), (b_login, b_api) = user(server), user(server)
     quiet, busy = new_room(a_api, name="quiet"), new_room(a_api, name="busy")

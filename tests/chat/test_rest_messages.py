@@ -7,17 +7,19 @@ import pytest
 import requests
 
 from confab_client import BadRequest, Client, Forbidden, NotFound, RateLimited
-from tests.support.harness import serving
+from tests.support.harness import POSTGRES_CHAT, serving
 from tests.support.chat_helpers import ChatClient, new_room, room_with_two_members, user
 
 
 SERVER_CONFIG = {"chat": {"send_rate": "200", "max_message_chars": "50"}}
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def sdk(server, login):
     return Client(server.base, access_token=login["access_token"])
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_rest_send_is_stored_with_its_seq_and_reaches_the_room(server):
     room, (a_login, a_api), (b_login, _) = room_with_two_members(server)
     watcher = ChatClient(server.ws_base, b_login)
@@ -32,6 +34,7 @@ def test_a_rest_send_is_stored_with_its_seq_and_reaches_the_room(server):
     assert a_api.get(f"/rooms/{room}/messages").json()["items"] == [message]  # stored before the answer
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_resend_answers_the_stored_message_with_200_and_broadcasts_nothing(server):
     room, (a_login, a_api), (b_login, _) = room_with_two_members(server)
     watcher = ChatClient(server.ws_base, b_login)
@@ -50,6 +53,7 @@ def test_a_resend_answers_the_stored_message_with_200_and_broadcasts_nothing(ser
     assert frames == [1, 2, 3, 4]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_rest_and_ws_sends_interleave_in_one_seq_order(server):
     room, (a_login, _), (b_login, _) = room_with_two_members(server)
     watcher_login, _ = user(server)

@@ -1,6 +1,6 @@
 """Full-text search over messages, over real HTTP and WebSockets: found by word, phrase and prefix,
 ranked and paged; edits and deletes reflected; never a message from a room the caller cannot read.
-``tests/test_search_postgres.py`` runs the engine-independent tests again on PostgreSQL."""
+The engine-independent tests run on PostgreSQL too (generated tsvector column, GIN index, ts_rank)."""
 import random
 import string
 
@@ -68,6 +68,7 @@ def test_the_migration_indexes_messages_stored_before_it(tmp_path):
             database.initialize(previous)
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_finds_by_word_phrase_and_prefix_best_match_first(server):
     api, room, client = author_in_room(server, name="release")
     key = word()
@@ -94,6 +95,7 @@ def test_finds_by_word_phrase_and_prefix_best_match_first(server):
     client.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_never_returns_a_message_from_a_room_the_caller_cannot_read(server):
     (a_login, a_api), (b_login, b_api), (c_login, c_api) = user(server), user(server), user(server)
     key = word()
@@ -121,6 +123,7 @@ def test_never_returns_a_message_from_a_room_the_caller_cannot_read(server):
     author.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_edits_and_deletes_are_reflected(server):
     api, room, client = author_in_room(server)
     old, new, kept = word(), word(), word()
@@ -139,6 +142,7 @@ def test_edits_and_deletes_are_reflected(server):
     client.close()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_pages_walk_every_hit_exactly_once_in_rank_order(server):
     api, room, client = author_in_room(server)
     key = word()
@@ -164,6 +168,7 @@ def test_pages_walk_every_hit_exactly_once_in_rank_order(server):
     ({}, "q"), ({"q": ""}, "q"), ({"q": "x" * 201}, "q"), ({"q": "!!! -- ***"}, "q"), ({"q": "-only -minus"}, "q"),
     ({"q": "a", "room_id": "not-a-uuid"}, "room_id"), ({"q": "a", "limit": "0"}, "limit"),
     ({"q": "a", "limit": "201"}, "limit")])
+@pytest.mark.engines("sqlite", "postgresql")
 def test_bad_input_is_a_bad_request(server, params, field):
     _, api = user(server)
     response = api.get("/search/messages", params=params)
@@ -172,6 +177,7 @@ def test_bad_input_is_a_bad_request(server, params, field):
     assert error["code"] == "BAD_REQUEST" and field in error["details"]["fields"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_engine_syntax_in_the_query_is_only_text(server):
     api, room, client = author_in_room(server)
     key = word()

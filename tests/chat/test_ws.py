@@ -2,16 +2,21 @@
 import time
 import uuid
 
+import pytest
+
+from tests.support.harness import POSTGRES_CHAT
 from tests.support.chat_helpers import ChatClient, connected, new_room, room_with_two_members, user
 
 
 SERVER_CONFIG = {"chat": {"typing_ttl_s": "0.3"}}
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def messages_in(frames):
     return [f["message"] for f in frames if f["type"] == "new_message"]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_every_member_receives_every_message_in_seq_order(server):
     (a_login, a_api), (b_login, _), (c_login, _) = user(server), user(server), user(server)
     room = new_room(a_api)
@@ -33,6 +38,7 @@ def test_every_member_receives_every_message_in_seq_order(server):
     assert message["reactions"] == {} and message["is_edited"] is False and message["attachments"] == []
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_the_same_client_msg_id_returns_the_same_message_never_a_duplicate(server):
     room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     a, b = connected(server, room, a_login, b_login)
@@ -49,6 +55,7 @@ def test_the_same_client_msg_id_returns_the_same_message_never_a_duplicate(serve
     assert [m["seq"] for m in a_api.get(f"/rooms/{room}/messages").json()["items"]] == [1, 2, 3]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_edit_delete_and_reactions_reach_every_member(server):
     room, (a_login, a_api), (b_login, b_api) = room_with_two_members(server)
     a, b = connected(server, room, a_login, b_login)

@@ -166,3 +166,24 @@ def test_metrics_and_document_id_in_the_actor_log_lines(tmp_path: Any) -> None:
     names = {name for name, _ in recorder.lines}
     assert {"document.loaded", "document.snapshot"} <= names, names  # loaded, and the final snapshot at stop
     assert all(fields.get("document_id") == doc for _, fields in recorder.lines)
+
+
+def test_documents_round_trip_on_postgres(make_server: Any) -> None:
+    """The raw-SQL group commit, blobs and snapshots on the scale-out engine."""
+    with make_server("postgresql", "documents-pg", collab={"snapshot_every_updates": 2}) as srv:
+        token = register_user(srv.base)["access_token"]
+        doc = requests.post(f"{srv.base}/api/v1/documents", json={"title": "pg"}, headers=bearer(token)).json()["id"]
+        peer = YjsClient(f"{srv.ws_base}/yjs/{doc}", token)
+        wait_until(lambda: peer.synced)
+        peer.insert(0, "é😀")
+        ws = connect_ws(f"{srv.ws_base}/ws", token)
+        wait_until(lambda: ws_request(ws, {"type": "join_document", "document_id": doc})["version"] == 1)
+        assert ws_request(ws, {"type": "edit_document", "document_id": doc, "ops": [{"retain": 2}, {"insert": "!"}]}
+                          )["version"] == 2
+        wait_until(lambda: peer.content == "é😀!")
+        body = requests.get(f"{srv.base}/api/v1/documents/{doc}", headers=bearer(token)).json()
+        assert body["content"] == "é😀!" and body["version"] == 2
+        old = requests.get(f"{srv.base}/api/v1/documents/{doc}/versions/1", headers=bearer(token)).json()
+        assert old["content"] == "é😀"
+        peer.close()
+        ws.close()

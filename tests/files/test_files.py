@@ -79,6 +79,7 @@ def without_links(attachments):
     return [{k: v for k, v in a.items() if k not in ("file_url", "thumbnail_url")} for a in attachments]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_upload_attach_member_downloads_stranger_gets_not_found(server):
     (a_login, a_api), (b_login, b_api), (c_login, c_api) = user(server), user(server), user(server)
     image = png()
@@ -175,6 +176,7 @@ def test_download_headers_and_conditional_get(server):
     assert body["thumbnail_url"] is None
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_duplicate_upload_is_stored_once(server):
     (a_login, _), (b_login, _) = user(server), user(server)
     content = f"same bytes {uuid.uuid4()}".encode()

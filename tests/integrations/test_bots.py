@@ -7,8 +7,11 @@ import requests
 from confab_client import Client, Forbidden, NotFound, Unauthorized
 from storage import migrations
 from storage.db import database
-from tests.support.harness import bearer, close_code, connect_ws
+from tests.support.harness import POSTGRES_CHAT, bearer, close_code, connect_ws
 from tests.support.chat_helpers import ChatClient, new_room, user
+
+
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def make_bot(server, owner_api, name="helper"):
@@ -47,6 +50,7 @@ def test_a_bot_cannot_log_in_with_a_password_nor_create_bots(server):
         "username": "sneaky[bot]", "email": "s@example.com", "password": "correct horse"}).status_code == 400
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_bot_added_to_a_room_posts_there_and_is_shown_as_a_bot(server):
     owner, owner_api = user(server)
     room = new_room(owner_api)
@@ -72,6 +76,7 @@ def test_a_bot_added_to_a_room_posts_there_and_is_shown_as_a_bot(server):
     assert [r["last_message"]["user"]["is_bot"] for r in rooms if r["id"] == room] == [True]
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_bot_key_cannot_act_outside_its_rooms(server):
     (owner, owner_api), (_, stranger_api) = user(server), user(server)
     mine = new_room(owner_api)
@@ -101,6 +106,7 @@ def test_a_bot_key_cannot_act_outside_its_rooms(server):
     assert stranger_api.get(f"/rooms/{public}/messages").json()["items"] == []
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_deleting_a_bot_revokes_its_keys_closes_its_sockets_and_takes_it_out_of_its_rooms(server):
     (owner, owner_api), (_, other_api) = user(server), user(server)
     room = new_room(owner_api)

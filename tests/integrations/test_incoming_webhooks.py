@@ -4,14 +4,17 @@ import hashlib
 import json
 import sqlite3
 
+import pytest
 import requests
 
+from tests.support.harness import POSTGRES_CHAT
 from tests.support.chat_helpers import ChatClient, room_with_two_members
 
 
 SERVER_CONFIG = {
     "chat": {"send_rate": "3", "send_window_s": "60", "max_message_chars": "100"},
 }
+POSTGRESQL_CONFIG = POSTGRES_CHAT
 
 
 def make_hook(api, room, name="CI"):
@@ -20,6 +23,7 @@ def make_hook(api, room, name="CI"):
     return response.json()
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_room_admin_creates_a_webhook_whose_bot_posts_into_the_room(server):
     room, (admin, admin_api), (member, member_api) = room_with_two_members(server)
     watcher = ChatClient(server.ws_base, member)
@@ -66,6 +70,7 @@ def test_username_overrides_the_name_on_that_message_only(server):
     assert admin_api.get(f"/messages/{named['id']}").json()["display_name"] == "Jenkins"
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_wrong_or_revoked_webhook_is_refused(server):
     room, (admin, admin_api), (member, _) = room_with_two_members(server)
     hook = make_hook(admin_api, room)
@@ -101,6 +106,7 @@ def test_each_webhook_has_its_own_rate_limit(server):
     assert len(admin_api.get(f"/rooms/{room}/messages").json()["items"]) == 4
 
 
+@pytest.mark.engines("sqlite", "postgresql")
 def test_a_retry_with_the_same_client_msg_id_posts_once(server):
     room, (_, admin_api), _ = room_with_two_members(server)
     hook = make_hook(admin_api, room)

@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the budget itself set it low again
 LOAD_FRIENDLY_FRAMES = {"ws_frame_rate_per_s": "1000", "ws_frame_burst": "10000"}
 
+#: on PostgreSQL, the chat tests that race many senders get a larger connection pool (a storage call
+#: holds its connection while it yields) and a send rate the slower commits never trip
+POSTGRES_CHAT = {"database": {"pool_size": "30"}, "chat": {"send_rate": "1000", "send_window_s": "1"}}
+
 
 def test_config(data_dir: Path, **sections: dict[str, Any]) -> AppConfig:
     values: dict[str, dict[str, str]] = {
