@@ -37,9 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize ``server`` by engine for marked tests; in a module where any test is marked, the
     others run on ``[sqlite]`` too, so that the module still starts one SQLite server, not two."""
-    if "server" not in metafunc.fixturenames or not _uses_shared_server(metafunc):
+    if "server" not in metafunc.fixturenames:
         return
     marker = metafunc.definition.get_closest_marker("engines")
+    if not _uses_shared_server(metafunc):
+        assert marker is None, f"{metafunc.definition.nodeid}: engines() needs the server of tests/conftest.py, " \
+                               "and this module declares its own"
+        return
     if marker is not None:
         engines = marker.args or ENGINES
     elif _module_has_engine_marks(metafunc.module):
