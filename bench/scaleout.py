@@ -28,7 +28,7 @@ from bots import create_accounts, create_room
 from chat import BENCH, run_load, start_confab, stop
 from reporting import fmt as _fmt, write_keeping_findings
 from domain.config import BrokerConfig, parse_topics
-from tests.cluster import POSTGRES_URL, REDIS_URL
+from tests.support.cluster import POSTGRES_URL, REDIS_URL
 
 SERVICES = ("redis-server", "postgres")
 WRITER = "chat.writer"

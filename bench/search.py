@@ -28,7 +28,7 @@ import websocket
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import ServerProcess, bearer, register  # noqa: E402
+from tests.support.harness import ServerProcess, bearer, register  # noqa: E402
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 PING_GAP_S = 0.01

@@ -3,7 +3,7 @@ client at a time, sequential sends (each waits for its answer, so this is latenc
 
 - REST ``POST /rooms/{id}/messages`` (SDK ``Client.send_message``), /ws ``send_message`` until its ack
   (SDK ``ChatSession.send_message``), and an incoming webhook post;
-- catch-up: a session kept away (``tests/tcp_gate.py``) while ``--missed`` messages are sent, then let
+- catch-up: a session kept away (``tests/support/tcp_gate.py``) while ``--missed`` messages are sent, then let
   back: the time until it has handed out every one of them, in order.
 
     .venv/bin/python bench/sends.py [--sends N] [--missed N]
@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from confab_client import Client  # noqa: E402
-from tests.harness import ServerProcess  # noqa: E402
-from tests.tcp_gate import TcpGate  # noqa: E402
+from tests.support.harness import ServerProcess  # noqa: E402
+from tests.support.tcp_gate import TcpGate  # noqa: E402
 
 ENV = {"CONFAB_CHAT_SEND_RATE": "1000000", "CONFAB_RATE_LIMIT_ENABLED": "false", "CONFAB_LOGGING_LEVEL": "WARNING"}
 
