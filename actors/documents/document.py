@@ -107,6 +107,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
         self._old_text = ""
         self._parked = crdt.Parked(MAX_PARKED_BYTES, MAX_PARKED_AGE_S)
         self._step1: dict = {}
+        self._doc_events: Any = None  # the subscription of the document's update observer, once attached
 
     # lifecycle ---------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -128,11 +129,24 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
             logs.event(log, "document.loaded", logging.DEBUG, version=self.version, replayed=len(updates))
 
     def _attach(self, doc: Doc) -> None:
+        self._detach()
         self._doc = doc
         self._text = crdt.text_of(doc)
-        doc.observe(lambda event: self._changes.append(event.update))
+        self._doc_events = doc.observe(lambda event: self._changes.append(event.update))
         self._text_events = None
         self._follow_text()
+
+    def _detach(self) -> None:
+        """Release the observers of the document being replaced or unloaded: pycrdt keeps an observed
+        ``Doc`` alive (its callback is held on the Rust side), so without this every rebuilt or evicted
+        document, parked updates included, stayed in memory."""
+        if self._doc_events is None:
+            return
+        if self._text_events is not None:
+            self._text.unobserve(self._text_events)
+            self._text_events = None
+        self._doc.unobserve(self._doc_events)
+        self._doc_events = None
 
     @property
     def version(self) -> int:
@@ -147,6 +161,7 @@ class DocumentActor(YjsPeers, JsonPeers, Replication, ComponentActor):
                     self._snapshot()
                 except Unavailable:
                     pass
+            self._detach()
 
     def _cancel_timers(self) -> None:
         for timer in (self._snapshot_timer, self._sweep_timer, self._repair_timer):

@@ -3,7 +3,9 @@ updates that never integrate, amplify sync step 1 from a socket that never reads
 an awareness state, or break the actor for everyone with one bad message."""
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import socket
 import time
 from typing import Any
@@ -16,7 +18,7 @@ from pycrdt import Doc, Text
 
 from actors.documents.document import DocumentActor
 from domain import yjs_sync
-from tests.support.harness import Server, bearer, close_code, connect_ws, ws_request
+from tests.support.harness import LogRecords, Server, bearer, close_code, connect_ws, running_server, ws_request
 from tests.support.harness import register as register_user
 from tests.support.yjs_client import YjsClient, wait_until
 
@@ -172,3 +174,34 @@ def test_a_restore_of_a_large_document_does_not_hold_the_hub_and_is_rate_limited
     statuses = [requests.post(url, headers=bearer(owner["access_token"])).status_code for _ in range(3)]
     assert statuses[-1] == 429  # three restores in a row per user, then one every 5 s
     writer.close()
+
+
+def _documents_alive() -> int:
+    gc.collect()
+    return sum(1 for value in gc.get_objects() if isinstance(value, Doc))
+
+
+def test_documents_rebuilt_or_unloaded_are_freed(tmp_path: Any) -> None:
+    """pycrdt keeps an observed Doc alive: an actor that dropped parked updates (rebuilding its document)
+    or was unloaded once idle must release its observers, or every such document stays in memory (the
+    issue's 50 orphan updates of 1 MB: RSS +50 MiB whatever the bound). Counted in this process, where
+    the server runs; the test itself builds no Doc while counting (edits go as JSON frames)."""
+    orphans = [orphan_update(150_000) for _ in range(10)]  # 10 × ~300 KB, past the 1 MiB parked bound
+    with running_server(tmp_path, collab={"idle_evict_s": "0.2"}) as srv:
+        owner = register_user(srv.base)
+        before = _documents_alive()
+        for _ in range(6):
+            doc_id = new_document(srv, owner)
+            peer = json_peer_of(srv, owner, doc_id)
+            ws_request(peer, {"type": "edit_document", "document_id": doc_id, "ops": [{"insert": "x"}]})
+            peer.close()
+        doc_id = new_document(srv, owner)
+        attacker = raw_yjs(srv, owner, doc_id)
+        with LogRecords(logging.WARNING) as records:
+            for update in orphans:
+                attacker.send_binary(yjs_sync.sync_update(update))
+            wait_until(lambda: any(r.getMessage() == "document.parked_dropped" for r in records.records), timeout=10,
+                       message="parked updates dropped")
+        attacker.close()
+        wait_until(lambda: _documents_alive() <= before, timeout=15,
+                   message=f"documents freed (alive before: {before}, now: {_documents_alive()})")
