@@ -5,7 +5,7 @@ on. Three things a single client could otherwise abuse are bounded:
 
 - sync step 1 asks for everything the client lacks, the whole document for a new client: answered at
   most ``STEP1_BURST`` times in a row per socket, then once every ``1 / STEP1_RATE`` seconds, and
-  never while the socket still has not read the previous answers (its outbox is backlogged);
+  never while the socket still has not read the previous answers (its outbox is behind);
 - an update whose dependencies the document lacks integrates nothing and would wait in pycrdt's
   pending store for ever: such updates are counted (``crdt.Parked``) and dropped past a bound;
 - awareness states are bounded in number and size per socket (``actors.documents.presence``).

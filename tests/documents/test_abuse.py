@@ -98,8 +98,9 @@ def test_sync_step_1_from_a_socket_that_never_reads_is_not_amplified(server: Ser
     greedy = raw_yjs(server, owner, doc_id, rcvbuf=4096)
     for _ in range(40):  # each asks for the whole document; the answers are never read
         greedy.send_binary(yjs_sync.sync_step1(b"\x00"))
-    wait_until(lambda: len(refusals(caplog, "document.step1_refused")) >= 30, message="step 1 refused")
-    assert len(refusals(caplog, "document.step1_refused")) >= 30  # at most the burst was answered
+    # one answer (~400 KB) already holds more than the socket's outbox limit (64 KB): every other is refused,
+    # in the same tick as later (before, the burst of 5 was answered within one tick: 5 × the document)
+    wait_until(lambda: len(refusals(caplog, "document.step1_refused")) >= 39, message="step 1 refused")
 
 
 def test_a_deeply_nested_awareness_state_is_refused_and_the_document_lives_on(server: Server,

@@ -62,7 +62,7 @@ def _serve(conn: Connection, document_id: str) -> None:
     try:
         document = svc.documents.open(document_id)
         document.ask(Join(Subscriber(peer_id, principal.user_id, role, "yjs", conn.send, conn.close,
-                                     lambda: conn.outbox.backlogged)), timeout=10)
+                                     lambda: conn.outbox.behind)), timeout=10)
         logs.event(log, "yjs.opened", user_id=principal.user_id, peer_id=peer_id, role=role)
         _read(conn, document, peer_id, lambda: svc.frame_limits.budget.check(principal.user_id))
     except (DomainError, pykka.ActorDeadError) as exc:

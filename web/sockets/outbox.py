@@ -51,6 +51,12 @@ class Outbox:
         """The kernel's buffer was full at the last write: the client is reading slower than we send."""
         return self._writer is not None
 
+    @property
+    def behind(self) -> bool:
+        """Backlogged, or a limit's worth of frames already waits (pushed since the last write): nothing
+        optional should be added for this client now."""
+        return self._writer is not None or self.queued >= self.limit
+
     def push(self, data: bytes) -> bool:
         """Queue one complete frame; False when the socket is closing or gone (the frame is dropped)."""
         if self._state != OPEN:
