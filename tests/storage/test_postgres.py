@@ -12,6 +12,7 @@ from storage import migrations
 from storage.db import open_database, reading
 from tests.support import services
 from tests.support.harness import ROOT, bearer, register, running_server
+from tests.support.yjs_client import wait_until
 
 ADMIN_URL = services.POSTGRES_URL
 
@@ -46,8 +47,9 @@ def test_twenty_concurrent_pg_sleeps_overlap(pg_url, tmp_path):
 
 def test_migrations_and_accounts_run_on_postgres(pg_url, tmp_path):
     with running_server(tmp_path, database={"url": pg_url}) as server:
-        health = requests.get(f"{server.base}/health").json()
-        assert health["components"]["storage"]["engine"] == "postgresql"
+        storage = wait_until(lambda: requests.get(f"{server.base}/health").json()["components"]["storage"].get("engine"),
+                             message="the storage component's first health report")  # pushed after its first check
+        assert storage == "postgresql"
         body = register(server.base)
         me = requests.get(f"{server.base}/api/v1/auth/me", headers=bearer(body["access_token"]))
         assert me.json()["username"] == body["user"]["username"]
