@@ -20,7 +20,7 @@ from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
-from actors.cluster import SingletonJob, start_cluster  # noqa: E402
+from actors.cluster import SingletonJob, live_instances, start_cluster  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
@@ -35,8 +35,9 @@ from domain.ratelimit import RateLimiter  # noqa: E402
 from storage import files  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
-from storage.blob_store import BlobStore  # noqa: E402
+from storage.blob_backends import create_blob_store  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
+from storage.folder_sharing import require_shared_folder  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
 from web.services import Services  # noqa: E402
@@ -63,7 +64,9 @@ def bootstrap(config: AppConfig) -> Confab:
         broker = messaging.broker
         documents = start_documents(supervisor, config, metrics, broker)
         chat = start_chat(supervisor, config, metrics, broker, messaging.shared)
-        blobs = BlobStore(config.files_path, runtime.run_blocking)
+        blobs = create_blob_store(config, runtime.run_blocking)
+        if messaging.shared is not None:
+            require_shared_folder(config, *messaging.shared, others_alive=bool(live_instances(*messaging.shared)))
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
         start_cluster(supervisor, messaging.shared, broker.instance_id,
                       [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs])

@@ -13,7 +13,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import account_names, documents, files, incoming_webhooks, models, notifications, webhooks
+from storage import account_names, blob_postgres, documents, files, incoming_webhooks, models, notifications, webhooks
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -93,6 +93,10 @@ def _incoming_webhooks(db: peewee.Database) -> None:
     db.create_tables(incoming_webhooks.MODELS)
 
 
+def _blobs(db: peewee.Database) -> None:
+    db.create_tables(blob_postgres.MODELS)
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -110,6 +114,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
+    Migration(15, "files: blobs and their chunks in the database (files.backend = postgresql)", _blobs),
 ]
 
 
