@@ -22,6 +22,7 @@ from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob, live_instances, start_cluster  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
+from actors.limits import start_limits  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
@@ -63,7 +64,8 @@ def bootstrap(config: AppConfig) -> Confab:
         messaging = start_broker(supervisor, config, metrics)
         broker = messaging.broker
         documents = start_documents(supervisor, config, metrics, broker)
-        chat = start_chat(supervisor, config, metrics, broker, messaging.shared)
+        limiters = start_limits(supervisor, config, messaging.shared)
+        chat = start_chat(supervisor, config, metrics, broker, messaging.shared, limiters)
         blobs = create_blob_store(config, runtime.run_blocking)
         if messaging.shared is not None:
             require_shared_folder(config, *messaging.shared, others_alive=bool(live_instances(*messaging.shared)))
@@ -78,7 +80,7 @@ def bootstrap(config: AppConfig) -> Confab:
                              config.chat.rate_limit_close_after)
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
-                            documents=documents.service, frame_limits=limits, router=router)
+                            documents=documents.service, frame_limits=limits, router=router, limiters=limiters)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

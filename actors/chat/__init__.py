@@ -22,6 +22,7 @@ from actors.supervisor import ChildSpec, start_child
 from domain.broker import Broker
 from domain.config import AppConfig
 from domain.metrics import Metrics
+from domain.ratelimit import LimiterFactory
 
 __all__ = ["Chat", "ChatService", "start_chat"]
 
@@ -35,12 +36,15 @@ class Chat:
 
 
 def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
-               shared: SharedRedis | None) -> Chat:
+               shared: SharedRedis | None, limiters: LimiterFactory) -> Chat:
     """Start the chat writer and the event consumers; returns the service, chat's part of every /ws
     session and its singleton jobs. With ``shared`` (a cluster's Redis, whatever the broker's backend)
-    presence spans the instances."""
+    presence spans the instances; ``limiters`` makes the send limit (one per user across the cluster
+    when it keeps its buckets in Redis)."""
     partitions = config.topic_partitions()
     service = ChatService(config.chat, metrics, broker, shared)
+    service.commands.limiter = limiters("chat.send", config.chat.send_rate / config.chat.send_window_s,
+                                        config.chat.send_rate)
     commits = HubStatements(lambda commands: batch.apply_batch(commands))
     service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
