@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import pykka
 
-from actors.chat import batch, replies, shared_presence
+from actors.chat import batch, replies, shared_presence, shared_typing
+from actors.chat.shared_typing import DeadTypistsSweep, SharedTyping
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
 from actors.chat.service import ChatService
@@ -32,7 +33,7 @@ class Chat:
     """What the chat component gives the rest of the server."""
     service: ChatService
     session: SessionFeature
-    jobs: tuple[SingletonJob, ...]  # webhook dispatch; with several instances (Redis) the presence sweep too
+    jobs: tuple[SingletonJob, ...]  # webhook dispatch; with several instances (Redis) the presence and typing sweeps too
 
 
 def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, broker: Broker,
@@ -56,6 +57,10 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
         start_child(supervisor, ChildSpec("chat.instance", "chat", lambda sink: ChatHeartbeat.start(
             sink, service, presence)))
         jobs.append(SingletonJob("chat.presence", shared_presence.SWEEP_EVERY_S, presence.sweep))
+        client, prefix = shared
+        service.typing = SharedTyping(service.publish, config.chat.typing_ttl_s, client, prefix, service.instance)
+        jobs.append(SingletonJob("chat.typing", shared_typing.SWEEP_EVERY_S,
+                                 DeadTypistsSweep(client, prefix, service.publish).run))
     service.listen()
     jobs.append(dispatch_job(config.webhooks, metrics, service.publish))
     return Chat(service, ChatFrames(service).session_feature(), tuple(jobs))
