@@ -22,7 +22,7 @@ import pykka
 import redis
 
 from actors import runtime
-from actors.broker.fair_share import FairShare
+from actors.broker.fair_share import FREE_GRACE_S, FairShare
 from actors.broker.instance_groups import Reaper, Registry, instance_group, lag_of, owner_of, plain_group
 from actors.broker.redis_partition import RedisPartitionActor, to_offset
 from actors.supervisor import ChildSpec, StopChildren, start_child
@@ -35,7 +35,8 @@ from storage.redis_lease import Lease
 
 log = logging.getLogger("confab.broker")
 
-LEASE_MS = 3000
+#: a dead holder's partitions are free this long after its last renewal (renewed every third of it)
+LEASE_MS = 1500
 
 __all__ = ["BrokerUnavailable", "RedisBroker", "to_offset"]
 
@@ -79,7 +80,7 @@ class RedisBroker:
                 if topic is None or name == topic for index in range(partitions)]
 
     def lease(self, key: str) -> Lease:
-        return Lease(self.client, key, self.instance_id, LEASE_MS)
+        return Lease(self.client, key, self.instance_id, LEASE_MS, handoff_ms=int(FREE_GRACE_S * 1000))
 
     def partitions_of(self, topic: str) -> int:
         return self._topics[topic]
