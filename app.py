@@ -87,8 +87,8 @@ def bootstrap(config: AppConfig) -> Confab:
         raise
 
     def stop() -> None:
-        shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close],
-                 release=[chat.service.close, close_database])
+        shutdown(supervisor, gateway, config.server.shutdown_grace_s, hand_over=[broker.hand_over],
+                 drain=[broker.close], release=[chat.service.close, close_database])
 
     return Confab(services, server, stop)
 

@@ -68,6 +68,11 @@ class Broker(Producer, Consumer, Protocol):
         """Create ``name`` with ``partitions`` partitions; a no-op when it exists with that many."""
         ...
 
+    def hand_over(self) -> None:
+        """Graceful shutdown, first step: the shared groups' partitions go to the other instances (the
+        work in hand finished first); this instance's own groups go on. A no-op on one instance."""
+        ...
+
     def close(self, timeout_s: float = 10.0) -> None:
         """Graceful shutdown: refuse new publishes, deliver what is queued (up to ``timeout_s``), commit
         the groups' offsets and sync the log."""

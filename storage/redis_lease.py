@@ -46,9 +46,10 @@ class Lease:
             return True
         return self.acquire()
 
-    def release(self) -> None:
+    def release(self, to_anyone: bool = False) -> None:
+        """Give the lease up: marked released for ``handoff_ms``, or (``to_anyone``) free for all at once."""
         self._renewed = 0.0
         try:
-            self.client.eval(_RELEASE, 1, self.key, self.holder, self.handoff_ms, RELEASED)
+            self.client.eval(_RELEASE, 1, self.key, self.holder, 0 if to_anyone else self.handoff_ms, RELEASED)
         except redis.RedisError:
             pass  # it expires by itself

@@ -12,18 +12,13 @@ import pytest
 
 from domain.broker import partition_for
 from domain.config import AppConfig
-
-from tests.chat_load import ACK, Sender, assert_stored_exactly_once
+from tests.chat_load import ACK, UNLIMITED, Sender, assert_stored_exactly_once, members_of_new_rooms
 from tests.cluster import cluster, require_cluster_services
-from tests.harness import register
-from tests.test_chat_helpers import Api, new_room
 from tests.test_outage_redis import held_partitions
 from tests.waiting import wait_for
 
 require_cluster_services()
 
-LIMITS = {"CONFAB_CHAT_SEND_RATE": "100000", "CONFAB_RATE_LIMIT_AUTH_BURST": "1000",
-          "CONFAB_RATE_LIMIT_USER_BURST": "10000", "CONFAB_RATE_LIMIT_IP_BURST": "10000"}
 FAILOVER_S = 2.0
 pytestmark = pytest.mark.timeout(180)
 
@@ -39,15 +34,10 @@ def longest_stall(sender: Sender, moment: float, within_s: float = 5.0) -> tuple
 
 
 def test_the_survivor_commits_a_killed_instances_partitions_within_two_seconds(tmp_path):
-    with cluster(tmp_path, size=2, **LIMITS) as running:
+    with cluster(tmp_path, size=2, **UNLIMITED) as running:
         doomed, survivor = running.instances
         wait_for(lambda: len(held_partitions(doomed)) >= 2 and len(held_partitions(survivor)) >= 2, timeout=20)
-        logins = [register(survivor.base) for _ in range(4)]
-        owner = Api(survivor.base, logins[0])
-        rooms = [new_room(owner, name=f"failover-{i}") for i in range(8)]
-        for login in logins[1:]:
-            for room in rooms:
-                assert Api(survivor.base, login).post(f"/rooms/{room}/join").status_code == 200
+        logins, rooms = members_of_new_rooms(survivor, users=4, rooms=8, name="failover")
         stop = threading.Event()
         senders = [Sender(survivor, survivor, login, rooms, stop, pause_s=0.01) for login in logins]
         for sender in senders:

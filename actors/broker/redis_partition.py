@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any, Callable, Protocol
 
+import gevent
 import redis
 
 from actors import runtime
@@ -35,7 +36,13 @@ WAIT_POLL_S = 0.2  # how often a partition not held here looks at its lease
 RETRY_FIRST_S, RETRY_MAX_S = 0.05, 5.0
 TICK_S = 1.0
 _SEQ_BITS = 20
-LEASE_LOST, SURPLUS = "lease_lost", "surplus"
+LEASE_LOST, SURPLUS, HANDED_OVER = "lease_lost", "surplus", "handed_over"
+HAND_OVER_S = 5.0  # how long a graceful stop waits for the shared groups' work in hand
+
+
+class HandOver:
+    """Graceful stop, first step: stop consuming the shared groups at a record boundary, once the work in
+    hand is complete and acknowledged, and free their leases for the other instances at once."""
 COMPLETION_POLL_S = 0.25  # while waiting for a handler's work, the lease is renewed this often
 _LOST = object()  # a handler's retries ended by the loss of the lease
 
@@ -87,6 +94,7 @@ class RedisPartitionActor(PeriodicActor):
         self._deliveries: dict[str, Any] = {}
         self._leases: dict[str, Lease | _OwnGroup] = {}
         self._position: dict[str, bytes] = {}  # own group → the last entry id it passed (where to resume)
+        self._handing_over = False
 
     def on_start(self) -> None:
         for group in self.broker.groups_of(self.topic):
@@ -104,6 +112,10 @@ class RedisPartitionActor(PeriodicActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, str):
             self.start_group(message)
+        elif isinstance(message, HandOver):
+            self._handing_over = True
+            shared = [g for group, g in self._deliveries.items() if not self.broker.is_own_group(group)]
+            gevent.joinall(shared, timeout=HAND_OVER_S)
 
     def start_group(self, group: str) -> None:
         if group not in self._deliveries or self._deliveries[group].dead:
@@ -126,10 +138,10 @@ class RedisPartitionActor(PeriodicActor):
         lease = self.broker.lease(self._lease_key(group)) if shared else _OwnGroup()
         self._leases[group] = lease
         with logs.bound(topic=self.topic, partition=self.index, group=group):
-            while True:
+            while not (shared and self._handing_over):
                 try:
-                    if isinstance(lease, Lease):
-                        self._take(group, lease)
+                    if isinstance(lease, Lease) and not self._take(group, lease):
+                        return
                     self.broker.ensure_group(self.stream, group, self._position.get(group))
                     if not shared and group not in self._position:
                         self._position[group] = self.broker.group_position(self.stream, group)
@@ -154,20 +166,22 @@ class RedisPartitionActor(PeriodicActor):
     def _lease_key(self, group: str) -> str:
         return f"{self.broker.prefix}:lease:{group}:{self.topic}:{self.index}"
 
-    def _take(self, group: str, lease: Lease) -> None:
-        """Return once this instance holds the lease: handed over (marked released) and this instance is
+    def _take(self, group: str, lease: Lease) -> bool:
+        """Return True once this instance holds the lease (False: it is handing its partitions over): handed over (marked released) and this instance is
         under its share; expired (its holder died, or there was none) or still ours, whatever the share.
         The released mark lasts ``FREE_GRACE_S``, so a handed-over lease nobody wanted is free for all."""
         shares, partitions = self.broker.shares, self.broker.partitions_of(self.topic)
         shares.drop(self.topic, group, self.index)
         while True:
+            if self._handing_over:
+                return False
             shares.share(self.topic, group, partitions)  # renews this instance's membership even when all is held
             holder = self.broker.client.get(lease.key)
             if holder is None or holder in (RELEASED, lease.holder.encode()):
                 anyway = holder != RELEASED
                 if shares.reserve(self.topic, group, partitions, self.index, anyway):
                     if lease.acquire():
-                        return
+                        return True
                     shares.drop(self.topic, group, self.index)
             runtime.sleep(WAIT_POLL_S)
 
@@ -177,6 +191,8 @@ class RedisPartitionActor(PeriodicActor):
         partitions = self.broker.partitions_of(self.topic)
 
         def stop() -> str | None:
+            if shared and self._handing_over:
+                return HANDED_OVER
             if not lease.keep():
                 return LEASE_LOST
             if shared and self.broker.shares.surplus(self.topic, group, partitions, self.index):
@@ -199,9 +215,10 @@ class RedisPartitionActor(PeriodicActor):
             for _stream, entries in read or ():
                 reason = self._handle_all(group, handler, entries, stop)
         self.broker.shares.drop(self.topic, group, self.index)
-        if reason == SURPLUS:
-            lease.release()
-            logs.event(log, "broker.partition_released", logging.INFO, reason="over its share")
+        if reason in (SURPLUS, HANDED_OVER):
+            lease.release(to_anyone=reason == HANDED_OVER)
+            logs.event(log, "broker.partition_released", logging.INFO,
+                       reason="over its share" if reason == SURPLUS else "stopping")
         else:
             logs.event(log, "broker.lease_lost", logging.WARNING)
 

@@ -24,7 +24,7 @@ import redis
 from actors import runtime
 from actors.broker.fair_share import FREE_GRACE_S, FairShare
 from actors.broker.instance_groups import Reaper, Registry, instance_group, lag_of, owner_of, plain_group
-from actors.broker.redis_partition import RedisPartitionActor, to_offset
+from actors.broker.redis_partition import HAND_OVER_S, HandOver, RedisPartitionActor, to_offset
 from actors.supervisor import ChildSpec, StopChildren, start_child
 from domain import logs
 from domain.broker import Handler, partition_for
@@ -206,6 +206,20 @@ class RedisBroker:
         oldest_ms = int((time.time() - hours * 3600) * 1000)
         for stream in self._streams():
             self.client.xtrim(stream, minid=f"{oldest_ms}-0", approximate=True)
+
+    def hand_over(self) -> None:
+        """Graceful stop, first step: the shared groups' partitions go to the other instances (work in hand
+        finished and acknowledged, leases freed, membership left), while this instance keeps reading its
+        own groups (the replies to its callers, the fan-out to its sockets)."""
+        for partition in list(self._actors.values()):
+            try:
+                partition.ask(HandOver(), timeout=HAND_OVER_S + 1)
+            except pykka.ActorDeadError:
+                pass
+        try:
+            self.shares.leave()
+        except redis.RedisError as exc:
+            logs.event(log, "broker.leave_failed", logging.WARNING, error=str(exc))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop consuming (the record in hand finishes), release the leases, leave the shared groups'
