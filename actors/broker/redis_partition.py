@@ -38,13 +38,13 @@ TICK_S = 1.0
 _SEQ_BITS = 20
 LEASE_LOST, SURPLUS, HANDED_OVER = "lease_lost", "surplus", "handed_over"
 HAND_OVER_S = 5.0  # how long a graceful stop waits for the shared groups' work in hand
+COMPLETION_POLL_S = 0.25  # while waiting for a handler's work, the lease is renewed this often
+_LOST = object()  # a handler's retries ended by the loss of the lease
 
 
 class HandOver:
     """Graceful stop, first step: stop consuming the shared groups at a record boundary, once the work in
     hand is complete and acknowledged, and free their leases for the other instances at once."""
-COMPLETION_POLL_S = 0.25  # while waiting for a handler's work, the lease is renewed this often
-_LOST = object()  # a handler's retries ended by the loss of the lease
 
 
 def to_offset(entry_id: bytes | str) -> int:
@@ -167,9 +167,10 @@ class RedisPartitionActor(PeriodicActor):
         return f"{self.broker.prefix}:lease:{group}:{self.topic}:{self.index}"
 
     def _take(self, group: str, lease: Lease) -> bool:
-        """Return True once this instance holds the lease (False: it is handing its partitions over): handed over (marked released) and this instance is
-        under its share; expired (its holder died, or there was none) or still ours, whatever the share.
-        The released mark lasts ``FREE_GRACE_S``, so a handed-over lease nobody wanted is free for all."""
+        """True once this instance holds the lease: handed over (marked released) and this instance under
+        its share; expired (its holder died, or there was none) or still ours, whatever the share. The
+        released mark lasts ``FREE_GRACE_S``, so a handed-over lease nobody wanted is free for all.
+        False when this instance is handing its partitions over."""
         shares, partitions = self.broker.shares, self.broker.partitions_of(self.topic)
         shares.drop(self.topic, group, self.index)
         while True:
@@ -191,10 +192,10 @@ class RedisPartitionActor(PeriodicActor):
         partitions = self.broker.partitions_of(self.topic)
 
         def stop() -> str | None:
+            if not lease.keep():  # first: renewed while a hand-over waits for the work in hand
+                return LEASE_LOST
             if shared and self._handing_over:
                 return HANDED_OVER
-            if not lease.keep():
-                return LEASE_LOST
             if shared and self.broker.shares.surplus(self.topic, group, partitions, self.index):
                 return SURPLUS
             return None
