@@ -20,8 +20,9 @@ from actors import runtime  # noqa: E402
 from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
-from actors.cluster import SingletonJob, start_cluster  # noqa: E402
+from actors.cluster import SingletonJob, live_instances, start_cluster  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
+from actors.limits import start_limits  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
@@ -35,8 +36,9 @@ from domain.ratelimit import RateLimiter  # noqa: E402
 from storage import files  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
-from storage.blob_store import BlobStore  # noqa: E402
+from storage.blob_backends import create_blob_store  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
+from storage.folder_sharing import require_shared_folder  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
 from web.services import Services  # noqa: E402
@@ -62,8 +64,11 @@ def bootstrap(config: AppConfig) -> Confab:
         messaging = start_broker(supervisor, config, metrics)
         broker = messaging.broker
         documents = start_documents(supervisor, config, metrics, broker)
-        chat = start_chat(supervisor, config, metrics, broker, messaging.shared)
-        blobs = BlobStore(config.files_path, runtime.run_blocking)
+        limiters = start_limits(supervisor, config, messaging.shared)
+        chat = start_chat(supervisor, config, metrics, broker, messaging.shared, limiters)
+        blobs = create_blob_store(config, runtime.run_blocking)
+        if messaging.shared is not None:
+            require_shared_folder(config, *messaging.shared, others_alive=bool(live_instances(*messaging.shared)))
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
         start_cluster(supervisor, messaging.shared, broker.instance_id,
                       [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs])
@@ -75,15 +80,15 @@ def bootstrap(config: AppConfig) -> Confab:
                              config.chat.rate_limit_close_after)
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
-                            documents=documents.service, frame_limits=limits, router=router)
+                            documents=documents.service, frame_limits=limits, router=router, limiters=limiters)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)
         raise
 
     def stop() -> None:
-        shutdown(supervisor, gateway, config.server.shutdown_grace_s, drain=[broker.close],
-                 release=[chat.service.close, close_database])
+        shutdown(supervisor, gateway, config.server.shutdown_grace_s, hand_over=[broker.hand_over],
+                 drain=[broker.close], release=[chat.service.close, close_database])
 
     return Confab(services, server, stop)
 

@@ -1,7 +1,7 @@
 """The gateway component: the registry of live WebSocket sessions.
 
 It answers which sessions exist (for closing a user's sockets when a key is revoked, and every
-socket with 1001 at shutdown), admits at most ``max_per_user`` sockets per user, publishes the
+socket with 1012 at shutdown), admits at most ``max_per_user`` sockets per user, publishes the
 ``ws.sessions`` and ``users.connected`` gauges, and reports the gateway's health. A session is reached
 through its ``close`` (which never waits), so the registry never waits on one.
 """
@@ -17,7 +17,7 @@ from actors import runtime
 from actors.component import ComponentActor, HealthSink
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain.metrics import Metrics
-from domain.ws_protocol import CLOSE_GOING_AWAY, CLOSE_RATE_LIMITED
+from domain.ws_protocol import CLOSE_RATE_LIMITED, CLOSE_SERVICE_RESTART
 
 
 class Closable(Protocol):
@@ -106,7 +106,7 @@ class GatewayActor(ComponentActor):
     def handle(self, message: Any) -> Any:
         if isinstance(message, Register):
             if not self._table.accepting:
-                return CLOSE_GOING_AWAY, "server is shutting down"
+                return CLOSE_SERVICE_RESTART, "server restarting"
             if self._max_per_user and self._table.users[message.user_id] >= self._max_per_user:
                 self._metrics.incr("ws.refused_too_many")
                 return CLOSE_RATE_LIMITED, "too many connections"

@@ -5,13 +5,16 @@ per topic partition, consumer groups with acknowledged ids). Events are ``bytes`
 
 Delivery contract (both backends): records of one partition reach a group's handler one at a time in
 offset order; a record is committed for the group after its handler returns; a handler that raises is
-retried with backoff, never skipped. Delivery is at-least-once: after a crash a group resumes at its
+retried with backoff, never skipped. A handler whose work goes on after it returns (the chat writer's
+group commit) may return a ``Completion``: the Redis backend then commits the record only once it is
+done (at the end of each read batch, renewing its lease meanwhile), so the partition's next holder
+handles it again if this instance dies first; the in-process backend commits at return. Delivery is at-least-once: after a crash a group resumes at its
 last persisted commit, so handlers must be idempotent (dedupe by ``(topic, partition, offset)``).
 """
 from __future__ import annotations
 
 import zlib
-from typing import Callable, NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol, runtime_checkable
 
 
 class Record(NamedTuple):
@@ -24,7 +27,14 @@ class Record(NamedTuple):
     timestamp: int  # milliseconds since the Unix epoch, set by the broker when it appended the record
 
 
-Handler = Callable[[Record], None]
+@runtime_checkable
+class Completion(Protocol):
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the work is done; False when ``timeout`` passed first."""
+        ...
+
+
+Handler = Callable[[Record], object]  # a ``Completion``, or anything else: done at return
 
 
 class Producer(Protocol):
@@ -56,6 +66,11 @@ class Broker(Producer, Consumer, Protocol):
 
     def create_topic(self, name: str, partitions: int) -> None:
         """Create ``name`` with ``partitions`` partitions; a no-op when it exists with that many."""
+        ...
+
+    def hand_over(self) -> None:
+        """Graceful shutdown, first step: the shared groups' partitions go to the other instances (the
+        work in hand finished first); this instance's own groups go on. A no-op on one instance."""
         ...
 
     def close(self, timeout_s: float = 10.0) -> None:

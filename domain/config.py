@@ -147,7 +147,10 @@ class LoggingConfig:
 
 @dataclass(frozen=True)
 class FilesConfig:
-    dir: str = setting("", "Folder for uploaded files; empty means <data_dir>/files")
+    backend: str = setting("local", "Where uploaded files' bytes live: a folder (local) or the PostgreSQL database "
+                                    "(postgresql, for a cluster)", choices=("local", "postgresql"))
+    dir: str = setting("", "Folder for uploaded files (with backend = postgresql: uploads being received); "
+                           "empty means <data_dir>/files")
     max_upload_bytes: int = setting(25 * 1024 * 1024, "Largest upload accepted", minimum=1)
     allowed_types: str = setting("image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain",
                                  "Comma-separated content types accepted for upload")
@@ -279,6 +282,8 @@ def build_config(values: Mapping[str, Mapping[str, str]]) -> AppConfig:
     if not config.database_url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError(f"database.url: must start with sqlite:/// or postgresql://, "
                           f"got {redact_urls(config.database.url)!r}")
+    if config.files.backend == "postgresql" and config.database_url.startswith("sqlite:///"):
+        raise ConfigError("files.backend: postgresql needs database.url on PostgreSQL")
     for key, parse in _PARSED.items():
         section, name = key.split(".")
         try:

@@ -1,9 +1,14 @@
-"""Token buckets keyed by caller: pure logic with an injected clock, bounded in memory."""
+"""Token buckets keyed by caller: pure logic with an injected clock, bounded in memory.
+
+The server's limits (HTTP per IP and per user, failed logins, chat sends) are made by a
+``LimiterFactory`` the bootstrap chooses: ``local_limiter`` on one instance, buckets kept in the
+cluster's Redis (``storage.redis_ratelimit``) when several share the load.
+"""
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Callable
+from typing import Callable, Protocol
 
 
 class TokenBucket:
@@ -51,3 +56,20 @@ class RateLimiter:
         """Like ``check`` but taking nothing (and remembering no new key): 0 when ``cost`` is there."""
         bucket = self._buckets.get(key)
         return 0.0 if bucket is None else bucket.wait(self.clock(), cost)
+
+
+class Limiter(Protocol):
+    def check(self, key: str, cost: float = 1.0) -> float:
+        """Take ``cost`` from ``key``'s bucket: 0 when allowed, else the seconds to wait (nothing taken)."""
+
+    def wait(self, key: str, cost: float = 1.0) -> float:
+        """The seconds until ``cost`` is in ``key``'s bucket (0: now), taking nothing."""
+
+
+#: ``(name, rate per second, burst)`` → a limiter; ``name`` tells one limit's buckets from another's
+LimiterFactory = Callable[[str, float, int], Limiter]
+
+
+def local_limiter(name: str, rate: float, burst: int) -> RateLimiter:
+    """This process's own buckets (one instance, or a cluster whose Redis is out of reach)."""
+    return RateLimiter(rate, burst)

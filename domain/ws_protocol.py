@@ -19,7 +19,8 @@ from domain.errors import BadRequest, DomainError
 MAX_REF_LENGTH = 64
 
 #: close codes (RFC 6455's, and Confab's own in the 4000s); docs/protocol.md says when each is used
-CLOSE_GOING_AWAY, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_INTERNAL, CLOSE_TRY_AGAIN = 1001, 1008, 1009, 1011, 1013
+CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_INTERNAL, CLOSE_TRY_AGAIN = 1008, 1009, 1011, 1013
+CLOSE_SERVICE_RESTART = 1012  # graceful stop: this instance's partitions are handed over; reconnect and resume
 CLOSE_SLOW_CONSUMER = 4008  # the socket's outbound buffer passed its limit: reconnect and resume
 CLOSE_RATE_LIMITED = 4429  # too many refused frames in a row, or too many sockets for one user
 

@@ -40,15 +40,14 @@ class BlobCollector:
         """One pass; returns how many blobs were deleted (and logs it when any were)."""
         now = time.time()
         cutoff = now - self.grace_s
-        off_the_hub = self.store.run_blocking
-        dropped = off_the_hub(self.store.drop_abandoned, now - ABANDONED_UPLOAD_S)
-        candidates = off_the_hub(self.store.old_blobs, cutoff)
+        dropped = self.store.drop_abandoned(now - ABANDONED_UPLOAD_S)
+        candidates = self.store.old_blobs(cutoff)
         deleted = 0
         for start in range(0, len(candidates), BATCH):
             chunk = candidates[start:start + BATCH]
             used = in_use(chunk)
-            buried = off_the_hub(self.store.bury, [d for d in chunk if d not in used], cutoff)
-            deleted += off_the_hub(self.store.settle, buried, in_use(buried), cutoff)
+            buried = self.store.bury([d for d in chunk if d not in used], cutoff)
+            deleted += self.store.settle(buried, in_use(buried), cutoff)
         if deleted or dropped:
             logs.event(log, "files.collected", blobs=deleted, abandoned_uploads=dropped, examined=len(candidates))
         return deleted

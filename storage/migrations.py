@@ -14,8 +14,9 @@ from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
 from storage import account_names, models
-from storage.models import (Document, DocumentShare, DocumentSnapshot, DocumentUpdate, FileShare, IncomingWebhook,
-                            Message, Notification, Reaction, Room, RoomMember, UploadedFile, Webhook, WebhookDelivery)
+from storage.models import (Blob, BlobChunk, Document, DocumentShare, DocumentSnapshot, DocumentUpdate, FileShare,
+                            IncomingWebhook, Message, Notification, Reaction, Room, RoomMember, UploadedFile, Webhook,
+                            WebhookDelivery)
 from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
@@ -94,6 +95,10 @@ def _incoming_webhooks(db: peewee.Database) -> None:
     db.create_tables([IncomingWebhook])
 
 
+def _blobs(db: peewee.Database) -> None:
+    db.create_tables([Blob, BlobChunk])
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -111,6 +116,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
+    Migration(15, "files: blobs and their chunks in the database (files.backend = postgresql)", _blobs),
 ]
 
 

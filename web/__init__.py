@@ -45,6 +45,6 @@ def create_app(svc: Services) -> Flask:
         app.register_blueprint(module.blp)
     server = svc.config.server
     transport.init_app(app, server.ws_max_message_bytes, server.ws_ping_interval_s, server.ws_outbox_bytes)
-    middleware.init_app(app, svc.config)
+    middleware.init_app(app, svc.config, svc.limiters)
     errors.init_app(app)
     return app

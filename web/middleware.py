@@ -25,7 +25,7 @@ from domain.errors import BadRequest, RateLimited
 from domain.forwarded import TrustedProxies
 from domain.input_fields import text_problem
 from domain.metrics import segment
-from domain.ratelimit import RateLimiter
+from domain.ratelimit import Limiter, LimiterFactory
 from web.services import services
 from web.sockets.transport import bearer_from
 
@@ -56,15 +56,15 @@ def strict_limit(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class Limits:
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, limiter: LimiterFactory) -> None:
         limits = config.rate_limit
         self.enabled = limits.enabled
-        self.ip = RateLimiter(limits.ip_rate_per_s, limits.ip_burst)
-        self.user = RateLimiter(limits.user_rate_per_s, limits.user_burst)
-        self.strict = RateLimiter(limits.auth_rate_per_s, limits.auth_burst)
-        self.login_failures = RateLimiter(limits.login_account_rate_per_s, limits.login_account_burst)
+        self.ip = limiter("http.ip", limits.ip_rate_per_s, limits.ip_burst)
+        self.user = limiter("http.user", limits.user_rate_per_s, limits.user_burst)
+        self.strict = limiter("http.auth", limits.auth_rate_per_s, limits.auth_burst)
+        self.login_failures = limiter("login.failures", limits.login_account_rate_per_s, limits.login_account_burst)
 
-    def check(self, limiter: RateLimiter, key: str) -> None:
+    def check(self, limiter: Limiter, key: str) -> None:
         if self.enabled:
             wait = limiter.check(key)
             if wait:
@@ -105,8 +105,8 @@ def _check_path_values() -> None:
             raise BadRequest("invalid request", {"fields": {name: [problem]}})
 
 
-def init_app(app: Flask, config: AppConfig) -> None:
-    limits = app.extensions["confab.limits"] = Limits(config)
+def init_app(app: Flask, config: AppConfig, limiter: LimiterFactory) -> None:
+    limits = app.extensions["confab.limits"] = Limits(config, limiter)
     proxies = TrustedProxies.parse(config.server.trusted_proxies)
     origins = {o.strip() for o in config.server.cors_origins.split(",") if o.strip()}
     compression = config.server.ws_compression

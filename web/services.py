@@ -11,6 +11,7 @@ from actors.supervisor import ChildHandle
 from domain.auth import Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
+from domain.ratelimit import LimiterFactory, local_limiter
 from storage.auth import AuthService
 from storage.blob_store import BlobStore
 
@@ -28,6 +29,7 @@ class Services:
     documents: Any = None
     frame_limits: Any = None  # actors.session.FrameLimits: one budget per user for every socket
     router: Any = None  # actors.session.Router: the frames every /ws session understands
+    limiters: LimiterFactory = local_limiter  # HTTP limits: this process's buckets, or the cluster's (Redis)
 
 
 def services() -> Services:

@@ -5,12 +5,13 @@ Each partition of a shared group is read by one instance at a time, the holder o
 keep it while alive, doing all of the group's work. Instead each instance aims for its share,
 ``ceil(P / N)`` of the topic's ``P`` partitions among the ``N`` instances consuming the group: each
 renews its membership (``<prefix>:members:<topic>:<group>``, a sorted set scored by Redis time) whenever
-it counts the members, which its delivery greenlets do at least every second; a member gone quiet for
+it counts the members, which its delivery greenlets do at least every half second; a member gone quiet for
 ``MEMBER_TTL_MS`` no longer counts. Counting consumers rather than the cluster registry means an
 instance that registered but has not subscribed yet is not handed partitions it would leave unread.
 
-- A free lease is taken by an instance under its share, and by any instance once it has stayed free
-  ``FREE_GRACE_S``, so a lone survivor ends up with everything whatever its view of the others.
+- A lease handed over (released, marked so for ``FREE_GRACE_S``) is taken by an instance under its
+  share; once the mark is gone, and at once when a lease expired (its holder died), by any instance,
+  so a lone survivor ends up with everything whatever its view of the others.
 - An instance over its share releases its highest-numbered partition held at least ``MIN_HOLD_S`` at
   the next record boundary, after the record in hand is acknowledged; the next holder first reclaims
   what was read and not acknowledged, so per-partition order holds across the handoff. ``MIN_HOLD_S``
@@ -24,8 +25,8 @@ import redis
 
 FREE_GRACE_S = 2.0
 MIN_HOLD_S = 3.0
-MEMBER_TTL_MS = 5000
-COUNT_EVERY_S = 1.0
+MEMBER_TTL_MS = 1500  # as long as a lease (``redis_streams.LEASE_MS``): a dead member stops counting as its
+COUNT_EVERY_S = 0.5  # leases expire, so the survivors keep what they took over instead of passing it around
 
 # renew this member, forget the silent ones, count; scored by Redis' clock so instances' clocks may differ
 _RENEW_AND_COUNT = """
@@ -72,7 +73,7 @@ class FairShare:
 
     def reserve(self, topic: str, group: str, partitions: int, index: int, anyway: bool) -> bool:
         """Count ``index`` as held if this instance is under its share (or ``anyway``: the lease is ours
-        already or stayed free ``FREE_GRACE_S``); the caller then takes the lease or calls ``drop``.
+        already, or free without a released mark); the caller then takes the lease or calls ``drop``.
         No yield between the check and the count, so one instance's greenlets never overshoot together."""
         share = self.share(topic, group, partitions)
         held = self._held.setdefault((topic, group), {})

@@ -99,6 +99,9 @@ class LocalBroker:
         """The supervisor's handle on ``partition``'s actor."""
         return self._handles[partition.name]
 
+    def hand_over(self) -> None:
+        """Nothing to hand over: the only instance keeps its partitions until it closes."""
+
     def close(self, timeout_s: float = 10.0) -> None:
         if self._closed:
             return

@@ -22,9 +22,9 @@ import pykka
 import redis
 
 from actors import runtime
-from actors.broker.fair_share import FairShare
+from actors.broker.fair_share import FREE_GRACE_S, FairShare
 from actors.broker.instance_groups import Reaper, Registry, instance_group, lag_of, owner_of, plain_group
-from actors.broker.redis_partition import RedisPartitionActor, to_offset
+from actors.broker.redis_partition import HAND_OVER_S, HandOver, RedisPartitionActor, to_offset
 from actors.supervisor import ChildSpec, StopChildren, start_child
 from domain import logs
 from domain.broker import Handler, partition_for
@@ -35,7 +35,8 @@ from storage.redis_lease import Lease
 
 log = logging.getLogger("confab.broker")
 
-LEASE_MS = 3000
+#: a dead holder's partitions are free this long after its last renewal (renewed every third of it)
+LEASE_MS = 1500
 
 __all__ = ["BrokerUnavailable", "RedisBroker", "to_offset"]
 
@@ -79,7 +80,7 @@ class RedisBroker:
                 if topic is None or name == topic for index in range(partitions)]
 
     def lease(self, key: str) -> Lease:
-        return Lease(self.client, key, self.instance_id, LEASE_MS)
+        return Lease(self.client, key, self.instance_id, LEASE_MS, handoff_ms=int(FREE_GRACE_S * 1000))
 
     def partitions_of(self, topic: str) -> int:
         return self._topics[topic]
@@ -205,6 +206,20 @@ class RedisBroker:
         oldest_ms = int((time.time() - hours * 3600) * 1000)
         for stream in self._streams():
             self.client.xtrim(stream, minid=f"{oldest_ms}-0", approximate=True)
+
+    def hand_over(self) -> None:
+        """Graceful stop, first step: the shared groups' partitions go to the other instances (work in hand
+        finished and acknowledged, leases freed, membership left), while this instance keeps reading its
+        own groups (the replies to its callers, the fan-out to its sockets)."""
+        for partition in list(self._actors.values()):
+            try:
+                partition.ask(HandOver(), timeout=HAND_OVER_S + 1)
+            except pykka.ActorDeadError:
+                pass
+        try:
+            self.shares.leave()
+        except redis.RedisError as exc:
+            logs.event(log, "broker.leave_failed", logging.WARNING, error=str(exc))
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Stop consuming (the record in hand finishes), release the leases, leave the shared groups'

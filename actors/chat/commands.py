@@ -13,13 +13,13 @@ from typing import Any
 
 from domain.config import ChatConfig
 from domain.errors import BadRequest, RateLimited
-from domain.ratelimit import RateLimiter
+from domain.ratelimit import Limiter
 
 Command = dict[str, Any]
 
 
 class Commands:
-    def __init__(self, config: ChatConfig, limiter: RateLimiter) -> None:
+    def __init__(self, config: ChatConfig, limiter: Limiter) -> None:
         self.config, self.limiter = config, limiter
 
     def send(self, user_id: str, room_id: str, draft: dict[str, Any], *, rid: str | None,

@@ -156,8 +156,13 @@ class Typing:
         self._tell(room_id, user, False)
 
     def _tell(self, room_id: str, user: dict[str, str], is_typing: bool) -> None:
-        frame = {"type": "user_typing", "room_id": room_id, "user": user, "is_typing": is_typing}
-        self._publish(frame_event(room_id, frame, user_id=user["id"]))
+        self._publish(typing_event(room_id, user, is_typing))
+
+
+def typing_event(room_id: str, user: dict[str, str], is_typing: bool) -> Event:
+    """The room event carrying a ``user_typing`` frame (the typist's own sessions skip it)."""
+    frame = {"type": "user_typing", "room_id": room_id, "user": user, "is_typing": is_typing}
+    return frame_event(room_id, frame, user_id=user["id"])
 
 
 def status_frame(user_id: str, username: str | None, status: str, last_seen: datetime) -> dict[str, Any]:

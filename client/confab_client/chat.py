@@ -2,8 +2,8 @@
 
 - Requests (``send_message``, ``join``, ``request``) wait for their answer: a send returns the stored
   message once the server's ``ack`` says it is durable; an ``error`` frame raises its typed exception.
-- Each joined room's last ``seq`` is tracked. After a dropped connection (or a close such as 1001
-  going away, 4008 slow consumer, 4429) the session reconnects with exponential backoff and jitter,
+- Each joined room's last ``seq`` is tracked. After a dropped connection (or a close such as 1012
+  service restart, 4008 slow consumer, 4429) the session reconnects with exponential backoff and jitter,
   joins every room again with ``since_seq`` and resends unanswered requests (sends keep their
   ``client_msg_id``, so the server stores each once). Messages are handed out in seq order, each once:
   duplicates are dropped and holes (a truncated replay, delivery lost meanwhile) are filled over REST

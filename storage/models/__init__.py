@@ -5,11 +5,11 @@ from storage.models.accounts import BOT_SUFFIX, AccountRename, ApiKey, RefreshTo
 from storage.models.base import BaseModel, SchemaVersion, new_id, utcnow
 from storage.models.chat import Message, Reaction, Room, RoomMember
 from storage.models.documents import Document, DocumentShare, DocumentSnapshot, DocumentUpdate
-from storage.models.files import FileShare, UploadedFile
+from storage.models.files import Blob, BlobChunk, FileShare, UploadedFile
 from storage.models.notifications import Notification
 from storage.models.webhooks import IncomingWebhook, Webhook, WebhookDelivery
 
-__all__ = ["BOT_SUFFIX", "AccountRename", "ApiKey", "BaseModel", "Document", "DocumentShare", "DocumentSnapshot",
+__all__ = ["BOT_SUFFIX", "AccountRename", "ApiKey", "BaseModel", "Blob", "BlobChunk", "Document", "DocumentShare", "DocumentSnapshot",
            "DocumentUpdate", "FileShare", "IncomingWebhook", "Message", "Notification", "Reaction", "RefreshToken",
            "Room", "RoomMember", "SchemaVersion", "UploadedFile", "User", "Webhook", "WebhookDelivery",
            "is_bot_username", "new_id", "utcnow"]

@@ -1,4 +1,5 @@
-"""Uploaded files (their bytes are blobs named by SHA-256) and the rooms each was shared in."""
+"""Uploaded files (their bytes are blobs named by SHA-256) and the rooms each was shared in; and the blobs
+themselves when they live in PostgreSQL (``files.backend = postgresql``), in chunks."""
 from __future__ import annotations
 
 import peewee
@@ -26,3 +27,18 @@ class FileShare(BaseModel):
 
     class Meta:
         primary_key = peewee.CompositeKey("file", "room")
+
+
+class Blob(BaseModel):
+    sha256 = peewee.CharField(max_length=64, primary_key=True)
+    size = peewee.BigIntegerField()
+    touched_at = peewee.DoubleField(index=True)  # epoch seconds: stored, or stored again
+
+
+class BlobChunk(BaseModel):
+    sha256 = peewee.CharField(max_length=64)
+    seq = peewee.IntegerField()
+    data = peewee.BlobField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("sha256", "seq")

@@ -79,7 +79,7 @@ def test_web_listens_on_every_interface_at_port_and_drains_on_sigterm(tmp_path):
         ws = connect_ws(f"ws://{address or '127.0.0.1'}:{port}/ws", token)
         assert ws_request(ws, {"type": "ping"}) == {"type": "pong"}
         web.send_signal(signal.SIGTERM)
-        assert close_code(ws) == 1001
+        assert close_code(ws) == 1012
         web.wait(timeout=20)
     finally:
         if web.poll() is None:

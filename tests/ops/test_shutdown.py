@@ -1,4 +1,4 @@
-"""Graceful shutdown of the real server process: sockets get 1001, the process exits 0."""
+"""Graceful shutdown of the real server process: sockets get 1012 (service restart), the process exits 0."""
 import signal
 import time
 
@@ -7,7 +7,7 @@ import requests
 from tests.support.harness import ServerProcess, close_code, connect_ws, register, ws_request
 
 
-def test_sigterm_closes_websockets_with_1001_and_exits_zero(tmp_path):
+def test_sigterm_closes_websockets_with_1012_and_exits_zero(tmp_path):
     server = ServerProcess(tmp_path)
     try:
         server.wait_ready()
@@ -17,7 +17,7 @@ def test_sigterm_closes_websockets_with_1001_and_exits_zero(tmp_path):
             assert ws_request(ws, {"type": "ping"}) == {"type": "pong"}
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        assert [close_code(ws) for ws in sockets] == [1001, 1001]
+        assert [close_code(ws) for ws in sockets] == [1012, 1012]
         assert server.process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
         log = server.log()

@@ -30,7 +30,10 @@ class ChatClient:
 
     def recv(self, timeout: float = 5.0) -> dict[str, Any]:
         self.ws.settimeout(timeout)
-        return json.loads(self.ws.recv())
+        data = self.ws.recv()
+        if not data:  # websocket-client hands a close frame (1012 at a graceful stop) over as empty text
+            raise websocket.WebSocketConnectionClosedException("closed by the server")
+        return json.loads(data)
 
     def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
         """The first frame (backlog first) that matches; others stay in the backlog."""

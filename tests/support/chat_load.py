@@ -14,10 +14,13 @@ from typing import Any
 import requests
 import websocket
 
-from tests.support.harness import ServerProcess
-from tests.support.chat_helpers import Api, ChatClient
+from tests.support.harness import ServerProcess, register
+from tests.support.chat_helpers import Api, ChatClient, new_room
 
 ACK = "ack"
+#: limits out of the way of a load test
+UNLIMITED = {"CONFAB_CHAT_SEND_RATE": "100000", "CONFAB_RATE_LIMIT_AUTH_BURST": "1000",
+             "CONFAB_RATE_LIMIT_USER_BURST": "10000", "CONFAB_RATE_LIMIT_IP_BURST": "10000"}
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,16 @@ class Sender(threading.Thread):
             except websocket.WebSocketTimeoutException:
                 pass
             self._collect()
+
+
+def members_of_new_rooms(instance: ServerProcess, users: int, rooms: int, name: str) -> tuple[list[dict], list[str]]:
+    """``users`` new users (their logins) and ``rooms`` new public rooms (their ids) they are all members of."""
+    logins = [register(instance.base) for _ in range(users)]
+    room_ids = [new_room(Api(instance.base, logins[0]), name=f"{name}-{i}") for i in range(rooms)]
+    for login in logins[1:]:
+        for room in room_ids:
+            assert Api(instance.base, login).post(f"/rooms/{room}/join").status_code == 200
+    return logins, room_ids
 
 
 def error_window(outcomes: list[Outcome]) -> tuple[float, float] | None:

@@ -26,7 +26,8 @@ class Cluster:
     def __init__(self, root: Path, database_url: str, prefix: str, extra_env: dict[str, str]) -> None:
         self.root, self.database_url, self.prefix = root, database_url, prefix
         self.env = {"CONFAB_DATABASE_URL": database_url, "CONFAB_BROKER_BACKEND": "redis",
-                    "CONFAB_BROKER_REDIS_URL": REDIS_URL, "CONFAB_BROKER_REDIS_PREFIX": prefix, **extra_env}
+                    "CONFAB_BROKER_REDIS_URL": REDIS_URL, "CONFAB_BROKER_REDIS_PREFIX": prefix,
+                    "CONFAB_FILES_BACKEND": "postgresql", **extra_env}  # each instance has a data dir of its own
         self.instances: list[ServerProcess] = []
 
     def start(self, name: str | None = None) -> ServerProcess:

@@ -144,16 +144,19 @@ def _readable(file_id: str, kind: str) -> UploadedFile:
 
 
 def _send(sha256: str, content_type: str, file_name: str) -> Response:
-    """Stream a blob: its verified type (anything else as octet-stream, downloaded), ETag = digest
-    (304 on If-None-Match), private caching, no sniffing, and a safe RFC 5987 file name."""
+    """Stream a blob from the store: its verified type (anything else as octet-stream, downloaded), ETag =
+    digest (304 on If-None-Match), byte ranges, private caching, no sniffing, and a safe RFC 5987 file name."""
     served = content_type if content_type in file_types.VERIFIABLE else file_types.OCTET_STREAM
     inline = served.startswith("image/") or served == file_types.TEXT
     try:
-        response = send_file(services().blobs.path(sha256), mimetype=served, as_attachment=not inline,
-                             download_name=file_name, etag=sha256, conditional=True)
+        reader, size = services().blobs.open(sha256)
     except FileNotFoundError:
         logs.event(log, "file.blob_missing", logging.ERROR, sha256=sha256)
         raise NotFound("file not found") from None
+    response = send_file(reader, mimetype=served, as_attachment=not inline, download_name=file_name, etag=sha256,
+                         conditional=False)
+    response.content_length = size
+    response = response.make_conditional(request, accept_ranges=True, complete_length=size)
     response.headers["Cache-Control"] = f"private, max-age={CACHE_MAX_AGE_S}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "sandbox"
