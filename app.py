@@ -23,6 +23,7 @@ from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob, start_cluster  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
+from actors.mailer import Mailer  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
@@ -75,7 +76,8 @@ def bootstrap(config: AppConfig) -> Confab:
                              config.chat.rate_limit_close_after)
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
-                            documents=documents.service, frame_limits=limits, router=router)
+                            documents=documents.service, frame_limits=limits, router=router,
+                            mailer=Mailer(config.email, metrics))
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

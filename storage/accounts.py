@@ -11,6 +11,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, NotFound
+from storage import files
 from storage.account_names import username_key
 from storage.db import reading, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
@@ -22,10 +23,13 @@ def user_ref(user: User) -> dict[str, Any]:
 
 
 def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id,
-                            "created_at": user.created_at, "last_seen": user.last_seen}
+    """The user object of the REST routes; ``private`` adds what only the user themselves (or a server
+    admin) sees."""
+    avatar = files.uploader_link(user.avatar_file_id, user.id) if user.avatar_file_id else None
+    body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id, "status_text": user.status_text or "",
+                            "avatar_url": avatar, "created_at": user.created_at, "last_seen": user.last_seen}
     if private:
-        body["email"] = user.email
+        body.update(email=user.email, is_server_admin=user.is_server_admin, suspended_at=user.suspended_at)
     return body
 
 
@@ -175,7 +179,7 @@ def find_api_key_owner(key_hash: str) -> tuple[ApiKey, User] | None:
     with reading():
         row = (ApiKey.select(ApiKey, User).join(User)
                .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()
-                      & User.deactivated_at.is_null()).first())
+                      & User.deactivated_at.is_null() & User.suspended_at.is_null()).first())
     if row is None:
         return None
     now = utcnow()

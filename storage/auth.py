@@ -15,7 +15,7 @@ from typing import Any, Callable
 from domain import logs
 from domain.auth import API_KEY_PREFIX, Passwords, Principal, RevokedFamilies, Tokens, new_api_key, token_digest
 from domain.config import AppConfig, AuthConfig
-from domain.errors import Unauthorized
+from domain.errors import Forbidden, Unauthorized
 from storage import accounts
 from storage.secrets import JWT_SECRET_FILE, load_or_create_secret
 
@@ -36,6 +36,15 @@ class AuthService:
     def hash_password(self, password: str) -> str:
         return self._passwords.hash(password)
 
+    def password_matches(self, stored: str | None, password: str) -> bool:
+        return self._passwords.matches(stored, password)
+
+    def forget(self, families: list[str]) -> None:
+        """Refuse the access tokens of these revoked sign-ins from now on (this instance; the others
+        read the revocation within a second)."""
+        for family in families:
+            self.revoked.add(family)
+
     def register(self, username: str, email: str, password: str, display_name: str | None) -> dict[str, Any]:
         password_hash = self.hash_password(password)
         user = accounts.create_user(username, email, display_name or username, password_hash)
@@ -50,6 +59,9 @@ class AuthService:
             logs.event(log, "login.failed", logging.WARNING, identifier=identifier[:64])
             raise Unauthorized("invalid username/email or password")
         assert user is not None
+        if user.suspended_at is not None:
+            logs.event(log, "login.suspended", logging.WARNING, user_id=user.id)
+            raise Forbidden("this account is suspended; ask a server administrator")
         if self._passwords.needs_rehash(user.password_hash):
             accounts.set_password_hash(user.id, self._passwords.hash(password))
             logs.event(log, "password.rehashed", user_id=user.id)
@@ -75,8 +87,7 @@ class AuthService:
             families = accounts.revoke_refresh_family(principal.user_id, token_digest(refresh_token))
         else:
             families = accounts.revoke_all_refresh_tokens(principal.user_id)
-        for family in families:
-            self.revoked.add(family)
+        self.forget(families)
         logs.event(log, "logout", user_id=principal.user_id, families=len(families))
         return families
 

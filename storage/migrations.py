@@ -13,7 +13,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import account_names, documents, files, incoming_webhooks, models, notifications, webhooks
+from storage import (account_names, audit, documents, files, incoming_webhooks, models, notifications,
+                     passwords, webhooks)
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -93,6 +94,15 @@ def _incoming_webhooks(db: peewee.Database) -> None:
     db.create_tables(incoming_webhooks.MODELS)
 
 
+def _account_lifecycle(db: peewee.Database) -> None:
+    """Profile fields and suspension on users; password resets and the audit log."""
+    _add_columns(db, models.User._meta.table_name, {
+        "status_text": peewee.CharField(max_length=140, null=True),
+        "avatar_file_id": peewee.CharField(max_length=36, null=True),
+        "suspended_at": peewee.DateTimeField(null=True)})
+    db.create_tables([passwords.PasswordReset, audit.AuditEvent])
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -110,6 +120,7 @@ MIGRATIONS: list[Migration] = [
     Migration(13, "incoming webhooks: a secret URL posting into a room as its bot", _incoming_webhooks),
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
+    Migration(15, "accounts: profile, suspension, password resets, audit log", _account_lifecycle),
 ]
 
 

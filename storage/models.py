@@ -53,6 +53,9 @@ class User(BaseModel):
     is_server_admin = peewee.BooleanField(default=False)  # administers the server (migration 10)
     bot_owner = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL", backref="bots", index=True)
     deactivated_at = peewee.DateTimeField(null=True)  # a deleted bot: kept as the author of its messages
+    status_text = peewee.CharField(max_length=140, null=True)  # profile (migration 15); null reads as ""
+    avatar_file_id = peewee.CharField(max_length=36, null=True)  # an image the user uploaded (migration 15)
+    suspended_at = peewee.DateTimeField(null=True)  # suspended by a server admin (migration 15)
 
     @property
     def is_bot(self) -> bool:

@@ -9,7 +9,8 @@ from flask.json.provider import DefaultJSONProvider
 from domain import jsonfmt
 from web import errors, middleware, openapi
 from web.routes import (api_keys, auth, bots, chat_socket, dms, document_socket, documents, files, health,
-                        incoming_webhooks, messages, notifications, rooms, search, ui, users, webhooks)
+                        incoming_webhooks, messages, notifications, passwords, rooms, search, ui, users,
+                        webhooks)
 from web.services import Services
 from web.sockets import transport
 
@@ -38,7 +39,7 @@ def create_app(svc: Services) -> Flask:
     )
     app.extensions["confab"] = svc
     api = openapi.api_for(app)
-    for module in (auth, api_keys, users, bots, documents, rooms, dms, messages, search, notifications, webhooks,
+    for module in (auth, passwords, api_keys, users, bots, documents, rooms, dms, messages, search, notifications, webhooks,
                    incoming_webhooks, files):
         api.register_blueprint(module.blp)
     for module in (health, ui, chat_socket, document_socket):

@@ -63,6 +63,7 @@ class Limits:
         self.user = RateLimiter(limits.user_rate_per_s, limits.user_burst)
         self.strict = RateLimiter(limits.auth_rate_per_s, limits.auth_burst)
         self.login_failures = RateLimiter(limits.login_account_rate_per_s, limits.login_account_burst)
+        self.reset_requests = RateLimiter(limits.reset_address_rate_per_s, limits.reset_address_burst)
 
     def check(self, limiter: RateLimiter, key: str) -> None:
         if self.enabled:

@@ -28,6 +28,7 @@ class Services:
     documents: Any = None
     frame_limits: Any = None  # actors.session.FrameLimits: one budget per user for every socket
     router: Any = None  # actors.session.Router: the frames every /ws session understands
+    mailer: Any = None  # actors.mailer.Mailer: e-mail through SMTP
 
 
 def services() -> Services:

@@ -40,7 +40,7 @@ def _invited(given: str, code: str) -> bool:
 
 
 @blp.route("/login", methods=["POST"])
-@answers(401)
+@answers(401, 403)
 @public
 @strict_limit
 @blp.arguments(LoginSchema, example=examples.LOGIN)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import accounts
+from storage import accounts, files
 from web.openapi import Blueprint
 from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
 from web.schemas.chat import OnlineUserSchema
@@ -28,6 +28,9 @@ def search(query: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(UpdateMeSchema)
 @blp.response(200, UserSchema)
 def update_me(body: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields sent change; ``avatar_file_id`` must be an image the caller uploaded."""
+    if body.get("avatar_file_id"):
+        files.own_image(principal().user_id, body["avatar_file_id"], "avatar_file_id")
     return accounts.user_dict(accounts.update_user(principal().user_id, **body), private=True)
 
 

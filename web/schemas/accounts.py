@@ -18,7 +18,13 @@ class UserSchema(Schema):
     display_name = fields.String(required=True)
     is_bot = fields.Boolean(required=True, metadata={"description": "a bot account (its username ends in [bot])"})
     owner_id = fields.String(allow_none=True, metadata={"description": "a bot's owner; null for people"})
-    email = fields.String()
+    status_text = fields.String(required=True, metadata={"description": "what the user says they are up to"})
+    avatar_url = fields.String(required=True, allow_none=True,
+                               metadata={"description": "a signed link to the avatar image (section 5, files)"})
+    email = fields.String(metadata={"description": "only to the user themselves and server admins"})
+    is_server_admin = fields.Boolean(metadata={"description": "only to the user themselves and server admins"})
+    suspended_at = UtcDateTime(allow_none=True,
+                               metadata={"description": "only to the user themselves and server admins"})
     created_at = UtcDateTime(required=True)
     last_seen = UtcDateTime(allow_none=True)
 
@@ -61,7 +67,31 @@ class TokensSchema(Schema):
 
 
 class UpdateMeSchema(Schema):
-    display_name = Text(required=True, validate=validate.Length(min=1, max=64))
+    """Only the fields sent change."""
+    display_name = Text(validate=validate.Length(min=1, max=64))
+    status_text = Text(validate=validate.Length(max=140))
+    avatar_file_id = Text(allow_none=True, validate=validate.Length(min=1, max=36),
+                          metadata={"description": "an image the caller uploaded (POST /files); null removes it"})
+
+
+class PasswordChangeSchema(Schema):
+    current_password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
+                    metadata={"description": "the new one: at least auth.password_min_length characters"})
+
+
+class ResetRequestSchema(Schema):
+    email = TextEmail(required=True, validate=validate.Length(max=254))
+
+
+class ResetRequestedSchema(Schema):
+    message = fields.String(required=True, metadata={"description": "the same whether or not the address is known"})
+
+
+class ResetSchema(Schema):
+    token = Text(required=True, load_only=True, validate=validate.Length(min=1, max=512),
+                 metadata={"description": "from the e-mail"})
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
 
 
 class UserSearchQuery(PageQuery):
