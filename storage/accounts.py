@@ -34,12 +34,13 @@ def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
 
 
 def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
-    """A new account; CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that
+    """A new account, a server admin when it is the first; CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that
     is taken gets a CONFLICT that names no field: usernames are public, who registered an address is not."""
     try:
         with unit_of_work():
+            first = not User.select().exists()  # the first account administers the server
             return User.create(username=username, email=email.lower(), display_name=display_name,
-                               password_hash=password_hash)
+                               password_hash=password_hash, is_server_admin=first)
     except peewee.IntegrityError:
         if find_by_username(username) is not None:
             raise Conflict("username already taken", {"fields": {"username": ["already taken"]}}) from None
@@ -135,11 +136,17 @@ def revoke_refresh_family(user_id: str, token_hash: str) -> list[str]:
 def revoke_all_refresh_tokens(user_id: str) -> list[str]:
     """Revoke every live refresh family of the user; their ids."""
     with unit_of_work():
-        live = RefreshToken.user == user_id
-        families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id)
-                           .where(live & RefreshToken.revoked_at.is_null())})
-        RefreshToken.update(revoked_at=utcnow()).where(live & RefreshToken.revoked_at.is_null()).execute()
-        return families
+        return revoke_sign_ins(user_id, utcnow())
+
+
+def revoke_sign_ins(user_id: str, now: datetime, keep_family: str | None = None) -> list[str]:
+    """Inside a unit of work: revoke every live refresh family of the user but ``keep_family``; their ids."""
+    live = (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()
+    if keep_family is not None:
+        live &= RefreshToken.family_id != keep_family
+    families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id).where(live)})
+    RefreshToken.update(revoked_at=now).where(live).execute()
+    return families
 
 
 def revoked_since(since: datetime) -> tuple[set[str], set[str]]:

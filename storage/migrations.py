@@ -100,6 +100,7 @@ def _account_lifecycle(db: peewee.Database) -> None:
         "status_text": peewee.CharField(max_length=140, null=True),
         "avatar_file_id": peewee.CharField(max_length=36, null=True),
         "suspended_at": peewee.DateTimeField(null=True)})
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "user_suspended_at" ON "user" ("suspended_at")')
     db.create_tables([passwords.PasswordReset, audit.AuditEvent])
 
 

@@ -18,7 +18,7 @@ from domain.errors import BadRequest, Forbidden
 from storage import accounts
 from storage.auth import AuthService
 from storage.db import unit_of_work
-from storage.models import BaseModel, RefreshToken, User, new_id, utcnow
+from storage.models import BaseModel, User, new_id, utcnow
 
 log = logging.getLogger("confab.auth")
 
@@ -35,12 +35,7 @@ class PasswordReset(BaseModel):
 def _replace(user_id: str, password_hash: str, now: datetime, keep_family: str | None) -> list[str]:
     """Inside a unit of work: store the hash, revoke the user's sign-ins but ``keep_family``; their ids."""
     User.update(password_hash=password_hash, updated_at=now).where(User.id == user_id).execute()
-    others = (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()
-    if keep_family is not None:
-        others &= RefreshToken.family_id != keep_family
-    families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id).where(others)})
-    RefreshToken.update(revoked_at=now).where(others).execute()
-    return families
+    return accounts.revoke_sign_ins(user_id, now, keep_family)
 
 
 def change(auth: AuthService, caller: Principal, current: str, new: str) -> list[str]:
