@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from storage import account_admin
-from tests.harness import ROOT, Server, bearer, close_code, connect_ws, register, running_server, ws_request
+from tests.harness import (ROOT, Server, bearer, close_code, connect_ws, register, running_server, server_on,
+                           ws_request)
 
 PASSWORD = "correct horse"
 
@@ -132,3 +133,19 @@ def test_create_admin_from_the_command_line_is_audited(tmp_path) -> None:
         assert api(srv, second, "GET", "/admin/users").status_code == 200
         granted = audit_events(srv, first, action="admin.granted")
         assert granted[0]["target_id"] == second["user"]["id"] and granted[0]["detail"] == {"via": "cli"}
+
+
+def test_on_postgresql_too(tmp_path) -> None:
+    """Migration 15 and the queries behind suspension, resets and the audit log on the other engine."""
+    with server_on("postgresql", tmp_path) as srv:
+        first, person = register(srv.base), register(srv.base)
+        assert first["user"]["is_server_admin"] and not person["user"]["is_server_admin"]
+        chat = connect_ws(f"{srv.ws_base}/ws", person["access_token"])
+        assert api(srv, first, "POST", f"/admin/users/{person['user']['id']}/suspend").status_code == 200
+        assert close_code(chat) == 1008
+        reset = requests.post(f"{srv.base}/api/v1/auth/password-reset", json={"email": person["user"]["email"]})
+        assert reset.status_code == 202
+        assert api(srv, first, "POST", f"/admin/users/{person['user']['id']}/reactivate").status_code == 200
+        assert api(srv, person, "PUT", "/users/me", json={"status_text": "back"}).status_code == 401  # signed out
+        assert [e["action"] for e in audit_events(srv, first, limit=3)] == [
+            "user.reactivated", "user.suspended", "login"]  # no reset for a suspended account
