@@ -21,6 +21,7 @@ from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob, start_cluster  # noqa: E402
+from actors.digests import DigestJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.mailer import Mailer  # noqa: E402
@@ -28,11 +29,12 @@ from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
-from domain import logs  # noqa: E402
+from domain import logs, unsubscribe  # noqa: E402
 from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
 from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
+from domain.unsubscribe import UnsubscribeLinks  # noqa: E402
 from storage import files  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
@@ -66,10 +68,15 @@ def bootstrap(config: AppConfig) -> Confab:
         chat = start_chat(supervisor, config, metrics, broker, messaging.shared)
         blobs = BlobStore(config.files_path, runtime.run_blocking)
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
-        start_cluster(supervisor, messaging.shared, broker.instance_id,
-                      [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs])
-        gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         auth = create_auth_service(config, runtime.run_blocking)
+        mailer = Mailer(config.email, metrics)
+        digest = DigestJob(mailer, chat.service.presence, UnsubscribeLinks(auth.derived_key(unsubscribe.PURPOSE),
+                                                                           config.email.base_url),
+                           config.email.digest_after_s)
+        start_cluster(supervisor, messaging.shared, broker.instance_id,
+                      [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs,
+                       SingletonJob("email.digest", config.email.digest_interval_s, digest.run)])
+        gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))
         start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
@@ -77,7 +84,7 @@ def bootstrap(config: AppConfig) -> Confab:
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
                             documents=documents.service, frame_limits=limits, router=router,
-                            mailer=Mailer(config.email, metrics))
+                            mailer=mailer)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

@@ -185,6 +185,11 @@ class EmailConfig:
     from_address: str = setting("confab@localhost", "Sender of every e-mail")
     timeout_s: float = setting(10.0, "Seconds one SMTP conversation may take", minimum=0.1)
     reset_ttl_s: int = setting(3600, "A password-reset code works this many seconds, once", minimum=60)
+    base_url: str = setting("http://127.0.0.1:8080", "Address users open Confab at, for the links in e-mails")
+    digest_after_s: float = setting(3600.0, "A user with no socket open this long gets their unread mentions, "
+                                    "DMs and replies by e-mail (unless they opted out)", minimum=60)
+    digest_interval_s: float = setting(300.0, "How often the digest job looks for such users (singleton job)",
+                                       minimum=1)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id, "status_text": user.status_text or "",
                             "avatar_url": avatar, "created_at": user.created_at, "last_seen": user.last_seen}
     if private:
-        body.update(email=user.email, is_server_admin=user.is_server_admin, suspended_at=user.suspended_at)
+        body.update(email=user.email, is_server_admin=user.is_server_admin, suspended_at=user.suspended_at,
+                    email_digest=user.digest_opted_out_at is None)
     return body
 
 
@@ -74,6 +75,9 @@ def get_user(user_id: str) -> User:
 
 
 def update_user(user_id: str, **fields: Any) -> User:
+    """Change profile fields; ``email_digest`` (a flag) is stored as the time the user opted out."""
+    if "email_digest" in fields:
+        fields["digest_opted_out_at"] = None if fields.pop("email_digest") else utcnow()
     with unit_of_work():
         User.update(updated_at=utcnow(), **fields).where(User.id == user_id).execute()
         return User.get_by_id(user_id)

@@ -104,6 +104,12 @@ def _account_lifecycle(db: peewee.Database) -> None:
     db.create_tables([passwords.PasswordReset, audit.AuditEvent])
 
 
+def _digests(db: peewee.Database) -> None:
+    """Who opted out of e-mail digests, and what the last digest covered."""
+    _add_columns(db, models.User._meta.table_name, {"digest_opted_out_at": peewee.DateTimeField(null=True),
+                                                    "digest_sent_at": peewee.DateTimeField(null=True)})
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -122,6 +128,7 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
     Migration(15, "accounts: profile, suspension, password resets, audit log", _account_lifecycle),
+    Migration(16, "users: e-mail digest opt-out and the time the last digest covered", _digests),
 ]
 
 

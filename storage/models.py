@@ -56,6 +56,8 @@ class User(BaseModel):
     status_text = peewee.CharField(max_length=140, null=True)  # profile (migration 15); null reads as ""
     avatar_file_id = peewee.CharField(max_length=36, null=True)  # an image the user uploaded (migration 15)
     suspended_at = peewee.DateTimeField(null=True)  # suspended by a server admin (migration 15)
+    digest_opted_out_at = peewee.DateTimeField(null=True)  # no e-mail digests since (migration 16)
+    digest_sent_at = peewee.DateTimeField(null=True)  # the last digest covered notifications until then (16)
 
     @property
     def is_bot(self) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from domain.input_fields import Text, TextEmail
-from web.schemas.common import PageQuery, UtcDateTime
+from web.schemas.common import JsonBoolean, PageQuery, UtcDateTime
 
 USERNAME = validate.Regexp(r"^[A-Za-z0-9_.-]{3,32}$",
                           error="3 to 32 letters, digits, dots, dashes or underscores")
@@ -25,6 +25,8 @@ class UserSchema(Schema):
     is_server_admin = fields.Boolean(metadata={"description": "only to the user themselves and server admins"})
     suspended_at = UtcDateTime(allow_none=True,
                                metadata={"description": "only to the user themselves and server admins"})
+    email_digest = fields.Boolean(metadata={"description": "unread mentions, DMs and replies e-mailed after a while "
+                                                           "away; only to the user themselves and server admins"})
     created_at = UtcDateTime(required=True)
     last_seen = UtcDateTime(allow_none=True)
 
@@ -72,6 +74,7 @@ class UpdateMeSchema(Schema):
     status_text = Text(validate=validate.Length(max=140))
     avatar_file_id = Text(allow_none=True, validate=validate.Length(min=1, max=36),
                           metadata={"description": "an image the caller uploaded (POST /files); null removes it"})
+    email_digest = JsonBoolean(metadata={"description": "e-mail what I missed while away (default true)"})
 
 
 class PasswordChangeSchema(Schema):
@@ -111,3 +114,11 @@ class ApiKeySchema(Schema):
 
 class ApiKeyCreatedSchema(ApiKeySchema):
     key = fields.String(required=True, metadata={"description": "shown once; store it now"})
+
+
+class UnsubscribeQuery(Schema):
+    sig = Text(required=True, validate=validate.Length(min=1, max=128))
+
+
+class UnsubscribedSchema(Schema):
+    email_digest = fields.Boolean(required=True)
