@@ -38,21 +38,25 @@ def _replace(user_id: str, password_hash: str, now: datetime, keep_family: str |
     return accounts.revoke_sign_ins(user_id, now, keep_family)
 
 
-def change(auth: AuthService, caller: Principal, current: str, new: str) -> list[str]:
-    """The caller's new password; returns the other sign-ins revoked (their sockets are to be closed).
-    FORBIDDEN for an API key (bots have no password) or a wrong current password."""
+def confirm(auth: AuthService, caller: Principal, password: str, field: str) -> None:
+    """What a change or an account deletion asks first: the caller's password. FORBIDDEN naming
+    ``field`` when it is wrong, or for an API key (bots have no password)."""
     if caller.kind != "user":
-        raise Forbidden("sign in with a password to change it")
-    user = accounts.get_user(caller.user_id)
-    if not auth.password_matches(user.password_hash, current):
-        logs.event(log, "password.change_refused", logging.WARNING, user_id=user.id)
-        raise Forbidden("the current password is wrong", {"fields": {"current_password": ["wrong password"]}})
+        raise Forbidden("sign in with your password for this")
+    if not auth.password_matches(accounts.get_user(caller.user_id).password_hash, password):
+        logs.event(log, "password.confirm_refused", logging.WARNING, user_id=caller.user_id)
+        raise Forbidden("the password is wrong", {"fields": {field: ["wrong password"]}})
+
+
+def change(auth: AuthService, caller: Principal, new: str) -> list[str]:
+    """The (confirmed) caller's new password; returns the other sign-ins revoked (their sockets are to
+    be closed)."""
     auth.check_password(new)
     password_hash = auth.hash_password(new)
     with unit_of_work():
-        families = _replace(user.id, password_hash, utcnow(), caller.family_id)
+        families = _replace(caller.user_id, password_hash, utcnow(), caller.family_id)
     auth.forget(families)
-    logs.event(log, "password.changed", user_id=user.id, families=len(families))
+    logs.event(log, "password.changed", user_id=caller.user_id, families=len(families))
     return families
 
 

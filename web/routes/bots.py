@@ -59,8 +59,9 @@ def delete(bot_id: str) -> None:
     retire(bot_id, left)
 
 
-def retire(bot_id: str, rooms: list[str]) -> None:
-    """After a bot's deactivation is stored: its rooms are told it left and its sockets close."""
+def retire(user_id: str, rooms: list[str], reason: str = "bot deleted") -> None:
+    """After an account's deactivation is stored (a bot's, or a person's deletion): its rooms are told it
+    left and its sockets close."""
     for room_id in rooms:
-        services().chat.member_left(room_id, bot_id)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, "bot deleted", user_id=bot_id))
+        services().chat.member_left(room_id, user_id)
+    services().gateway.tell(CloseSessions(CLOSE_POLICY, reason, user_id=user_id))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from actors.gateway import CloseSessions
+from domain.auth import Principal
 from domain.errors import Forbidden
 from domain.ws_protocol import CLOSE_POLICY
 from storage import passwords
@@ -36,15 +37,21 @@ def _close_sessions(families: list[str], reason: str) -> None:
 def change_password(body: dict[str, Any]) -> None:
     """Keeps the caller's login; every other one is revoked and its sockets closed (1008)."""
     caller = principal()
-    limits().before_login(caller.username)
-    try:
-        families = passwords.change(services().auth, caller, body["current_password"], body["password"])
-    except Forbidden:
-        limits().login_failed(caller.username)
-        audit("password.change_failed", caller.user_id)
-        raise
+    confirmed_password(caller, body["current_password"], "current_password")
+    families = passwords.change(services().auth, caller, body["password"])
     audit("password.changed", caller.user_id, sessions_revoked=len(families))
     _close_sessions(families, "password changed")
+
+
+def confirmed_password(caller: Principal, password: str, field: str) -> None:
+    """The caller's password, or FORBIDDEN naming ``field``; a wrong one counts as a failed login."""
+    limits().before_login(caller.username)
+    try:
+        passwords.confirm(services().auth, caller, password, field)
+    except Forbidden:
+        limits().login_failed(caller.username)
+        audit("password.confirm_failed", caller.user_id)
+        raise
 
 
 @blp.route("/password-reset", methods=["POST"])

@@ -83,6 +83,25 @@ class PasswordChangeSchema(Schema):
                     metadata={"description": "the new one: at least auth.password_min_length characters"})
 
 
+class AccountDeletionSchema(Schema):
+    password = Text(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    documents = Text(required=True, validate=validate.OneOf(("transfer", "delete")),
+                     metadata={"description": "what becomes of the documents you own"})
+    transfer_to = Text(validate=USERNAME, metadata={"description": "with documents=transfer: who receives them"})
+
+
+class ExportSchema(Schema):
+    user = fields.Nested(UserSchema, required=True)
+    rooms = fields.List(fields.Dict(), required=True, metadata={"description": "room objects, with joined_at"})
+    messages = fields.List(fields.Dict(), required=True, metadata={"description": "every message you wrote"})
+    reactions = fields.List(fields.Dict(), required=True)
+    documents = fields.List(fields.Dict(), required=True, metadata={"description": "owned and shared with you"})
+    files = fields.List(fields.Dict(), required=True, metadata={"description": "your uploads (without links)"})
+    notifications = fields.List(fields.Dict(), required=True)
+    api_keys = fields.List(fields.Dict(), required=True, metadata={"description": "never the keys themselves"})
+    webhooks = fields.List(fields.Dict(), required=True, metadata={"description": "secrets as hints only"})
+
+
 class ResetRequestSchema(Schema):
     email = TextEmail(required=True, validate=validate.Length(max=254))
 
