@@ -114,6 +114,8 @@ class AuthConfig:
     registration: str = setting("open", "open: anyone may register; invite: only with auth.invite_code",
                                 choices=("open", "invite"))
     invite_code: str = setting("", "The code that lets someone register when registration = invite (empty: nobody)")
+    email_verification: str = setting("off", "on: a new account signs in only once the code e-mailed to it is used",
+                                      choices=("off", "on"))
 
 
 @dataclass(frozen=True)

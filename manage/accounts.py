@@ -40,6 +40,7 @@ def create_admin(config: AppConfig, args: argparse.Namespace) -> int:
         raise CommandError(f"{args.username!r} or {args.email!r} is taken; --promote makes an existing user "
                            "an admin") from None
     account_admin.set_server_admin(user["id"], True)
+    account_admin.mark_verified(user["id"])  # the operator vouches for the address
     audit.record("admin.granted", None, user["id"], via="cli", created=True)
     print(f"created server admin {user['username']} ({user['id']})")
     return 0

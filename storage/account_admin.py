@@ -58,6 +58,11 @@ def suspended_since(since: datetime) -> set[str]:
         return {u.id for u in User.select(User.id).where(User.suspended_at >= since)}
 
 
+def mark_verified(user_id: str) -> None:
+    with unit_of_work():
+        User.update(email_verified_at=utcnow()).where(User.id == user_id).execute()
+
+
 def set_server_admin(user_id: str, is_admin: bool) -> None:
     with unit_of_work():
         User.update(is_server_admin=is_admin, updated_at=utcnow()).where(User.id == user_id).execute()

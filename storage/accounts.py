@@ -30,13 +30,14 @@ def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
                             "avatar_url": avatar, "created_at": user.created_at, "last_seen": user.last_seen}
     if private:
         body.update(email=user.email, is_server_admin=user.is_server_admin, suspended_at=user.suspended_at,
-                    email_digest=user.digest_opted_out_at is None)
+                    email_digest=user.digest_opted_out_at is None, email_verified=user.email_verified_at is not None)
     return body
 
 
 def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
-    """A new account, a server admin when it is the first; CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that
-    is taken gets a CONFLICT that names no field: usernames are public, who registered an address is not."""
+    """A new account, a server admin when it is the first; CONFLICT naming ``username`` when the name (in any case)
+    is taken. An e-mail that is taken gets a CONFLICT that names no field: usernames are public, who registered
+    an address is not."""
     try:
         with unit_of_work():
             first = not User.select().exists()  # the first account administers the server

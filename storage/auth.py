@@ -27,6 +27,7 @@ class AuthService:
         self._refresh_ttl = timedelta(seconds=config.refresh_token_ttl_s)
         self._tokens, self._passwords = tokens, passwords
         self.revoked = RevokedFamilies(config.access_token_ttl_s)
+        self._verified_only = config.email_verification == "on"
 
     # -- accounts -------------------------------------------------------------------------------
     def check_password(self, password: str) -> None:
@@ -62,6 +63,10 @@ class AuthService:
         if user.suspended_at is not None:
             logs.event(log, "login.suspended", logging.WARNING, user_id=user.id)
             raise Forbidden("this account is suspended; ask a server administrator")
+        if self._verified_only and user.email_verified_at is None:
+            logs.event(log, "login.unverified", logging.WARNING, user_id=user.id)
+            raise Forbidden("verify your e-mail address first: the code is in your inbox",
+                            {"reason": "email_unverified"})
         if self._passwords.needs_rehash(user.password_hash):
             accounts.set_password_hash(user.id, self._passwords.hash(password))
             logs.event(log, "password.rehashed", user_id=user.id)

@@ -13,8 +13,8 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
-from storage import (account_names, audit, documents, files, incoming_webhooks, models, notifications,
-                     passwords, webhooks)
+from storage import (account_names, audit, documents, email_verification, files, incoming_webhooks, models,
+                     notifications, passwords, webhooks)
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -110,6 +110,15 @@ def _digests(db: peewee.Database) -> None:
                                                     "digest_sent_at": peewee.DateTimeField(null=True)})
 
 
+def _email_verification(db: peewee.Database) -> None:
+    """Verified addresses and their codes. Accounts that exist now predate verification: they count as
+    verified, so turning ``auth.email_verification`` on does not lock them out."""
+    _add_columns(db, models.User._meta.table_name, {"email_verified_at": peewee.DateTimeField(null=True)})
+    models.User.update(email_verified_at=models.User.created_at).where(
+        models.User.email_verified_at.is_null()).execute()
+    db.create_tables([email_verification.EmailVerification])
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -129,6 +138,7 @@ MIGRATIONS: list[Migration] = [
               _revocation_indexes),
     Migration(15, "accounts: profile, suspension, password resets, audit log", _account_lifecycle),
     Migration(16, "users: e-mail digest opt-out and the time the last digest covered", _digests),
+    Migration(17, "users: verified e-mail addresses and their codes", _email_verification),
 ]
 
 

@@ -58,6 +58,7 @@ class User(BaseModel):
     suspended_at = peewee.DateTimeField(null=True)  # suspended by a server admin (migration 15)
     digest_opted_out_at = peewee.DateTimeField(null=True)  # no e-mail digests since (migration 16)
     digest_sent_at = peewee.DateTimeField(null=True)  # the last digest covered notifications until then (16)
+    email_verified_at = peewee.DateTimeField(null=True)  # the address proved to be theirs (migration 17)
 
     @property
     def is_bot(self) -> bool:

@@ -1,35 +1,26 @@
 """Replacing a password: a change by its owner (the current password required) and a reset by e-mail (a
-single-use, expiring token, stored as its SHA-256 only).
+single-use, expiring code: ``storage.user_tokens``).
 
-A change keeps the login that made it and revokes every other; a reset revokes them all. Asking for a
-reset again spends the earlier tokens; redeeming one spends every token of the user.
+A change keeps the login that made it and revokes every other; a reset revokes them all.
 """
 from __future__ import annotations
 
 import logging
-import secrets
 from datetime import datetime, timedelta
 
-import peewee
-
 from domain import logs
-from domain.auth import Principal, token_digest
+from domain.auth import Principal
 from domain.errors import BadRequest, Forbidden
-from storage import accounts
+from storage import accounts, user_tokens
 from storage.auth import AuthService
 from storage.db import unit_of_work
-from storage.models import BaseModel, User, new_id, utcnow
+from storage.models import User, utcnow
 
 log = logging.getLogger("confab.auth")
 
 
-class PasswordReset(BaseModel):
-    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
-    user = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True)
-    token_hash = peewee.CharField(max_length=64, unique=True)
-    created_at = peewee.DateTimeField(default=utcnow)
-    expires_at = peewee.DateTimeField()
-    used_at = peewee.DateTimeField(null=True)
+class PasswordReset(user_tokens.UserToken):
+    pass
 
 
 def _replace(user_id: str, password_hash: str, now: datetime, keep_family: str | None) -> list[str]:
@@ -66,12 +57,7 @@ def start_reset(email: str, ttl: timedelta) -> tuple[User, str] | None:
     user = accounts.find_user_for_login(email) if "@" in email else None
     if user is None or user.is_bot or user.suspended_at is not None or user.deactivated_at is not None:
         return None
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    with unit_of_work():
-        (PasswordReset.update(used_at=now)
-         .where((PasswordReset.user == user.id) & PasswordReset.used_at.is_null()).execute())
-        PasswordReset.create(user=user.id, token_hash=token_digest(token), expires_at=now + ttl)
+    token = user_tokens.issue(PasswordReset, user.id, ttl)
     logs.event(log, "password.reset_requested", user_id=user.id)
     return user, token
 
@@ -81,19 +67,13 @@ def finish_reset(auth: AuthService, token: str, new: str) -> tuple[str, list[str
     ``token`` when it is unknown, used or expired."""
     auth.check_password(new)
     password_hash = auth.hash_password(new)
-    now = utcnow()
     with unit_of_work():
-        reset = (PasswordReset.select(PasswordReset, User).join(User)
-                 .where((PasswordReset.token_hash == token_digest(token)) & PasswordReset.used_at.is_null()
-                        & (PasswordReset.expires_at > now) & User.suspended_at.is_null()).first())
-        claimed = reset is not None and (
-            PasswordReset.update(used_at=now)
-            .where((PasswordReset.user == reset.user_id) & PasswordReset.used_at.is_null()).execute())
-        families = _replace(reset.user_id, password_hash, now, None) if claimed else []
-    if not claimed:
+        user_id = user_tokens.spend(PasswordReset, token)
+        families = _replace(user_id, password_hash, utcnow(), None) if user_id else []
+    if user_id is None:
         logs.event(log, "password.reset_refused", logging.WARNING)
-        raise BadRequest("this reset link is invalid, expired or already used",
+        raise BadRequest("this reset code is invalid, expired or already used",
                          {"fields": {"token": ["invalid, expired or already used"]}})
     auth.forget(families)
-    logs.event(log, "password.reset", user_id=reset.user_id, families=len(families))
-    return reset.user_id, families
+    logs.event(log, "password.reset", user_id=user_id, families=len(families))
+    return user_id, families

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any, Iterator
 
+import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -48,3 +49,10 @@ def smtp_sink() -> Iterator[tuple[Inbox, dict[str, str]]]:
                       "from_address": "confab@example.org"}
     finally:
         controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[tuple[Inbox, dict[str, str]]]:
+    """A module's SMTP sink: import this fixture into a test module to use it."""
+    with smtp_sink() as sink:
+        yield sink

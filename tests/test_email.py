@@ -16,15 +16,9 @@ import requests
 from storage import passwords
 from storage.db import unit_of_work
 from tests.harness import ROOT, Server, bearer, close_code, connect_ws, register, running_server
-from tests.smtp_sink import Inbox, smtp_sink
+from tests.smtp_sink import Inbox, mail  # noqa: F401 (mail: the SMTP sink fixture)
 
 CODE = re.compile(r"^([A-Za-z0-9_-]{40,})\r?$", re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[tuple[Inbox, dict[str, str]]]:
-    with smtp_sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,10 @@ import requests
 from storage.db import unit_of_work
 from storage.models import User, utcnow
 from tests.harness import Server, connect_ws, server_on
-from tests.smtp_sink import Inbox, smtp_sink
+from tests.smtp_sink import mail  # noqa: F401 (mail: the SMTP sink fixture)
 from tests.test_chat_helpers import new_room, user
 
 AWAY_S = 60
-
-
-@pytest.fixture(scope="module")
-def mail() -> Iterator[tuple[Inbox, dict[str, str]]]:
-    with smtp_sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -12,6 +12,7 @@ from domain.errors import Forbidden, Unauthorized
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.audit import audit
+from web.routes.email_verification import send_verification
 from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas import examples
@@ -35,6 +36,8 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
     services().auth.check_password(body["password"])
     user = services().auth.register(body["username"], body["email"], body["password"], body.get("display_name"))
     audit("user.registered", user["id"], actor_id=user["id"], server_admin=user["is_server_admin"])
+    if config.email_verification == "on":
+        send_verification(user["email"])
     return user
 
 

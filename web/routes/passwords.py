@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from actors.gateway import CloseSessions
+from domain.account_mail import code_message
 from domain.auth import Principal
 from domain.errors import Forbidden
 from domain.ws_protocol import CLOSE_POLICY
@@ -20,8 +21,6 @@ from web.schemas.accounts import PasswordChangeSchema, ResetRequestedSchema, Res
 from web.services import principal, services
 
 blp = Blueprint("passwords", __name__, url_prefix="/api/v1/auth", description="Passwords")
-
-RESET_SUBJECT = "Reset your Confab password"
 
 
 def _close_sessions(families: list[str], reason: str) -> None:
@@ -68,16 +67,11 @@ def request_reset(body: dict[str, Any]) -> dict[str, str]:
     if found is not None:
         user, token = found
         audit("password.reset_requested", user.id)
-        services().mailer.send(user.email, RESET_SUBJECT, reset_text(user.display_name, token,
-                                                                     config.reset_ttl_s // 60))
+        services().mailer.send(user.email, "Reset your Confab password", code_message(
+            user.display_name, "Someone (we hope you) asked to reset your Confab password.",
+            "POST /api/v1/auth/password-reset/confirm", '{"token": "…", "password": "…"}', token,
+            config.reset_ttl_s // 60))
     return {"message": "if an account has this address, a reset code is on its way"}
-
-
-def reset_text(name: str, token: str, minutes: int) -> str:
-    return (f"Hello {name},\n\nSomeone (we hope you) asked to reset your Confab password. Within {minutes} minutes, "
-            f"send this code with your new password to POST /api/v1/auth/password-reset/confirm "
-            f"({{\"token\": \"…\", \"password\": \"…\"}}):\n\n{token}\n\nIt works once. If you did not ask, ignore "
-            "this message: your password stays as it is.\n")
 
 
 @blp.route("/password-reset/confirm", methods=["POST"])

@@ -25,6 +25,7 @@ class UserSchema(Schema):
     is_server_admin = fields.Boolean(metadata={"description": "only to the user themselves and server admins"})
     suspended_at = UtcDateTime(allow_none=True,
                                metadata={"description": "only to the user themselves and server admins"})
+    email_verified = fields.Boolean(metadata={"description": "only to the user themselves and server admins"})
     email_digest = fields.Boolean(metadata={"description": "unread mentions, DMs and replies e-mailed after a while "
                                                            "away; only to the user themselves and server admins"})
     created_at = UtcDateTime(required=True)
@@ -104,6 +105,11 @@ class ExportSchema(Schema):
 
 class ResetRequestSchema(Schema):
     email = TextEmail(required=True, validate=validate.Length(max=254))
+
+
+class VerifySchema(Schema):
+    token = Text(required=True, load_only=True, validate=validate.Length(min=1, max=512),
+                 metadata={"description": "from the e-mail"})
 
 
 class ResetRequestedSchema(Schema):
