@@ -14,7 +14,7 @@ from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
 from storage import (account_names, audit, documents, email_verification, files, incoming_webhooks, models,
-                     notifications, passwords, webhooks)
+                     notifications, passwords, push, webhooks)
 from storage.chat_models import CHAT_TABLES, Message
 from storage.search import create_index as create_search_index
 
@@ -119,6 +119,10 @@ def _email_verification(db: peewee.Database) -> None:
     db.create_tables([email_verification.EmailVerification])
 
 
+def _push(db: peewee.Database) -> None:
+    db.create_tables([push.PushSubscription])
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -139,6 +143,7 @@ MIGRATIONS: list[Migration] = [
     Migration(15, "accounts: profile, suspension, password resets, audit log", _account_lifecycle),
     Migration(16, "users: e-mail digest opt-out and the time the last digest covered", _digests),
     Migration(17, "users: verified e-mail addresses and their codes", _email_verification),
+    Migration(18, "push: Web Push subscriptions", _push),
 ]
 
 
