@@ -5,8 +5,8 @@ monkey.patch_all()
 """Confab's entry point: the bootstrap order (docs/architecture.md) and nothing else, or a management
 command (``python app.py <command>``, ``manage``).
 
-config → logging → statsd → database → broker → documents → chat → singleton jobs → gateway → HTTP server →
-signal handlers.
+config → logging → statsd → database → broker → documents → chat → auth, e-mail, push → singleton jobs →
+gateway → HTTP server → signal handlers.
 """
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -24,8 +24,8 @@ from actors.cluster import SingletonJob, start_cluster  # noqa: E402
 from actors.digests import DigestJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
-from actors.push import PUSH_EVERY_S, PushJob  # noqa: E402
 from actors.mailer import Mailer  # noqa: E402
+from actors.push import PUSH_EVERY_S, PushJob  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402

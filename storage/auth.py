@@ -62,7 +62,7 @@ class AuthService:
         assert user is not None
         if user.suspended_at is not None:
             logs.event(log, "login.suspended", logging.WARNING, user_id=user.id)
-            raise Forbidden("this account is suspended; ask a server administrator")
+            raise Forbidden("this account is suspended; ask a server administrator", {"reason": "suspended"})
         if self._verified_only and user.email_verified_at is None:
             logs.event(log, "login.unverified", logging.WARNING, user_id=user.id)
             raise Forbidden("verify your e-mail address first: the code is in your inbox",

@@ -60,8 +60,8 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
         limits().login_failed(account)
         audit("login.failed", identifier=account[:64])
         raise
-    except Forbidden:
-        audit("login.refused", identifier=account[:64], reason="suspended")
+    except Forbidden as refused:
+        audit("login.refused", identifier=account[:64], reason=refused.details.get("reason"))
         raise
     audit("login", answer["user"]["id"], actor_id=answer["user"]["id"])
     return answer
