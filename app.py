@@ -5,8 +5,8 @@ monkey.patch_all()
 """Confab's entry point: the bootstrap order (docs/architecture.md) and nothing else, or a management
 command (``python app.py <command>``, ``manage``).
 
-config → logging → statsd → database → broker → documents → chat → singleton jobs → gateway → HTTP server →
-signal handlers.
+config → logging → statsd → database → broker → documents → chat → auth, e-mail, push → singleton jobs →
+gateway → HTTP server → signal handlers.
 """
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -21,24 +21,30 @@ from actors.broker import start_broker  # noqa: E402
 from actors.documents import start_documents  # noqa: E402
 from actors.chat import start_chat  # noqa: E402
 from actors.cluster import SingletonJob, live_instances, start_cluster  # noqa: E402
+from actors.digests import DigestJob  # noqa: E402
 from actors.gateway import start_gateway  # noqa: E402
 from actors.limits import start_limits  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
+from actors.mailer import Mailer  # noqa: E402
+from actors.push import PUSH_EVERY_S, PushJob  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
-from domain import logs  # noqa: E402
+from domain import logs, unsubscribe  # noqa: E402
 from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
 from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
+from domain.outbound import policy_for  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
-from storage import files  # noqa: E402
+from domain.unsubscribe import UnsubscribeLinks  # noqa: E402
+from storage import files, push_keys  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
 from storage.blob_backends import create_blob_store  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
 from storage.folder_sharing import require_shared_folder  # noqa: E402
+from storage.secrets import VAPID_KEY_FILE  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
 from web.services import Services  # noqa: E402
@@ -70,17 +76,26 @@ def bootstrap(config: AppConfig) -> Confab:
         if messaging.shared is not None:
             require_shared_folder(config, *messaging.shared, others_alive=bool(live_instances(*messaging.shared)))
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
-        start_cluster(supervisor, messaging.shared, broker.instance_id,
-                      [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs])
-        gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         auth = create_auth_service(config, runtime.run_blocking)
+        mailer = Mailer(config.email, metrics)
+        digest = DigestJob(mailer, chat.service.presence, UnsubscribeLinks(auth.derived_key(unsubscribe.PURPOSE),
+                                                                           config.email.base_url),
+                           config.email.digest_after_s)
+        pusher = PushJob(push_keys.load_or_create(config.data_path / VAPID_KEY_FILE), chat.service.presence,
+                         policy_for(config.webhooks.allowed_targets), config.email.from_address, metrics)
+        start_cluster(supervisor, messaging.shared, broker.instance_id,
+                      [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs,
+                       SingletonJob("email.digest", config.email.digest_interval_s, digest.run),
+                       SingletonJob("push.dispatch", PUSH_EVERY_S, pusher.run)])
+        gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))
         start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)
         limits = FrameLimits(RateLimiter(config.server.ws_frame_rate_per_s, config.server.ws_frame_burst),
                              config.chat.rate_limit_close_after)
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
-                            documents=documents.service, frame_limits=limits, router=router, limiters=limiters)
+                            documents=documents.service, frame_limits=limits, router=router, limiters=limiters,
+                            mailer=mailer)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

@@ -1,9 +1,9 @@
 """Revocations reach every instance: a watch that reads what was revoked from the database.
 
-A logout, a refresh token's reuse, a revoked API key or a revoke from the CLI is written to the
-database by whichever process did it; that process closes its own sockets at once. Every instance
-also reads, once a second, the refresh families and API keys revoked since its last look: it closes
-its sockets that belong to them (1008) and refuses the families' access tokens until they would have
+A logout, a refresh token's reuse, a revoked API key, a suspension or a revoke from the CLI is written
+to the database by whichever process did it; that process closes its own sockets at once. Every instance
+also reads, once a second, the refresh families and API keys revoked and the users suspended since its
+last look: it closes its sockets that belong to them (1008) and refuses the families' access tokens until they would have
 expired. A starting instance first reads back one access-token lifetime, so a restart forgets nothing
 that could still be presented. The database is the channel, so nothing else (a broker, Redis) is
 needed and a revocation made while an instance was down still reaches it.
@@ -22,7 +22,7 @@ from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
 from domain.auth import RevokedFamilies
 from domain.ws_protocol import CLOSE_POLICY
-from storage import accounts
+from storage import account_admin, accounts
 from storage.models import utcnow
 
 log = logging.getLogger("confab.auth")
@@ -49,6 +49,7 @@ class RevocationWatch(PeriodicActor):
         now = utcnow()
         try:
             families, keys = accounts.revoked_since(self._since)
+            suspended = account_admin.suspended_since(self._since)
         except peewee.PeeweeException as exc:  # storage is down: look again next time, from the same point
             logs.event(log, "revocations.look_failed", logging.WARNING, error=str(exc).splitlines()[0])
             self._health("degraded", error=str(exc).splitlines()[0])
@@ -61,6 +62,8 @@ class RevocationWatch(PeriodicActor):
             self._gateway.tell(CloseSessions(CLOSE_POLICY, "session revoked", family_ids=frozenset(families)))
         if keys:
             self._gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_ids=frozenset(keys)))
+        for user_id in suspended:
+            self._gateway.tell(CloseSessions(CLOSE_POLICY, "account suspended", user_id=user_id))
 
 
 def start_revocations(supervisor: pykka.ActorRef, gateway: ChildHandle, revoked: RevokedFamilies,

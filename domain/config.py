@@ -65,7 +65,7 @@ class BrokerConfig:
     redis_prefix: str = setting("confab", "Redis backend: prefix of every key (instances of one cluster share it)")
     redis_stream_maxlen: int = setting(1_000_000, "Redis backend: entries kept per partition stream (approximate)",
                                        minimum=1000)
-    topics: str = setting("doc.commands:8,doc.updates:8,chat.commands:8,chat.events:8,presence:4,audit:2",
+    topics: str = setting("doc.commands:8,doc.updates:8,chat.commands:8,chat.events:8,presence:4",
                           "Topics created at start-up as name:partitions, comma-separated")
     queue_size: int = setting(10_000, "Records a partition holds before publish waits", minimum=1)
     publish_timeout_s: float = setting(5.0, "Seconds a publish waits on a full partition before UNAVAILABLE",
@@ -114,6 +114,8 @@ class AuthConfig:
     registration: str = setting("open", "open: anyone may register; invite: only with auth.invite_code",
                                 choices=("open", "invite"))
     invite_code: str = setting("", "The code that lets someone register when registration = invite (empty: nobody)")
+    email_verification: str = setting("off", "on: a new account signs in only once the code e-mailed to it is used",
+                                      choices=("off", "on"))
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,9 @@ class RateLimitConfig:
     login_account_rate_per_s: float = setting(0.1, "Failed logins per second refilled per account name, from any IP",
                                               minimum=0.001)
     login_account_burst: int = setting(10, "Failed logins in a row per account name before 429", minimum=1)
+    reset_address_rate_per_s: float = setting(0.002, "Password-reset e-mails per second refilled per address",
+                                              minimum=0.0001)
+    reset_address_burst: int = setting(3, "Password-reset e-mails in a row per address before 429", minimum=1)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,24 @@ class WebhooksConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    host: str = setting("", "SMTP server; empty sends no e-mail (password resets are then impossible)")
+    port: int = setting(587, "SMTP port", minimum=1, maximum=65535)
+    security: str = setting("starttls", "starttls, tls (implicit, port 465) or none",
+                            choices=("starttls", "tls", "none"))
+    username: str = setting("", "SMTP user; empty sends without logging in")
+    password: str = setting("", "SMTP password")
+    from_address: str = setting("confab@localhost", "Sender of every e-mail")
+    timeout_s: float = setting(10.0, "Seconds one SMTP conversation may take", minimum=0.1)
+    reset_ttl_s: int = setting(3600, "A password-reset code works this many seconds, once", minimum=60)
+    base_url: str = setting("http://127.0.0.1:8080", "Address users open Confab at, for the links in e-mails")
+    digest_after_s: float = setting(3600.0, "A user with no socket open this long gets their unread mentions, "
+                                    "DMs and replies by e-mail (unless they opted out)", minimum=60)
+    digest_interval_s: float = setting(300.0, "How often the digest job looks for such users (singleton job)",
+                                       minimum=1)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -187,6 +210,7 @@ class AppConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     files: FilesConfig = field(default_factory=FilesConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
 
     @property
     def data_path(self) -> Path:

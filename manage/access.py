@@ -10,7 +10,7 @@ import argparse
 
 from domain.config import AppConfig
 from manage.command import Command, open_current_database, print_rows
-from storage import account_admin
+from storage import account_admin, audit
 
 FAMILY_COLUMNS = ("family_id", "username", "started_at", "last_refresh_at", "expires_at", "active")
 KEY_COLUMNS = ("id", "name", "username", "created_at", "last_used_at")
@@ -40,10 +40,13 @@ def sessions(config: AppConfig, args: argparse.Namespace) -> int:
         print_rows(rows, FAMILY_COLUMNS, args.json)
         return 0
     if args.user is not None:
-        revoked = account_admin.revoke_user_families(_user_id(args.user) or "")
+        user_id = _user_id(args.user) or ""
+        revoked = account_admin.revoke_user_families(user_id)
+        audit.record("sessions.revoked", None, user_id, via="cli", tokens=revoked)
         print(f"revoked {revoked} refresh token(s) of {args.user}")
     else:
         account_admin.revoke_family(args.family_id)
+        audit.record("sessions.revoked", None, args.family_id, via="cli")
         print(f"revoked sign-in {args.family_id}")
     return 0
 
@@ -63,7 +66,8 @@ def api_keys(config: AppConfig, args: argparse.Namespace) -> int:
     if args.action == "list":
         print_rows(account_admin.api_keys(_user_id(args.user)), KEY_COLUMNS, args.json)
         return 0
-    account_admin.revoke_api_key(args.key_id)
+    owner_id = account_admin.revoke_api_key(args.key_id)
+    audit.record("api_key.revoked", None, args.key_id, via="cli", owner_id=owner_id)
     print(f"revoked api key {args.key_id}; running servers refuse it and close its sockets within a second")
     return 0
 

@@ -7,7 +7,7 @@ from actors import runtime
 from domain.config import AppConfig
 from domain.errors import Conflict
 from manage.command import Command, CommandError, open_current_database, read_new_password
-from storage import account_admin
+from storage import account_admin, audit
 from storage.auth import create_auth_service
 
 
@@ -26,6 +26,7 @@ def create_admin(config: AppConfig, args: argparse.Namespace) -> int:
     if args.promote:
         user = account_admin.find_user(args.username)
         account_admin.set_server_admin(user.id, True)
+        audit.record("admin.granted", None, user.id, via="cli")
         print(f"{user.username} ({user.id}) is now a server admin")
         return 0
     if not args.email:
@@ -39,6 +40,8 @@ def create_admin(config: AppConfig, args: argparse.Namespace) -> int:
         raise CommandError(f"{args.username!r} or {args.email!r} is taken; --promote makes an existing user "
                            "an admin") from None
     account_admin.set_server_admin(user["id"], True)
+    account_admin.mark_verified(user["id"])  # the operator vouches for the address
+    audit.record("admin.granted", None, user["id"], via="cli", created=True)
     print(f"created server admin {user['username']} ({user['id']})")
     return 0
 
@@ -56,6 +59,7 @@ def reset_password(config: AppConfig, args: argparse.Namespace) -> int:
     password = read_new_password(args.password_stdin)
     auth.check_password(password)
     families = account_admin.replace_password(user.id, auth.hash_password(password))
+    audit.record("password.reset", None, user.id, via="cli", sessions_revoked=families)
     print(f"password of {user.username} changed; {families} sign-in(s) revoked: running servers refuse their "
           "access tokens and close their sockets within a second")
     return 0

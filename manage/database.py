@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import peewee
 import redis
 
+from actors import mailer
 from domain.config import AppConfig, describe
 from domain.metrics import instance_name
 from manage.command import Command, latest_version
@@ -109,9 +110,20 @@ def _statsd(config: AppConfig) -> Check:
                            f"{config.statsd.prefix}.{instance_name(config.statsd.instance)}.*"
 
 
+def _email(config: AppConfig) -> Check:
+    email = config.email
+    if not email.host:
+        return "ok", "email", "off (email.host is empty): nobody can reset a forgotten password by e-mail"
+    problem = mailer.probe(email)
+    if problem:
+        return "fail", "email", f"SMTP {email.host}:{email.port} ({email.security}): {problem}"
+    return "ok", "email", f"SMTP {email.host}:{email.port} ({email.security}), from {email.from_address}"
+
+
 def _checks(config: AppConfig) -> list[Callable[[], Check]]:
     return [lambda: _writable(config.data_path), lambda: _database(config), lambda: _broker(config),
-            lambda: _writable(config.files_path), lambda: _secret(config), lambda: _statsd(config)]
+            lambda: _writable(config.files_path), lambda: _secret(config), lambda: _statsd(config),
+            lambda: _email(config)]
 
 
 def _check_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -121,7 +133,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 def _shown(key: str, value: object) -> object:
     """A value as --show prints it: secrets and the passwords inside URLs hidden."""
-    if key == "jwt_secret" and value:
+    if key in ("jwt_secret", "password") and value:
         return "[hidden]"
     if isinstance(value, str) and "://" in value:
         password = urlparse(value).password

@@ -1,11 +1,13 @@
-"""Accounts as an operator sees them (the management CLI): any user's sign-in families and API keys,
-the server-admin flag, a new password. Each call is one short unit of work, like ``storage.accounts``.
+"""Accounts as an operator sees them (the management CLI and the admin routes): any user's sign-in
+families and API keys, the server-admin flag, a new password, suspension. Each call is one short unit of
+work, like ``storage.accounts``.
 
 A sign-in "session" is a refresh-token family: one login, then every token rotated from it. It is
 active while its newest token is neither used, revoked nor expired.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import peewee
@@ -22,6 +24,43 @@ def find_user(name: str) -> User:
     if user is None:
         raise NotFound(f"no user {name!r}")
     return user
+
+
+def list_users(query: str, limit: int, after_username: str | None) -> list[User]:
+    """Every account (people, bots, suspended ones) whose username, display name or e-mail contains
+    ``query``, by username."""
+    select = User.select().order_by(User.username).limit(limit)
+    if query:
+        needle = query.lower()
+        select = select.where(peewee.fn.LOWER(User.username).contains(needle)
+                              | peewee.fn.LOWER(User.display_name).contains(needle) | User.email.contains(needle))
+    if after_username:
+        select = select.where(User.username > after_username)
+    with reading():
+        return list(select)
+
+
+def set_suspended(user_id: str, suspended: bool) -> tuple[User, list[str]]:
+    """Suspend (revoking every sign-in: their ids come back, for closing sockets) or reactivate a user."""
+    now = utcnow()
+    with unit_of_work():
+        changed = (User.update(suspended_at=now if suspended else None, updated_at=now)
+                   .where(User.id == user_id).execute())
+        if changed != 1:
+            raise NotFound("user not found")
+        families = accounts.revoke_sign_ins(user_id, now) if suspended else []
+        return User.get_by_id(user_id), families
+
+
+def suspended_since(since: datetime) -> set[str]:
+    """Users suspended at or after ``since`` (by any instance), for closing their sockets."""
+    with reading():
+        return {u.id for u in User.select(User.id).where(User.suspended_at >= since)}
+
+
+def mark_verified(user_id: str) -> None:
+    with unit_of_work():
+        User.update(email_verified_at=utcnow()).where(User.id == user_id).execute()
 
 
 def set_server_admin(user_id: str, is_admin: bool) -> None:

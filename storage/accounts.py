@@ -11,6 +11,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, NotFound
+from storage import files
 from storage.account_names import username_key
 from storage.db import reading, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
@@ -22,20 +23,26 @@ def user_ref(user: User) -> dict[str, Any]:
 
 
 def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id,
-                            "created_at": user.created_at, "last_seen": user.last_seen}
+    """The user object of the REST routes; ``private`` adds what only the user themselves (or a server
+    admin) sees."""
+    avatar = files.uploader_link(user.avatar_file_id, user.id) if user.avatar_file_id else None
+    body: dict[str, Any] = {**user_ref(user), "owner_id": user.bot_owner_id, "status_text": user.status_text or "",
+                            "avatar_url": avatar, "created_at": user.created_at, "last_seen": user.last_seen}
     if private:
-        body["email"] = user.email
+        body.update(email=user.email, is_server_admin=user.is_server_admin, suspended_at=user.suspended_at,
+                    email_digest=user.digest_opted_out_at is None, email_verified=user.email_verified_at is not None)
     return body
 
 
 def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
-    """A new account; CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that
-    is taken gets a CONFLICT that names no field: usernames are public, who registered an address is not."""
+    """A new account, a server admin when it is the first; CONFLICT naming ``username`` when the name (in any case)
+    is taken. An e-mail that is taken gets a CONFLICT that names no field: usernames are public, who registered
+    an address is not."""
     try:
         with unit_of_work():
+            first = not User.select().exists()  # the first account administers the server
             return User.create(username=username, email=email.lower(), display_name=display_name,
-                               password_hash=password_hash)
+                               password_hash=password_hash, is_server_admin=first)
     except peewee.IntegrityError:
         if find_by_username(username) is not None:
             raise Conflict("username already taken", {"fields": {"username": ["already taken"]}}) from None
@@ -69,6 +76,9 @@ def get_user(user_id: str) -> User:
 
 
 def update_user(user_id: str, **fields: Any) -> User:
+    """Change profile fields; ``email_digest`` (a flag) is stored as the time the user opted out."""
+    if "email_digest" in fields:
+        fields["digest_opted_out_at"] = None if fields.pop("email_digest") else utcnow()
     with unit_of_work():
         User.update(updated_at=utcnow(), **fields).where(User.id == user_id).execute()
         return User.get_by_id(user_id)
@@ -131,11 +141,17 @@ def revoke_refresh_family(user_id: str, token_hash: str) -> list[str]:
 def revoke_all_refresh_tokens(user_id: str) -> list[str]:
     """Revoke every live refresh family of the user; their ids."""
     with unit_of_work():
-        live = RefreshToken.user == user_id
-        families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id)
-                           .where(live & RefreshToken.revoked_at.is_null())})
-        RefreshToken.update(revoked_at=utcnow()).where(live & RefreshToken.revoked_at.is_null()).execute()
-        return families
+        return revoke_sign_ins(user_id, utcnow())
+
+
+def revoke_sign_ins(user_id: str, now: datetime, keep_family: str | None = None) -> list[str]:
+    """Inside a unit of work: revoke every live refresh family of the user but ``keep_family``; their ids."""
+    live = (RefreshToken.user == user_id) & RefreshToken.revoked_at.is_null()
+    if keep_family is not None:
+        live &= RefreshToken.family_id != keep_family
+    families = sorted({t.family_id for t in RefreshToken.select(RefreshToken.family_id).where(live)})
+    RefreshToken.update(revoked_at=now).where(live).execute()
+    return families
 
 
 def revoked_since(since: datetime) -> tuple[set[str], set[str]]:
@@ -175,7 +191,7 @@ def find_api_key_owner(key_hash: str) -> tuple[ApiKey, User] | None:
     with reading():
         row = (ApiKey.select(ApiKey, User).join(User)
                .where((ApiKey.key_hash == key_hash) & ApiKey.revoked_at.is_null()
-                      & User.deactivated_at.is_null()).first())
+                      & User.deactivated_at.is_null() & User.suspended_at.is_null()).first())
     if row is None:
         return None
     now = utcnow()

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from domain import logs
 from domain.auth import API_KEY_PREFIX, Passwords, Principal, RevokedFamilies, Tokens, new_api_key, token_digest
 from domain.config import AppConfig, AuthConfig
-from domain.errors import Unauthorized
+from domain.errors import Forbidden, Unauthorized
 from storage import accounts
 from storage.secrets import JWT_SECRET_FILE, load_or_create_secret
 
@@ -27,6 +27,7 @@ class AuthService:
         self._refresh_ttl = timedelta(seconds=config.refresh_token_ttl_s)
         self._tokens, self._passwords = tokens, passwords
         self.revoked = RevokedFamilies(config.access_token_ttl_s)
+        self._verified_only = config.email_verification == "on"
 
     # -- accounts -------------------------------------------------------------------------------
     def check_password(self, password: str) -> None:
@@ -35,6 +36,15 @@ class AuthService:
 
     def hash_password(self, password: str) -> str:
         return self._passwords.hash(password)
+
+    def password_matches(self, stored: str | None, password: str) -> bool:
+        return self._passwords.matches(stored, password)
+
+    def forget(self, families: list[str]) -> None:
+        """Refuse the access tokens of these revoked sign-ins from now on (this instance; the others
+        read the revocation within a second)."""
+        for family in families:
+            self.revoked.add(family)
 
     def register(self, username: str, email: str, password: str, display_name: str | None) -> dict[str, Any]:
         password_hash = self.hash_password(password)
@@ -50,6 +60,13 @@ class AuthService:
             logs.event(log, "login.failed", logging.WARNING, identifier=identifier[:64])
             raise Unauthorized("invalid username/email or password")
         assert user is not None
+        if user.suspended_at is not None:
+            logs.event(log, "login.suspended", logging.WARNING, user_id=user.id)
+            raise Forbidden("this account is suspended; ask a server administrator", {"reason": "suspended"})
+        if self._verified_only and user.email_verified_at is None:
+            logs.event(log, "login.unverified", logging.WARNING, user_id=user.id)
+            raise Forbidden("verify your e-mail address first: the code is in your inbox",
+                            {"reason": "email_unverified"})
         if self._passwords.needs_rehash(user.password_hash):
             accounts.set_password_hash(user.id, self._passwords.hash(password))
             logs.event(log, "password.rehashed", user_id=user.id)
@@ -75,8 +92,7 @@ class AuthService:
             families = accounts.revoke_refresh_family(principal.user_id, token_digest(refresh_token))
         else:
             families = accounts.revoke_all_refresh_tokens(principal.user_id)
-        for family in families:
-            self.revoked.add(family)
+        self.forget(families)
         logs.event(log, "logout", user_id=principal.user_id, families=len(families))
         return families
 

@@ -44,6 +44,20 @@ def _url(file_id: str, kind: str, grant: str | None) -> str:
     return _links.url(file_id, kind, grant)
 
 
+def uploader_link(file_id: str, uploader_id: str) -> str:
+    """A signed link to a file under its uploader's grant (an avatar: whoever sees the user may load it)."""
+    return _url(file_id, "file", f"user:{uploader_id}")
+
+
+def own_image(user_id: str, file_id: str, field: str) -> UploadedFile:
+    """An image ``user_id`` uploaded, or BAD_REQUEST naming ``field``."""
+    with reading():
+        row = UploadedFile.get_or_none((UploadedFile.id == file_id) & (UploadedFile.uploader == user_id))
+    if row is None or not row.content_type.startswith("image/"):
+        raise BadRequest("not an image you uploaded", {"fields": {field: ["upload an image first (POST /files)"]}})
+    return row
+
+
 def file_dict(f: UploadedFile, grant: str | None = None) -> dict[str, Any]:
     """The upload answer, and the attachment object inside messages (docs/protocol.md); links signed under
     ``grant``, plain paths without one (as stored in messages)."""

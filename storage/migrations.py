@@ -14,9 +14,9 @@ from playhouse.migrate import migrate as migrate_schema
 
 from domain import logs
 from storage import account_names, models
-from storage.models import (Blob, BlobChunk, Document, DocumentShare, DocumentSnapshot, DocumentUpdate, FileShare,
-                            IncomingWebhook, Message, Notification, Reaction, Room, RoomMember, UploadedFile, Webhook,
-                            WebhookDelivery)
+from storage.models import (AuditEvent, Blob, BlobChunk, Document, DocumentShare, DocumentSnapshot, DocumentUpdate,
+                            EmailVerification, FileShare, IncomingWebhook, Message, Notification, PasswordReset,
+                            PushSubscription, Reaction, Room, RoomMember, UploadedFile, Webhook, WebhookDelivery)
 from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
@@ -99,6 +99,35 @@ def _blobs(db: peewee.Database) -> None:
     db.create_tables([Blob, BlobChunk])
 
 
+def _account_lifecycle(db: peewee.Database) -> None:
+    """Profile fields and suspension on users; password resets and the audit log."""
+    _add_columns(db, models.User._meta.table_name, {
+        "status_text": peewee.CharField(max_length=140, null=True),
+        "avatar_file_id": peewee.CharField(max_length=36, null=True),
+        "suspended_at": peewee.DateTimeField(null=True)})
+    db.execute_sql('CREATE INDEX IF NOT EXISTS "user_suspended_at" ON "user" ("suspended_at")')
+    db.create_tables([PasswordReset, AuditEvent])
+
+
+def _digests(db: peewee.Database) -> None:
+    """Who opted out of e-mail digests, and what the last digest covered."""
+    _add_columns(db, models.User._meta.table_name, {"digest_opted_out_at": peewee.DateTimeField(null=True),
+                                                    "digest_sent_at": peewee.DateTimeField(null=True)})
+
+
+def _email_verification(db: peewee.Database) -> None:
+    """Verified addresses and their codes. Accounts that exist now predate verification: they count as
+    verified, so turning ``auth.email_verification`` on does not lock them out."""
+    _add_columns(db, models.User._meta.table_name, {"email_verified_at": peewee.DateTimeField(null=True)})
+    models.User.update(email_verified_at=models.User.created_at).where(
+        models.User.email_verified_at.is_null()).execute()
+    db.create_tables([EmailVerification])
+
+
+def _push(db: peewee.Database) -> None:
+    db.create_tables([PushSubscription])
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -117,6 +146,10 @@ MIGRATIONS: list[Migration] = [
     Migration(14, "accounts: index revocation times (every instance looks for new ones each second)",
               _revocation_indexes),
     Migration(15, "files: blobs and their chunks in the database (files.backend = postgresql)", _blobs),
+    Migration(16, "accounts: profile, suspension, password resets, audit log", _account_lifecycle),
+    Migration(17, "users: e-mail digest opt-out and the time the last digest covered", _digests),
+    Migration(18, "users: verified e-mail addresses and their codes", _email_verification),
+    Migration(19, "push: Web Push subscriptions", _push),
 ]
 
 

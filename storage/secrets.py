@@ -6,8 +6,9 @@ import secrets
 from pathlib import Path
 
 JWT_SECRET_FILE = "jwt_secret"
+VAPID_KEY_FILE = "vapid_private.pem"  # Web Push: the server's signing key (storage.push_keys)
 #: the files at the top of the data folder that hold generated secrets; a backup carries each of them
-SECRET_FILES = (JWT_SECRET_FILE,)
+SECRET_FILES = (JWT_SECRET_FILE, VAPID_KEY_FILE)
 
 
 def load_or_create_secret(path: Path, nbytes: int = 48) -> str:

@@ -8,8 +8,9 @@ from flask.json.provider import DefaultJSONProvider
 
 from domain import jsonfmt
 from web import errors, middleware, openapi
-from web.routes import (api_keys, auth, bots, chat_socket, dms, document_socket, documents, files, health,
-                        incoming_webhooks, messages, notifications, rooms, search, ui, users, webhooks)
+from web.routes import (admin, api_keys, auth, bots, chat_socket, dms, document_socket, documents, email_verification,
+                        files, health, incoming_webhooks, messages, my_account, notifications, passwords, push, rooms,
+                        search, ui, users, webhooks)
 from web.services import Services
 from web.sockets import transport
 
@@ -38,8 +39,8 @@ def create_app(svc: Services) -> Flask:
     )
     app.extensions["confab"] = svc
     api = openapi.api_for(app)
-    for module in (auth, api_keys, users, bots, documents, rooms, dms, messages, search, notifications, webhooks,
-                   incoming_webhooks, files):
+    for module in (auth, passwords, email_verification, api_keys, my_account, users, bots, documents, rooms, dms,
+                   messages, search, notifications, webhooks, incoming_webhooks, files, push, admin):
         api.register_blueprint(module.blp)
     for module in (health, ui, chat_socket, document_socket):
         app.register_blueprint(module.blp)

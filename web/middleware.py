@@ -63,6 +63,7 @@ class Limits:
         self.user = limiter("http.user", limits.user_rate_per_s, limits.user_burst)
         self.strict = limiter("http.auth", limits.auth_rate_per_s, limits.auth_burst)
         self.login_failures = limiter("login.failures", limits.login_account_rate_per_s, limits.login_account_burst)
+        self.reset_requests = limiter("reset.address", limits.reset_address_rate_per_s, limits.reset_address_burst)
 
     def check(self, limiter: Limiter, key: str) -> None:
         if self.enabled:

@@ -30,6 +30,7 @@ class Services:
     frame_limits: Any = None  # actors.session.FrameLimits: one budget per user for every socket
     router: Any = None  # actors.session.Router: the frames every /ws session understands
     limiters: LimiterFactory = local_limiter  # HTTP limits: this process's buckets, or the cluster's (Redis)
+    mailer: Any = None  # actors.mailer.Mailer: e-mail through SMTP
 
 
 def services() -> Services:

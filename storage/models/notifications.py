@@ -1,4 +1,5 @@
-"""Notifications: a mention, a DM or a reply to someone (and a disabled webhook), stored per user."""
+"""Notifications: a mention, a DM or a reply to someone (and a disabled webhook), stored per user; and the
+Web Push subscriptions that carry them to people who are away."""
 from __future__ import annotations
 
 import peewee
@@ -20,3 +21,12 @@ class Notification(BaseModel):
 
     class Meta:
         indexes = ((("user", "message"), True), (("user", "created_at"), False))
+
+
+class PushSubscription(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", index=True, backref="+")
+    endpoint = peewee.CharField(max_length=2048, unique=True)
+    p256dh = peewee.CharField(max_length=200)
+    auth = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)

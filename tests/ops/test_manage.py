@@ -215,7 +215,7 @@ def test_a_backup_taken_while_the_server_writes_restores_into_an_empty_folder(se
     assert f"sqlite database (schema {migrations.MIGRATIONS[-1].version}), 1 file(s)" in made.stdout
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())
-    assert {"manifest.json", "confab.db", "secrets/jwt_secret",
+    assert {"manifest.json", "confab.db", "secrets/jwt_secret", "secrets/vapid_private.pem",
             f"files/{uploaded['sha256'][:2]}/{uploaded['sha256']}"} == names
     assert cli("backup", str(archive), data_dir=server.data_dir).returncode == 1  # never overwrites
     server.stop()

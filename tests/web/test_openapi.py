@@ -10,10 +10,14 @@ from tests.support.harness import bearer, register
 
 OPERATIONS = ("get", "post", "put", "patch", "delete")
 PUBLIC = {("post", "/api/v1/auth/register"), ("post", "/api/v1/auth/login"), ("post", "/api/v1/auth/refresh"),
-          ("post", "/hooks/{webhook_id}/{secret}")}
+          ("post", "/hooks/{webhook_id}/{secret}"), ("post", "/api/v1/auth/password-reset"),
+          ("post", "/api/v1/auth/password-reset/confirm"), ("get", "/api/v1/users/{user_id}/digest/unsubscribe"),
+          ("post", "/api/v1/auth/verify-email"), ("post", "/api/v1/auth/verify-email/resend")}
 #: public operations that look at no bearer credential (an incoming webhook's secret is in its path: a wrong
 #: one is NOT_FOUND, like an unknown webhook)
-NO_BEARER = {"/api/v1/auth/register", "/hooks/{webhook_id}/{secret}"}
+NO_BEARER = {"/api/v1/auth/register", "/hooks/{webhook_id}/{secret}", "/api/v1/auth/password-reset",
+             "/api/v1/auth/password-reset/confirm", "/api/v1/users/{user_id}/digest/unsubscribe",
+             "/api/v1/auth/verify-email", "/api/v1/auth/verify-email/resend"}
 
 
 # the webhook made here points at this machine (nothing answers there): allowed, as on a LAN

@@ -6,6 +6,7 @@ from typing import Any
 from actors.gateway import CloseSessions
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
+from web.audit import audit
 from web.openapi import Blueprint
 from web.schemas.accounts import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
 from web.services import principal, services
@@ -17,7 +18,9 @@ blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys", description
 @blp.arguments(ApiKeyCreateSchema)
 @blp.response(201, ApiKeyCreatedSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
-    return services().auth.create_api_key(principal().user_id, body["name"])
+    key = services().auth.create_api_key(principal().user_id, body["name"])
+    audit("api_key.created", key["id"], name=key["name"], owner_id=principal().user_id)
+    return key
 
 
 @blp.route("", methods=["GET"])
@@ -30,5 +33,6 @@ def list_keys() -> list[Any]:
 @blp.response(204)
 def delete(key_id: str) -> None:
     accounts.revoke_api_key(principal().user_id, key_id)
+    audit("api_key.revoked", key_id, owner_id=principal().user_id)
     # here at once; the other instances within a second (actors.revocations)
     services().gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_ids=frozenset({key_id})))

@@ -11,6 +11,8 @@ from actors.gateway import CloseSessions
 from domain.errors import Forbidden, Unauthorized
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
+from web.audit import audit
+from web.routes.email_verification import send_verification
 from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas import examples
@@ -32,7 +34,11 @@ def register(body: dict[str, Any]) -> dict[str, Any]:
         raise Forbidden("registration is by invitation: ask an administrator for the invite code",
                         {"fields": {"invite_code": ["missing or wrong"]}})
     services().auth.check_password(body["password"])
-    return services().auth.register(body["username"], body["email"], body["password"], body.get("display_name"))
+    user = services().auth.register(body["username"], body["email"], body["password"], body.get("display_name"))
+    audit("user.registered", user["id"], actor_id=user["id"], server_admin=user["is_server_admin"])
+    if config.email_verification == "on":
+        send_verification(user["email"])
+    return user
 
 
 def _invited(given: str, code: str) -> bool:
@@ -40,7 +46,7 @@ def _invited(given: str, code: str) -> bool:
 
 
 @blp.route("/login", methods=["POST"])
-@answers(401)
+@answers(401, 403)
 @public
 @strict_limit
 @blp.arguments(LoginSchema, example=examples.LOGIN)
@@ -49,10 +55,16 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
     account = body.get("username") or body["email"]
     limits().before_login(account)
     try:
-        return services().auth.login(account, body["password"])
+        answer = services().auth.login(account, body["password"])
     except Unauthorized:
         limits().login_failed(account)
+        audit("login.failed", identifier=account[:64])
         raise
+    except Forbidden as refused:
+        audit("login.refused", identifier=account[:64], reason=refused.details.get("reason"))
+        raise
+    audit("login", answer["user"]["id"], actor_id=answer["user"]["id"])
+    return answer
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -71,6 +83,7 @@ def refresh(body: dict[str, Any]) -> dict[str, Any]:
 def logout(body: dict[str, Any]) -> None:
     """The login's sockets close here at once, on the other instances within a second."""
     families = services().auth.logout(principal(), body.get("refresh_token"))
+    audit("logout", principal().user_id, sessions_revoked=len(families))
     if families:
         services().gateway.tell(CloseSessions(CLOSE_POLICY, "logged out", family_ids=frozenset(families)))
 

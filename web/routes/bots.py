@@ -11,6 +11,7 @@ from actors.gateway import CloseSessions
 from domain import logs
 from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts, bots
+from web.audit import audit
 from web.openapi import Blueprint, answers
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.bots import BotCreatedSchema, BotCreateSchema, BotKeyCreateSchema
@@ -28,6 +29,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
     """A bot named ``<name>[bot]`` and its first API key (shown once)."""
     bot = bots.create_bot(principal().user_id, body["name"], body.get("display_name"))
     logs.event(log, "bot.created", bot_id=bot.id, owner_id=principal().user_id)
+    audit("bot.created", bot.id, username=bot.username)
     return {"bot": accounts.user_dict(bot), "api_key": services().auth.create_api_key(bot.id, "default")}
 
 
@@ -43,7 +45,9 @@ def list_bots() -> list[dict[str, Any]]:
 def create_key(body: dict[str, Any], bot_id: str) -> dict[str, Any]:
     """Another key for the bot (to rotate: create one, then revoke the old one with the bot's key)."""
     bot = bots.owned_bot(principal().user_id, bot_id)
-    return services().auth.create_api_key(bot.id, body["name"])
+    key = services().auth.create_api_key(bot.id, body["name"])
+    audit("api_key.created", key["id"], name=key["name"], owner_id=bot.id)
+    return key
 
 
 @blp.route("/<bot_id>", methods=["DELETE"])
@@ -51,11 +55,13 @@ def create_key(body: dict[str, Any], bot_id: str) -> dict[str, Any]:
 def delete(bot_id: str) -> None:
     left = bots.delete_bot(principal().user_id, bot_id)
     logs.event(log, "bot.deleted", bot_id=bot_id, rooms=len(left))
+    audit("bot.deleted", bot_id)
     retire(bot_id, left)
 
 
-def retire(bot_id: str, rooms: list[str]) -> None:
-    """After a bot's deactivation is stored: its rooms are told it left and its sockets close."""
+def retire(user_id: str, rooms: list[str], reason: str = "bot deleted") -> None:
+    """After an account's deactivation is stored (a bot's, or a person's deletion): its rooms are told it
+    left and its sockets close."""
     for room_id in rooms:
-        services().chat.member_left(room_id, bot_id)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, "bot deleted", user_id=bot_id))
+        services().chat.member_left(room_id, user_id)
+    services().gateway.tell(CloseSessions(CLOSE_POLICY, reason, user_id=user_id))

@@ -10,6 +10,7 @@ from typing import Any
 from domain.errors import BadRequest, Forbidden, NotFound
 from storage import documents as store
 from storage.models import Document, DocumentShare
+from web.audit import audit
 from web.cursors import paginate, read_cursor, time_and_id
 from web.openapi import Blueprint, answers
 from web.schemas import examples
@@ -127,6 +128,7 @@ def share(body: dict[str, Any], document_id: str) -> dict[str, Any]:
     if target.id == doc.owner_id:
         raise BadRequest("the owner already has every right", {"fields": {"user_id": ["is the owner"]}})
     created = store.upsert_share(document_id, target.id, body["role"])
+    audit("document.shared", target.id, document_id=document_id, role=body["role"])
     services().documents.access_changed(document_id, target.id, body["role"])
     return _share_dict(created, target.username)
 
@@ -141,6 +143,7 @@ def unshare(document_id: str, user_id: str) -> None:
         _access(document_id, "viewer")
     if not store.remove_share(document_id, user_id):
         raise NotFound("share not found")
+    audit("document.unshared", user_id, document_id=document_id)
     services().documents.access_changed(document_id, user_id, None)
 
 

@@ -11,6 +11,7 @@ from flask import request
 from domain import logs
 from domain.errors import NotFound
 from storage import incoming_webhooks
+from web.audit import audit
 from web.messaging import send_message
 from web.middleware import public
 from web.openapi import Blueprint, answers
@@ -33,6 +34,7 @@ def create(body: dict[str, Any], room_id: str) -> dict[str, Any]:
     """Room admins. The answer's ``url`` holds the secret: it is not shown again (only its hash is kept)."""
     hook, secret = incoming_webhooks.create(principal().user_id, room_id, body["name"])
     logs.event(log, "incoming_webhook.created", webhook_id=hook["id"], room_id=room_id, bot_id=hook["bot"]["id"])
+    audit("incoming_webhook.created", hook["id"], room_id=room_id)
     services().chat.member_invited(room_id, hook["bot"])  # the admin added it: the room hears user_joined
     return {**hook, "url": f"{request.host_url.rstrip('/')}/hooks/{hook['id']}/{secret}"}
 
@@ -51,6 +53,7 @@ def revoke(room_id: str, webhook_id: str) -> None:
     """Revoke: its URL stops working at once and its bot leaves the room."""
     bot_id = incoming_webhooks.revoke(principal().user_id, room_id, webhook_id)
     logs.event(log, "incoming_webhook.revoked", webhook_id=webhook_id, room_id=room_id)
+    audit("incoming_webhook.revoked", webhook_id, room_id=room_id)
     retire(bot_id, [room_id])
 
 

@@ -10,6 +10,7 @@ from domain.errors import NotFound
 from storage import accounts
 from storage import chat as rooms
 from storage.chat_messages import history
+from web.audit import audit
 from web.messaging import send_message
 from web.openapi import Blueprint, answers
 from web.schemas import examples
@@ -111,6 +112,7 @@ def members(query: dict[str, Any], room_id: str) -> dict[str, Any]:
 def invite(body: dict[str, Any], room_id: str) -> dict[str, Any]:
     target = body.get("user_id") or _user_id_of(body["username"])
     member, newly = rooms.add_member(_me(), room_id, target, body["role"])
+    audit("room.member_added" if newly else "room.role_changed", target, room_id=room_id, role=body["role"])
     if newly:
         services().chat.member_invited(room_id, member["user"])
     return member
@@ -129,6 +131,7 @@ def _user_id_of(username: str) -> str:
 def remove(room_id: str, user_id: str) -> None:
     """Remove a member (admins: anyone; moderators: members): their sockets stop receiving at once."""
     rooms.remove_member(_me(), room_id, user_id)
+    audit("room.member_removed", user_id, room_id=room_id)
     services().chat.member_left(room_id, user_id)
 
 

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage import accounts
+from domain import unsubscribe as unsubscribe_links
+from domain.errors import NotFound
+from domain.unsubscribe import UnsubscribeLinks
+from storage import accounts, digests, files
+from storage.models import utcnow
+from web.middleware import public
 from web.openapi import Blueprint
-from web.schemas.accounts import UpdateMeSchema, UserSchema, UserSearchQuery
+from web.schemas.accounts import (UnsubscribedSchema, UnsubscribeQuery, UpdateMeSchema, UserSchema,
+                                  UserSearchQuery)
 from web.schemas.chat import OnlineUserSchema
 from web.cursors import after_name, paginate, read_cursor
 from web.schemas.common import PageQuery, page_of
@@ -28,6 +34,9 @@ def search(query: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(UpdateMeSchema)
 @blp.response(200, UserSchema)
 def update_me(body: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields sent change; ``avatar_file_id`` must be an image the caller uploaded."""
+    if body.get("avatar_file_id"):
+        files.own_image(principal().user_id, body["avatar_file_id"], "avatar_file_id")
     return accounts.user_dict(accounts.update_user(principal().user_id, **body), private=True)
 
 
@@ -41,6 +50,19 @@ def online(query: dict[str, Any]) -> dict[str, Any]:
                            query["limit"], lambda last: {"after": last})
     return {"items": [{**accounts.user_dict(accounts.get_user(uid)), "status": "online"} for uid in ids],
             "next_cursor": cursor}
+
+
+@blp.route("/<user_id>/digest/unsubscribe", methods=["GET"])
+@public
+@blp.arguments(UnsubscribeQuery, location="query")
+@blp.response(200, UnsubscribedSchema)
+def unsubscribe(query: dict[str, Any], user_id: str) -> dict[str, Any]:
+    """The link at the end of every digest: no sign-in, the signature names the user (NOT_FOUND otherwise)."""
+    links = UnsubscribeLinks(services().auth.derived_key(unsubscribe_links.PURPOSE), services().config.email.base_url)
+    if not links.genuine(user_id, query["sig"]):
+        raise NotFound("user not found")
+    digests.set_opted_out(user_id, utcnow())
+    return {"email_digest": False}
 
 
 @blp.route("/<user_id>", methods=["GET"])

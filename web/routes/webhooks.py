@@ -12,6 +12,7 @@ import gevent
 from domain.errors import BadRequest
 from domain.outbound import Refused, policy_for
 from storage import webhooks
+from web.audit import audit
 from web.openapi import Blueprint, answers
 from web.schemas.webhooks import WebhookCreateSchema, WebhookSchema, WebhookUpdateSchema
 from web.services import principal, services
@@ -27,8 +28,10 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhooks", description
 @blp.response(201, WebhookSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Deliveries are signed with ``secret``: keep it, it is not shown again."""
-    _check_target(body["url"])
-    return webhooks.create(principal().user_id, body["url"], body["events"])
+    check_target(body["url"], "url")
+    hook = webhooks.create(principal().user_id, body["url"], body["events"])
+    audit("webhook.created", hook["id"], events=hook["events"])
+    return hook
 
 
 @blp.route("", methods=["GET"])
@@ -43,16 +46,19 @@ def list_webhooks() -> list[dict[str, Any]]:
 def update(body: dict[str, Any], webhook_id: str) -> dict[str, Any]:
     """Change the URL or events, or turn the webhook off and on (on again clears its failure count)."""
     if "url" in body:
-        _check_target(body["url"])
-    return webhooks.update(principal().user_id, webhook_id, body)
+        check_target(body["url"], "url")
+    hook = webhooks.update(principal().user_id, webhook_id, body)
+    audit("webhook.updated", webhook_id, changed=sorted(body))
+    return hook
 
 
-def _check_target(url: str) -> None:
+def check_target(url: str, field: str) -> None:
+    """BAD_REQUEST naming ``field`` unless the server may send to ``url`` (webhooks, push endpoints)."""
     try:
         with gevent.Timeout(RESOLVE_TIMEOUT_S, Refused("its host did not resolve in time")):
             policy_for(services().config.webhooks.allowed_targets).target(url)
     except Refused as exc:
-        raise BadRequest("webhook URL not allowed", {"fields": {"url": [str(exc)]}}) from None
+        raise BadRequest(f"{field} not allowed", {"fields": {field: [str(exc)]}}) from None
 
 
 @blp.route("/<webhook_id>", methods=["DELETE"])
@@ -60,3 +66,4 @@ def _check_target(url: str) -> None:
 def delete(webhook_id: str) -> None:
     """Delete the webhook and drop its pending deliveries."""
     webhooks.delete(principal().user_id, webhook_id)
+    audit("webhook.deleted", webhook_id)
