@@ -26,6 +26,7 @@ from actors import runtime
 from actors.component import HealthSink, PeriodicActor
 from actors.supervisor import ChildHandle, ChildSpec, start_child
 from domain import logs
+from domain.errors import Unavailable
 from storage.redis_lease import Lease
 from storage.unavailable import STORAGE_DOWN, storage_unavailable
 
@@ -123,6 +124,9 @@ class ClusterActor(PeriodicActor):
             job.run()
         except STORAGE_DOWN as exc:  # an outage, not a bug: no traceback every interval
             storage_unavailable(exc, log, job=job.name)
+            return
+        except Unavailable as exc:  # the broker closing (a graceful stop) or out of reach: the next run tries again
+            logs.event(log, "singleton.unavailable", logging.WARNING, job=job.name, error=exc.message)
             return
         except Exception as exc:  # noqa: BLE001 — the next interval tries again
             logs.event(log, "singleton.failed", logging.ERROR, exc_info=exc, job=job.name)
