@@ -1,7 +1,8 @@
 """Tests run under gevent, exactly like the server: patch first, before anything imports threading.
 
 One server factory for every test folder. ``server`` is a module's in-process server (module scope),
-configured by the module's ``SERVER_CONFIG`` (sections as in ``harness.test_config``), on SQLite. A
+configured by the module's ``SERVER_CONFIG`` (sections as in ``harness.test_config``, or a function of the
+fixture request that returns them), on SQLite. A
 test marked ``@pytest.mark.engines("sqlite", "postgresql")`` (or a module's ``pytestmark``) runs once
 per engine named, with ids ``[sqlite]`` and ``[postgresql]``; on PostgreSQL the server gets a scratch
 database of its own (dropped after the module), the module's ``POSTGRESQL_CONFIG`` on top, and is
@@ -94,6 +95,8 @@ def server(request: pytest.FixtureRequest, make_server: Callable[..., ContextMan
     """The module's server: ``SERVER_CONFIG``, on ``request.param``'s engine (SQLite unless marked)."""
     engine = getattr(request, "param", "sqlite")
     config = getattr(request.module, "SERVER_CONFIG", {})
+    if callable(config):  # sections that come from another fixture (an SMTP sink's address): config(request)
+        config = config(request)
     if engine == "postgresql":
         config = merged(config, getattr(request.module, "POSTGRESQL_CONFIG", {}))
     with make_server(engine, request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"), **config) as running:

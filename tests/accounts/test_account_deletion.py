@@ -5,22 +5,19 @@ user's data and no secret."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from tests.support.harness import Server, bearer, close_code, connect_ws, register, server_on
+from tests.support.harness import Server, bearer, close_code, connect_ws, register
 from tests.support.chat_helpers import Api, new_room, user
 
 PASSWORD = "correct horse"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with server_on(request.param, tmp_path_factory.mktemp(f"deletion-{request.param}"),
-                   chat={"send_rate": "100"}) as srv:
-        yield srv
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {"chat": {"send_rate": "100"}}
 
 
 def delete_account(api: Api, **body: Any) -> requests.Response:

@@ -5,19 +5,12 @@ file store, loadable by anyone through its signed link."""
 from __future__ import annotations
 
 import io
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 import requests
 from PIL import Image
 
 from tests.support.harness import Server, bearer, close_code, connect_ws, register, running_server, ws_request
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("lifecycle")) as srv:
-        yield srv
 
 
 def login(server: Server, username: str, password: str = "correct horse") -> requests.Response:

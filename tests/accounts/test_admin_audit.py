@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -17,12 +17,6 @@ from tests.support.harness import (ROOT, Server, bearer, close_code, connect_ws,
                            ws_request)
 
 PASSWORD = "correct horse"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("admin")) as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -21,10 +21,8 @@ from tests.support.smtp_sink import Inbox, mail  # noqa: F401 (mail: the SMTP si
 CODE = re.compile(r"^([A-Za-z0-9_-]{40,})\r?$", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mail) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("email"), email=mail[1]) as srv:
-        yield srv
+def SERVER_CONFIG(request: pytest.FixtureRequest) -> dict[str, Any]:  # noqa: N802 — the conftest's name
+    return {"email": request.getfixturevalue("mail")[1]}
 
 
 def ask(server: Server, address: str) -> requests.Response:

@@ -5,26 +5,27 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Iterator
+from typing import Any
 
 import pytest
 import requests
 
 from storage.db import unit_of_work
 from storage.models import User, utcnow
-from tests.support.harness import Server, connect_ws, server_on
+from tests.support.harness import Server, connect_ws
 from tests.support.smtp_sink import mail  # noqa: F401 (mail: the SMTP sink fixture)
 from tests.support.chat_helpers import new_room, user
 
 AWAY_S = 60
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mail) -> Iterator[Server]:
-    email = {**mail[1], "digest_after_s": str(AWAY_S), "digest_interval_s": "1", "base_url": "http://confab.test"}
-    with server_on(request.param, tmp_path_factory.mktemp(f"digest-{request.param}"), email=email,
-                   chat={"send_rate": "100"}) as srv:
-        yield srv
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+
+
+def SERVER_CONFIG(request: pytest.FixtureRequest) -> dict[str, Any]:  # noqa: N802 — the conftest's name
+    email = {**request.getfixturevalue("mail")[1], "digest_after_s": str(AWAY_S), "digest_interval_s": "1",
+             "base_url": "http://confab.test"}
+    return {"email": email, "chat": {"send_rate": "100"}}
 
 
 def away(user_id: str) -> None:

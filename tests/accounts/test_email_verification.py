@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from typing import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -19,10 +19,8 @@ from tests.accounts.test_email import CODE
 PASSWORD = "correct horse"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, mail) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("verify"), email=mail[1], auth={"email_verification": "on"}) as srv:
-        yield srv
+def SERVER_CONFIG(request: pytest.FixtureRequest) -> dict[str, Any]:  # noqa: N802 — the conftest's name
+    return {"email": request.getfixturevalue("mail")[1], "auth": {"email_verification": "on"}}
 
 
 def sign_up(server: Server, name: str) -> requests.Response:

@@ -19,7 +19,7 @@ from gevent.pywsgi import WSGIServer
 
 from storage.db import reading
 from storage.models import PushSubscription
-from tests.support.harness import Server, connect_ws, running_server, server_on
+from tests.support.harness import Server, connect_ws, running_server
 from tests.support.chat_helpers import Api, new_room, user
 
 
@@ -62,11 +62,8 @@ def service() -> Iterator[PushService]:
     pushes.server.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with server_on(request.param, tmp_path_factory.mktemp(f"push-{request.param}"), chat={"send_rate": "100"},
-                   webhooks={"allowed_targets": "127.0.0.1/32"}) as srv:
-        yield srv
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
+SERVER_CONFIG = {"chat": {"send_rate": "100"}, "webhooks": {"allowed_targets": "127.0.0.1/32"}}
 
 
 def subscribe(api: Api, endpoint: str) -> tuple[ec.EllipticCurvePrivateKey, bytes, dict[str, Any]]:
