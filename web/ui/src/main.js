@@ -1,4 +1,4 @@
-// Entry point and hash router: #/login, #/signup, #/chat[/<room>[/<message>]], #/docs[/<id>[/history]].
+// Entry point and hash router: #/login, #/signup, #/chat[/<room>[/<message>]], #/docs[/<id>[/history]], #/settings.
 import './app.css'
 import { h, replace } from './core/dom.js'
 import { current, onChange } from './core/session.js'
@@ -9,6 +9,7 @@ import { ChatApp } from './chat/app.js'
 import { documentsList } from './docs/list.js'
 import { DocumentEditor } from './docs/editor.js'
 import { historyView } from './docs/history.js'
+import { settingsView } from './account/settings.js'
 
 const root = document.getElementById('app')
 let app = null // {frame, chat, userId} while signed in
@@ -76,6 +77,9 @@ async function route () {
       replace(frame.main, h('div', { class: 'page' }, h('h1', {}, 'Document unavailable'), h('p', {}, err.message),
         h('a', { href: '#/docs' }, 'Back to documents')))
     }
+  } else if (section === 'settings') {
+    replace(frame.main, settingsView())
+    document.title = 'Settings · Confab'
   } else {
     location.hash = '#/chat'
   }

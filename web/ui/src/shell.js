@@ -21,7 +21,7 @@ export function shell (me, notificationsNode) {
     h('header', { class: 'topbar' },
       menu,
       h('span', { class: 'brand' }, 'Confab'),
-      h('nav', { class: 'sections', 'aria-label': 'sections' }, nav('#/chat', 'Chat'), nav('#/docs', 'Documents')),
+      h('nav', { class: 'sections', 'aria-label': 'sections' }, nav('#/chat', 'Chat'), nav('#/docs', 'Documents'), nav('#/settings', 'Settings')),
       h('span', { class: 'spacer' }),
       link,
       notificationsNode,
