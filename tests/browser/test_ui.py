@@ -59,6 +59,14 @@ def test_hashed_bundle_is_cached_for_good_and_gzipped(server: Server) -> None:
         assert int(packed.headers["Content-Length"]) < len(plain.content) / 2
 
 
+def test_service_worker_is_served_from_the_root(server: Server) -> None:
+    """Its scope is the folder it is served from: /sw.js covers the whole app."""
+    response = requests.get(f"{server.base}/sw.js")
+    assert response.status_code == 200 and "javascript" in response.headers["Content-Type"]
+    assert response.headers["Cache-Control"] == "no-cache" and response.headers["Service-Worker-Allowed"] == "/"
+    assert b"addEventListener('push'" in response.content
+
+
 @pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/static/missing.js", "/static/../app.py", "/chat",
                                   "/static/%2e%2e/routes/ui.py"])
 def test_only_root_and_static_files_are_ui(server: Server, path: str) -> None:

@@ -3,7 +3,9 @@
 Bundle files carry a content hash in their names, so they are cached as immutable; ``index.html`` is
 revalidated on every load (ETag), so a new build reaches browsers at once. A precompressed ``.gz``
 sibling is sent to clients that accept gzip. Client routes live in the URL fragment (``/#/chat/…``),
-so no other path serves the page and an unknown API path still gets the JSON ``NOT_FOUND``.
+so no other path serves the page and an unknown API path still gets the JSON ``NOT_FOUND``. The one
+exception is ``/sw.js``, the service worker for Web Push: it must be served from the root for its scope to
+cover the app, and it is revalidated on every load like ``index.html``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,15 @@ def index() -> Response:
         f"default-src 'self'; script-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
         "img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
     response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@blp.route("/sw.js", methods=["GET"])
+@public
+def service_worker() -> Response:
+    response = _send("sw.js")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/"
     return response
 
 

@@ -12,7 +12,7 @@ const out = path.resolve(process.argv[2] || path.join(here, '..', 'static')) // 
 
 await mkdir(out, { recursive: true })
 for (const name of await readdir(out)) {
-  if (/^app-[A-Z0-9]+\.(js|css)(\.gz)?$/.test(name) || name === 'index.html') await rm(path.join(out, name))
+  if (/^app-[A-Z0-9]+\.(js|css)(\.gz)?$/.test(name) || name === 'index.html' || name === 'sw.js') await rm(path.join(out, name))
 }
 
 const result = await build({
@@ -33,6 +33,8 @@ const js = outputs.find((f) => f.endsWith('.js'))
 const css = outputs.find((f) => f.endsWith('.css'))
 const template = await readFile(path.join(here, 'src', 'index.html'), 'utf8')
 await writeFile(path.join(out, 'index.html'), template.replace('{{js}}', js).replace('{{css}}', css))
+// the service worker keeps a fixed name (its scope and registration depend on it): served as /sw.js
+await writeFile(path.join(out, 'sw.js'), await readFile(path.join(here, 'src', 'sw.js')))
 
 for (const name of [js, css, 'index.html']) {
   const bytes = await readFile(path.join(out, name))

@@ -1,9 +1,10 @@
 // The account settings screen: profile (display name, status, e-mail digest), password change, export of
-// my data (a JSON download) and account deletion. Every form shows the API's error message on failure.
+// my data (a JSON download), Web Push opt-in (push.js) and account deletion. Every form shows the API's error message on failure.
 import { h } from '../core/dom.js'
 import { api } from '../core/api.js'
 import { field, showErrors } from '../core/dialog.js'
 import { current, logout, updateUser } from '../core/session.js'
+import { pushForm } from './push.js'
 
 /** Wire a form: `action()` runs on submit; its resolved string (if any) shows in `.form-ok`. */
 function handle (form, action) {
@@ -110,6 +111,7 @@ export function settingsView () {
     h('h1', {}, 'Settings'),
     h('p', { class: 'muted' }, `Signed in as @${me.username}${me.email ? ` (${me.email})` : ''}`),
     section('Profile', profileForm(me)),
+    section('Push notifications', pushForm(me.id)),
     section('Password', passwordForm()),
     section('Your data', exportForm()),
     section('Delete account', deletionForm()))
