@@ -24,7 +24,7 @@ from tests.support.harness import ROOT, Server, ServerProcess
 UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"
 OUTPUT = ROOT / "test-output" / "browser"
-SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents", "settings")
+SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents", "settings", "admin")
 #: short enough that the run sees the quiet refresh (60 s before expiry) and a socket closed at expiry
 ACCESS_TTL_S = 90
 

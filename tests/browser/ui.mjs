@@ -473,6 +473,47 @@ try {
       console.log(`     NOTE: PushManager.subscribe failed in headless Chromium (no push service): ${outcome}`)
     }
   })
+  await step('admin: a server admin finds, suspends and reactivates a user and reads the audit log', async () => {
+    const sessions = await Promise.all(users.map((u) => u.page.evaluate(() => JSON.parse(localStorage.getItem('confab.session')))))
+    const admin = users[sessions.findIndex((s) => s && s.user.is_server_admin)]
+    check(admin, 'one of the first users is the server admin')
+    for (const u of users) {
+      const link = await u.page.getByRole('link', { name: 'Admin' }).count()
+      check(link === (u === admin ? 1 : 0), `only the admin sees the Admin link (${u.username}: ${link})`)
+    }
+    const page = admin.page
+    const api = (path, body) => page.evaluate(async ([path, body]) => {
+      const response = await fetch(`/api/v1${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body) })
+      return response.status
+    }, [path, body])
+    const dora = { username: 'dora', email: 'dora@example.com', password: 'correct horse battery' }
+    check(await api('/auth/register', dora) === 201, 'dora registers over the API')
+    await page.getByRole('link', { name: 'Admin' }).click()
+    await page.getByRole('heading', { name: 'Administration' }).waitFor()
+    await page.getByLabel('Find users (name or e-mail)').fill('dora')
+    await page.getByRole('button', { name: 'Search' }).click()
+    const row = page.getByRole('table', { name: 'users' }).locator('tr[data-username="dora"]')
+    await row.getByText('active').waitFor()
+    check(await page.getByRole('table', { name: 'users' }).locator('tbody tr').count() === 1, 'the search finds dora only')
+    await row.getByRole('button', { name: 'suspend dora' }).click()
+    await row.getByText(/^suspended/).waitFor()
+    const login = { username: 'dora', password: dora.password }
+    check(await api('/auth/login', login) === 403, 'a suspended user cannot sign in')
+    await row.getByRole('button', { name: 'reactivate dora' }).click()
+    await row.getByText('active').waitFor()
+    check(await api('/auth/login', login) === 200, 'dora signs in again once reactivated')
+    const audit = page.getByRole('table', { name: 'audit log' })
+    await audit.locator('tbody tr').first().waitFor()
+    await page.getByLabel('Only this action (optional)').fill('user.suspended')
+    await page.getByRole('button', { name: 'Show' }).click()
+    await audit.locator('tbody tr', { hasText: 'user.suspended' }).waitFor()
+    check(await audit.locator('tbody tr').count() === 1, 'the filter keeps the one suspension')
+    await page.getByLabel('Only this action (optional)').fill('')
+    await page.getByRole('button', { name: 'Show' }).click()
+    await audit.locator('tbody tr', { hasText: 'user.reactivated' }).waitFor()
+    await shot(page, 'admin')
+  })
   await step('cara deletes her account (the wrong password first)', async () => {
     const page = cara.page
     await page.getByRole('link', { name: 'Settings' }).click()

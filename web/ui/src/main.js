@@ -1,4 +1,4 @@
-// Entry point and hash router: #/login, #/signup, #/chat[/<room>[/<message>]], #/docs[/<id>[/history]], #/settings.
+// Entry point and hash router: #/login, #/signup, #/chat[/<room>[/<message>]], #/docs[/<id>[/history]], #/settings, #/admin.
 import './app.css'
 import { h, replace } from './core/dom.js'
 import { current, onChange } from './core/session.js'
@@ -10,6 +10,7 @@ import { documentsList } from './docs/list.js'
 import { DocumentEditor } from './docs/editor.js'
 import { historyView } from './docs/history.js'
 import { settingsView } from './account/settings.js'
+import { adminView } from './account/admin.js'
 
 const root = document.getElementById('app')
 let app = null // {frame, chat, userId} while signed in
@@ -80,6 +81,9 @@ async function route () {
   } else if (section === 'settings') {
     replace(frame.main, settingsView())
     document.title = 'Settings · Confab'
+  } else if (section === 'admin' && session.user.is_server_admin) {
+    replace(frame.main, adminView())
+    document.title = 'Administration · Confab'
   } else {
     location.hash = '#/chat'
   }

@@ -1,0 +1,104 @@
+// The administration screen (server admins only; the API answers FORBIDDEN to anyone else): every account
+// with suspend / reactivate, and the audit log, newest first, one page at a time.
+import { h, replace, shortTime } from '../core/dom.js'
+import { api } from '../core/api.js'
+import { field, showErrors } from '../core/dialog.js'
+import { current } from '../core/session.js'
+
+const PAGE = 50
+
+function usersPanel () {
+  const q = h('input', { name: 'q', type: 'search', maxlength: 254, autocomplete: 'off' })
+  const form = h('form', { class: 'inline-form', 'aria-label': 'find users' },
+    field('Find users (name or e-mail)', q), h('button', { type: 'submit' }, 'Search'),
+    h('p', { class: 'form-error', role: 'alert' }))
+  const body = h('tbody')
+  const more = h('button', { type: 'button', hidden: true }, 'More users')
+  const table = h('table', { class: 'data-table', 'aria-label': 'users' },
+    h('thead', {}, h('tr', {}, ['User', 'E-mail', 'Role', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), body)
+  let cursor = null
+
+  function row (user) {
+    const state = h('td', {})
+    const error = h('span', { class: 'form-error', role: 'alert' })
+    const action = h('button', { type: 'button' })
+    const tr = h('tr', { dataset: { username: user.username } },
+      h('td', {}, h('strong', {}, user.display_name), ' ', h('span', { class: 'muted' }, `@${user.username}`)),
+      h('td', {}, user.email || ''),
+      h('td', {}, user.is_server_admin ? 'server admin' : user.is_bot ? 'bot' : 'user'),
+      state, h('td', {}, action, error))
+    const show = (u) => {
+      state.textContent = u.suspended_at ? `suspended ${shortTime(u.suspended_at)}` : 'active'
+      action.textContent = u.suspended_at ? 'Reactivate' : 'Suspend'
+      action.setAttribute('aria-label', `${u.suspended_at ? 'reactivate' : 'suspend'} ${u.username}`)
+      action.hidden = u.id === current().user.id // an admin cannot suspend themselves
+      user = u
+    }
+    action.addEventListener('click', async () => {
+      action.disabled = true
+      error.textContent = ''
+      try {
+        show(await api(`/admin/users/${encodeURIComponent(user.id)}/${user.suspended_at ? 'reactivate' : 'suspend'}`,
+          { method: 'POST' }))
+      } catch (err) {
+        error.textContent = err.message
+      } finally {
+        action.disabled = false
+      }
+    })
+    show(user)
+    return tr
+  }
+
+  async function load (fresh) {
+    if (fresh) { cursor = null; replace(body) }
+    try {
+      const page = await api('/admin/users', { query: { q: q.value.trim(), limit: PAGE, cursor } })
+      body.append(...page.items.map(row))
+      cursor = page.next_cursor
+      more.hidden = !cursor
+    } catch (err) { showErrors(form, err) }
+  }
+  form.addEventListener('submit', (event) => { event.preventDefault(); load(true) })
+  more.addEventListener('click', () => load(false))
+  load(true)
+  return h('section', { class: 'settings-section', 'aria-labelledby': 'admin-users' },
+    h('h2', { id: 'admin-users' }, 'Users'), form, table, more)
+}
+
+function auditPanel () {
+  const action = h('input', { name: 'action', maxlength: 64, autocomplete: 'off', placeholder: 'login.failed' })
+  const form = h('form', { class: 'inline-form', 'aria-label': 'filter the audit log' },
+    field('Only this action (optional)', action), h('button', { type: 'submit' }, 'Show'),
+    h('p', { class: 'form-error', role: 'alert' }))
+  const body = h('tbody')
+  const older = h('button', { type: 'button', hidden: true }, 'Older events')
+  const table = h('table', { class: 'data-table', 'aria-label': 'audit log' },
+    h('thead', {}, h('tr', {}, ['When', 'Action', 'Actor', 'Target', 'Address', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))),
+    body)
+  let cursor = null
+
+  async function load (fresh) {
+    if (fresh) { cursor = null; replace(body) }
+    try {
+      const page = await api('/admin/audit', { query: { action: action.value.trim() || undefined, limit: PAGE, cursor } })
+      body.append(...page.items.map((e) => h('tr', {},
+        h('td', {}, h('time', { datetime: e.at }, new Date(e.at).toLocaleString())),
+        h('td', {}, h('code', {}, e.action)),
+        h('td', {}, e.actor_id || '—'), h('td', {}, e.target_id || '—'), h('td', {}, e.client_ip || '—'),
+        h('td', {}, h('code', { class: 'audit-detail' }, JSON.stringify(e.detail || {}))))))
+      if (fresh && !page.items.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No events.')))
+      cursor = page.next_cursor
+      older.hidden = !cursor
+    } catch (err) { showErrors(form, err) }
+  }
+  form.addEventListener('submit', (event) => { event.preventDefault(); load(true) })
+  older.addEventListener('click', () => load(false))
+  load(true)
+  return h('section', { class: 'settings-section', 'aria-labelledby': 'admin-audit' },
+    h('h2', { id: 'admin-audit' }, 'Audit log'), form, table, older)
+}
+
+export function adminView () {
+  return h('div', { class: 'admin page' }, h('h1', {}, 'Administration'), usersPanel(), auditPanel())
+}
