@@ -7,11 +7,13 @@ from typing import Any
 import pykka
 from flask import current_app, g
 
+from actors.gateway import CloseSessions
 from actors.supervisor import ChildHandle
 from domain.auth import Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
 from domain.ratelimit import LimiterFactory, local_limiter
+from domain.ws_protocol import CLOSE_POLICY
 from storage.auth import AuthService
 from storage.blob_store import BlobStore
 
@@ -35,6 +37,14 @@ class Services:
 
 def services() -> Services:
     return current_app.extensions["confab"]
+
+
+def close_sockets(reason: str, *, user_id: str | None = None, api_key_ids: frozenset[str] | None = None,
+                  family_ids: frozenset[str] | None = None) -> None:
+    """Close with 1008 this instance's sockets of a user, of API keys or of sign-in families that were just
+    revoked or suspended (the other instances learn it from the revocation watch)."""
+    services().gateway.tell(CloseSessions(CLOSE_POLICY, reason, user_id=user_id, api_key_ids=api_key_ids,
+                                          family_ids=family_ids))
 
 
 def principal() -> Principal:

@@ -10,9 +10,7 @@ from typing import Any
 
 from flask import g
 
-from actors.gateway import CloseSessions
 from domain.errors import Conflict, Forbidden
-from domain.ws_protocol import CLOSE_POLICY
 from storage import account_admin, accounts, audit as audit_log
 from web.audit import audit
 from web.cursors import after_name, paginate, read_cursor, time_and_id
@@ -20,7 +18,7 @@ from web.openapi import Blueprint, answers
 from web.schemas.accounts import UserSchema
 from web.schemas.admin import AdminUserQuery, AuditEventSchema, AuditQuery
 from web.schemas.common import page_of
-from web.services import principal, services
+from web.services import close_sockets, principal, services
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Administration (server admins)")
 
@@ -52,7 +50,7 @@ def suspend(user_id: str) -> dict[str, Any]:
         raise Conflict("you cannot suspend yourself")
     user, families = account_admin.set_suspended(user_id, True)
     services().auth.forget(families)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, "account suspended", user_id=user_id))
+    close_sockets("account suspended", user_id=user_id)
     audit("user.suspended", user_id, sessions_revoked=len(families))
     return accounts.user_dict(user, private=True)
 

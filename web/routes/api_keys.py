@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.gateway import CloseSessions
-from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.audit import audit
 from web.openapi import Blueprint
 from web.schemas.accounts import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeySchema
-from web.services import principal, services
+from web.services import close_sockets, principal, services
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys", description="API keys")
 
@@ -35,4 +33,4 @@ def delete(key_id: str) -> None:
     accounts.revoke_api_key(principal().user_id, key_id)
     audit("api_key.revoked", key_id, owner_id=principal().user_id)
     # here at once; the other instances within a second (actors.revocations)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, "api key revoked", api_key_ids=frozenset({key_id})))
+    close_sockets("api key revoked", api_key_ids=frozenset({key_id}))

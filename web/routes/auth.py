@@ -7,9 +7,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from actors.gateway import CloseSessions
 from domain.errors import Forbidden, Unauthorized
-from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts
 from web.audit import audit
 from web.routes.email_verification import send_verification
@@ -17,7 +15,7 @@ from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas import examples
 from web.schemas.accounts import LoginSchema, LogoutSchema, RefreshSchema, RegisterSchema, TokensSchema, UserSchema
-from web.services import principal, services
+from web.services import close_sockets, principal, services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and tokens")
 
@@ -85,7 +83,7 @@ def logout(body: dict[str, Any]) -> None:
     families = services().auth.logout(principal(), body.get("refresh_token"))
     audit("logout", principal().user_id, sessions_revoked=len(families))
     if families:
-        services().gateway.tell(CloseSessions(CLOSE_POLICY, "logged out", family_ids=frozenset(families)))
+        close_sockets("logged out", family_ids=frozenset(families))
 
 
 @blp.route("/me", methods=["GET"])

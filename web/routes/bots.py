@@ -7,15 +7,13 @@ import logging
 from typing import Any
 
 
-from actors.gateway import CloseSessions
 from domain import logs
-from domain.ws_protocol import CLOSE_POLICY
 from storage import accounts, bots
 from web.audit import audit
 from web.openapi import Blueprint, answers
 from web.schemas.accounts import ApiKeyCreatedSchema, UserSchema
 from web.schemas.bots import BotCreatedSchema, BotCreateSchema, BotKeyCreateSchema
-from web.services import principal, services
+from web.services import close_sockets, principal, services
 
 blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots", description="Bot accounts")
 log = logging.getLogger("confab.bots")
@@ -64,4 +62,4 @@ def retire(user_id: str, rooms: list[str], reason: str = "bot deleted") -> None:
     left and its sockets close."""
     for room_id in rooms:
         services().chat.member_left(room_id, user_id)
-    services().gateway.tell(CloseSessions(CLOSE_POLICY, reason, user_id=user_id))
+    close_sockets(reason, user_id=user_id)

@@ -8,24 +8,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from actors.gateway import CloseSessions
 from domain.account_mail import code_message
 from domain.auth import Principal
 from domain.errors import Forbidden
-from domain.ws_protocol import CLOSE_POLICY
 from storage import passwords
 from web.audit import audit
 from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint, answers
 from web.schemas.accounts import PasswordChangeSchema, ResetRequestedSchema, ResetRequestSchema, ResetSchema
-from web.services import principal, services
+from web.services import close_sockets, principal, services
 
 blp = Blueprint("passwords", __name__, url_prefix="/api/v1/auth", description="Passwords")
 
 
 def _close_sessions(families: list[str], reason: str) -> None:
     if families:
-        services().gateway.tell(CloseSessions(CLOSE_POLICY, reason, family_ids=frozenset(families)))
+        close_sockets(reason, family_ids=frozenset(families))
 
 
 @blp.route("/password", methods=["POST"])
