@@ -55,7 +55,7 @@ class Outbox:
     def behind(self) -> bool:
         """Backlogged, or a limit's worth of frames already waits (pushed since the last write): nothing
         optional should be added for this client now."""
-        return self._writer is not None or self.queued >= self.limit
+        return self.backlogged or self.queued >= self.limit
 
     def push(self, data: bytes) -> bool:
         """Queue one complete frame; False when the socket is closing or gone (the frame is dropped)."""
