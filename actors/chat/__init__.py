@@ -13,8 +13,7 @@ from actors.chat import batch, replies, shared_presence, shared_typing
 from actors.chat.shared_typing import DeadTypistsSweep, SharedTyping
 from actors.chat.frames import ChatFrames
 from actors.chat.heartbeat import ChatHeartbeat
-from actors.chat.commit_acks import CommitAcks
-from actors.chat.service import COMMANDS, WRITER_GROUP, ChatService
+from actors.chat.service import ChatService
 from actors.chat.webhooks import dispatch_job
 from actors.chat.writer import ChatWriter
 from actors.cluster import SharedRedis, SingletonJob
@@ -44,14 +43,13 @@ def start_chat(supervisor: pykka.ActorRef, config: AppConfig, metrics: Metrics, 
     presence spans the instances; ``limiters`` makes the send limit (one per user across the cluster
     when it keeps its buckets in Redis)."""
     partitions = config.topic_partitions()
-    acks = CommitAcks(COMMANDS, WRITER_GROUP)  # a command's record is acknowledged once committed
-    service = ChatService(config.chat, metrics, acks.broker(broker), shared)
+    service = ChatService(config.chat, metrics, broker, shared)
     service.commands.limiter = limiters("chat.send", config.chat.send_rate / config.chat.send_window_s,
                                         config.chat.send_rate)
     commits = HubStatements(lambda commands: batch.apply_batch(commands))
     service.closers.append(commits.close)
     start_child(supervisor, ChildSpec("chat", "chat", lambda sink: ChatWriter.start(
-        sink, service, config.chat.group_commit_max, commits.submit, acks.settled)))
+        sink, service, config.chat.group_commit_max, commits.submit)))
     jobs: list[SingletonJob] = []
     if isinstance(service.presence, shared_presence.SharedPresence):
         presence = service.presence

@@ -31,7 +31,7 @@ from actors.chat.hub import RoomHub
 from actors.chat.presence import Presence, Typing
 from actors.chat.shared_presence import SharedPresence
 from domain import logs, ws_protocol
-from domain.broker import Broker, Record
+from domain.broker import Broker, Completion, Record
 from domain.chat_events import DROP_ROOM, TO_USER, UNSUBSCRIBE_USER, Event, decode_command, decode_event, \
     encode_command, encode_event
 from domain.config import ChatConfig
@@ -64,6 +64,7 @@ class ChatService:
         self.replies = replies.Replies(broker, self.instance)
         self.pending = self.replies.pending  # the callers waiting for an answer, by command id
         self.kick: Callable[[], None] = lambda: None  # set by the writer actor
+        self._settled: dict[str, gevent.event.Event] = {}  # command id → set once settled (see _on_command)
         self.closers: list[Callable[[], None]] = []  # run by ``close``, after every actor has stopped
 
     def close(self) -> None:
@@ -104,14 +105,21 @@ class ChatService:
             raise outcome.error
         return outcome.reply or {}
 
-    def _on_command(self, record: Record) -> None:
+    def _on_command(self, record: Record) -> Completion | None:
+        """Queue the command for the writer. Its record is acknowledged to the broker once the writer has
+        settled it (the ``Completion``), not when queued: an instance killed in between leaves the record
+        pending, and the next holder of the partition executes it again (idempotent by ``client_msg_id``)
+        and answers its caller, in stream order, so edits and reactions stay behind earlier sends."""
         try:
             command = decode_command(record.value)
         except ValueError:
             logs.event(log, "chat.bad_command", logging.ERROR, offset=record.offset, partition=record.partition)
-            return
+            return None
+        cid = command.get("cid")
+        done = self._settled.setdefault(cid, gevent.event.Event()) if cid else None
         self.queue.append(command)
         self.kick()
+        return done
 
     def settle(self, command: dict[str, Any], outcome: Outcome) -> None:
         """After the commit: answer the sender, then publish the events for every member."""
@@ -120,6 +128,9 @@ class ChatService:
             self.metrics.incr("chat.messages")
         for event in outcome.events:
             self.publish(event)
+        done = self._settled.pop(command.get("cid", ""), None)
+        if done is not None:  # its record may be acknowledged now
+            done.set()
 
     # --- events -------------------------------------------------------------------------------------
 

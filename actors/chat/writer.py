@@ -44,14 +44,11 @@ PROBE_EVERY_S = 1.0
 
 
 class ChatWriter(ComponentActor):
-    def __init__(self, health_sink: HealthSink, service: ChatService, batch_max: int, commit: Commit,
-                 settled: Callable[[dict[str, Any]], None]) -> None:
-        """``settled`` is told each command once it is committed and answered (``actors.chat.commit_acks``)."""
+    def __init__(self, health_sink: HealthSink, service: ChatService, batch_max: int, commit: Commit) -> None:
         super().__init__("chat", health_sink)
         self._service = service
         self._batch_max = batch_max
         self._commit_batch = commit
-        self._settled = settled
         self._kicked = False
         self._failing = False
         self._probe: runtime.Timer | None = None
@@ -107,7 +104,6 @@ class ChatWriter(ComponentActor):
             self._service.metrics.timing("chat.commit_batch_size", len(batch))
         for command, outcome in zip(batch, outcomes):
             self._service.settle(command, outcome)
-            self._settled(command)
 
     def _health(self, ok: bool, error: str = "") -> None:
         if ok == self._failing:
