@@ -54,7 +54,7 @@ def own_image(user_id: str, file_id: str, field: str) -> UploadedFile:
     with reading():
         row = UploadedFile.get_or_none((UploadedFile.id == file_id) & (UploadedFile.uploader == user_id))
     if row is None or not row.content_type.startswith("image/"):
-        raise BadRequest("not an image you uploaded", {"fields": {field: ["upload an image first (POST /files)"]}})
+        raise BadRequest("not an image you uploaded", {"fields": {field: ["upload an image first (POST /upload)"]}})
     return row
 
 

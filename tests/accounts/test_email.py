@@ -36,7 +36,10 @@ def confirm(server: Server, token: str, password: str = "battery staple") -> req
 def reset_code(inbox: Inbox, address: str) -> str:
     message = inbox.wait_for(address)
     assert message["From"] == "confab@example.org" and "password" in message["Subject"].lower()
-    return CODE.search(message.get_content()).group(1)
+    body = message.get_content()
+    code = CODE.search(body).group(1)
+    assert f"\nhttp://127.0.0.1:8080/#/reset/{code}\n" in body.replace("\r", "")  # the web UI's form (base_url)
+    return code
 
 
 def test_a_reset_by_email_sets_the_password_once_and_ends_every_login(server: Server, mail) -> None:

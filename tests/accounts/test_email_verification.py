@@ -39,7 +39,10 @@ def verify(server: Server, token: str) -> requests.Response:
 def code_in(inbox: Inbox, address: str) -> str:
     message = inbox.wait_for(address)
     assert "confirm" in message["Subject"].lower()
-    return CODE.search(message.get_content()).group(1)
+    body = message.get_content()
+    code = CODE.search(body).group(1)
+    assert f"\nhttp://127.0.0.1:8080/#/verify/{code}\n" in body.replace("\r", "")  # the web UI's form
+    return code
 
 
 def test_an_account_signs_in_once_its_address_is_verified(server: Server, mail) -> None:

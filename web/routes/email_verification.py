@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.account_mail import code_message
+from domain.account_mail import VERIFY, code_message
 from storage import email_verification
 from web.audit import audit
 from web.middleware import limits, public, strict_limit
@@ -26,8 +26,7 @@ def send_verification(email: str) -> None:
         return
     user, token = found
     services().mailer.send(user.email, "Confirm your e-mail address for Confab", code_message(
-        user.display_name, "Confirm that this address is yours to start using Confab.",
-        "POST /api/v1/auth/verify-email", '{"token": "…"}', token, int(CODE_TTL.total_seconds()) // 60))
+        VERIFY, user.display_name, services().config.email.base_url, token, int(CODE_TTL.total_seconds()) // 60))
 
 
 @blp.route("/verify-email", methods=["POST"])

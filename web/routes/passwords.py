@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from domain.account_mail import code_message
+from domain.account_mail import RESET, code_message
 from domain.auth import Principal
 from domain.errors import Forbidden
 from storage import passwords
@@ -66,9 +66,7 @@ def request_reset(body: dict[str, Any]) -> dict[str, str]:
         user, token = found
         audit("password.reset_requested", user.id)
         services().mailer.send(user.email, "Reset your Confab password", code_message(
-            user.display_name, "Someone (we hope you) asked to reset your Confab password.",
-            "POST /api/v1/auth/password-reset/confirm", '{"token": "…", "password": "…"}', token,
-            config.reset_ttl_s // 60))
+            RESET, user.display_name, config.base_url, token, config.reset_ttl_s // 60))
     return {"message": "if an account has this address, a reset code is on its way"}
 
 

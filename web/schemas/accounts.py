@@ -74,7 +74,7 @@ class UpdateMeSchema(Schema):
     display_name = Text(validate=validate.Length(min=1, max=64))
     status_text = Text(validate=validate.Length(max=140))
     avatar_file_id = Text(allow_none=True, validate=validate.Length(min=1, max=36),
-                          metadata={"description": "an image the caller uploaded (POST /files); null removes it"})
+                          metadata={"description": "an image the caller uploaded (POST /upload); null removes it"})
     email_digest = JsonBoolean(metadata={"description": "e-mail what I missed while away (default true)"})
 
 
