@@ -1,8 +1,10 @@
 """The web UI: how the server serves it, and the app itself in a real browser.
 
-The browser test runs ``tests/browser/ui.mjs`` (headless Debian Chromium driven by npm's playwright-core)
+The browser tests run ``tests/browser/ui.mjs`` (headless Debian Chromium driven by npm's playwright-core)
 against ``python app.py``: three users in three browser contexts sign up, chat, drop a socket, share and
-co-edit a document, and a viewer fails to type. It needs ``/usr/bin/chromium`` and ``web/ui/node_modules``
+co-edit a document, and a viewer fails to type; and ``tests/browser/recovery.mjs`` against a server that
+e-mails (a real SMTP server in this process): sign-up with e-mail verification, an avatar, a forgotten
+password reset through the e-mailed link. It needs ``/usr/bin/chromium`` and ``web/ui/node_modules``
 (``make ui``): skipped with the reason when either is missing, required when ``CI`` is set. Screenshots of
 each main screen go to ``test-output/browser/``; with ``CONFAB_UPDATE_SCREENSHOT=1`` the chat one is copied to
 ``docs/screenshot-chat.png`` (the README's), so an ordinary run leaves the checkout unchanged.
@@ -19,12 +21,14 @@ import pytest
 import requests
 
 from tests.support.browser_env import CHROMIUM, node_modules, require
-from tests.support.harness import ROOT, Server, ServerProcess
+from tests.support.harness import ROOT, Server, ServerProcess, free_port
+from tests.support.smtp_sink import smtp_sink
 
 UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"
 OUTPUT = ROOT / "test-output" / "browser"
 SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents", "settings", "admin")
+RECOVERY_SCREENS = ("verify", "avatar", "forgot", "reset", "reset-done")
 #: short enough that the run sees the quiet refresh (60 s before expiry) and a socket closed at expiry
 ACCESS_TTL_S = 90
 
@@ -87,24 +91,43 @@ def test_committed_bundle_matches_the_source(tmp_path: Path) -> None:
             assert (tmp_path / name).read_bytes() == (STATIC / name).read_bytes(), name
 
 
-@pytest.mark.timeout(360)
-def test_web_ui_in_chromium(tmp_path: Path) -> None:
-    require((CHROMIUM.exists(), str(CHROMIUM)), node_modules())
-    server = ServerProcess(tmp_path / "data", env={"CONFAB_AUTH_ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S),
-                                                        "CONFAB_CHAT_SEND_RATE": "1000"})
+def _scenario(script: str, server: ServerProcess, *args: str) -> None:
+    """Run a browser scenario against the server; it fails with the scenario's output and the server's log."""
     try:
         server.wait_ready()
-        shutil.rmtree(OUTPUT, ignore_errors=True)
         print(f"browser screenshots: {OUTPUT}")
-        result = subprocess.run(["node", str(ROOT / "tests" / "browser" / "ui.mjs"), server.base, str(OUTPUT)],
+        result = subprocess.run(["node", str(ROOT / "tests" / "browser" / script), server.base, str(OUTPUT), *args],
                                 cwd=ROOT, capture_output=True, text=True, timeout=300,
                                 env={**os.environ, "CHROMIUM": str(CHROMIUM)})
     finally:
         server.stop()
     print(result.stdout)
     assert result.returncode == 0, f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}\nserver log:\n{server.log()}"
+
+
+@pytest.mark.timeout(360)
+def test_web_ui_in_chromium(tmp_path: Path) -> None:
+    require((CHROMIUM.exists(), str(CHROMIUM)), node_modules())
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    _scenario("ui.mjs", ServerProcess(tmp_path / "data", env={"CONFAB_AUTH_ACCESS_TOKEN_TTL_S": str(ACCESS_TTL_S),
+                                                               "CONFAB_CHAT_SEND_RATE": "1000"}))
     for name in SCREENS:
         assert (OUTPUT / f"{name}.png").stat().st_size > 5000, name
     if os.environ.get("CONFAB_UPDATE_SCREENSHOT"):
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copyfile(OUTPUT / "chat.png", ROOT / "docs" / "screenshot-chat.png")
+
+
+@pytest.mark.timeout(240)
+def test_account_recovery_in_chromium(tmp_path: Path) -> None:
+    """The e-mails' links lead into the UI (``email.base_url`` is the test server's address)."""
+    require((CHROMIUM.exists(), str(CHROMIUM)), node_modules())
+    spool = tmp_path / "mail"
+    spool.mkdir()
+    port = free_port()
+    with smtp_sink(spool) as (_, settings):
+        env = {f"CONFAB_EMAIL_{key.upper()}": value for key, value in settings.items()}
+        env.update(CONFAB_EMAIL_BASE_URL=f"http://127.0.0.1:{port}", CONFAB_AUTH_EMAIL_VERIFICATION="on")
+        _scenario("recovery.mjs", ServerProcess(tmp_path / "data", env=env, port=port), str(spool))
+    for name in RECOVERY_SCREENS:
+        assert (OUTPUT / f"{name}.png").stat().st_size > 5000, name

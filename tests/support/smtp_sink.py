@@ -1,24 +1,34 @@
-"""A real SMTP server in the test process (aiosmtpd on its own thread): what Confab sends, as parsed messages."""
+"""A real SMTP server in the test process (aiosmtpd on its own thread): what Confab sends, as parsed messages,
+and optionally spooled to a folder as JSON (``{to, subject, body}``, one file each) for a browser scenario
+in another process to read."""
 from __future__ import annotations
 
 import email
 import email.policy
-import socket
+import json
 import time
 from contextlib import contextmanager
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.support.harness import free_port
+
 
 class Inbox:
-    def __init__(self) -> None:
+    def __init__(self, spool: Path | None = None) -> None:
         self.messages: list[EmailMessage] = []
+        self._spool = spool
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
+        if self._spool is not None:
+            parsed = {"to": message["To"], "subject": message["Subject"], "body": message.get_content()}
+            (self._spool / f"{len(self.messages):04d}.json").write_text(json.dumps(parsed))
         return "250 OK"
 
     def wait_for(self, to: str, timeout: float = 5.0) -> EmailMessage:
@@ -32,17 +42,11 @@ class Inbox:
         raise AssertionError(f"no e-mail to {to} within {timeout} s (got {[m['To'] for m in self.messages]})")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:  # aiosmtpd checks it is up by connecting: it needs a real port
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
-def smtp_sink() -> Iterator[tuple[Inbox, dict[str, str]]]:
+def smtp_sink(spool: Path | None = None) -> Iterator[tuple[Inbox, dict[str, str]]]:
     """An inbox and the ``[email]`` settings that send to it (plain SMTP, no login)."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    inbox = Inbox(spool)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())  # aiosmtpd checks it is up by connecting
     controller.start()
     try:
         yield inbox, {"host": "127.0.0.1", "port": str(controller.port), "security": "none",

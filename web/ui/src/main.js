@@ -1,9 +1,12 @@
-// Entry point and hash router: #/login, #/signup, #/chat[/<room>[/<message>]], #/docs[/<id>[/history]], #/settings, #/admin.
+// Entry point and hash router: #/login, #/signup, #/forgot, #/reset[/<code>], #/verify[/<code>],
+// #/chat[/<room>[/<message>]], #/docs[/<id>[/history]], #/settings, #/admin.
 import './app.css'
 import { h, replace } from './core/dom.js'
 import { current, onChange } from './core/session.js'
 import { api } from './core/api.js'
 import { loginView, signupView } from './auth/forms.js'
+import { forgotView, resetView } from './auth/recovery.js'
+import { verifyView } from './auth/verify.js'
 import { shell } from './shell.js'
 import { ChatApp } from './chat/app.js'
 import { documentsList } from './docs/list.js'
@@ -11,6 +14,7 @@ import { DocumentEditor } from './docs/editor.js'
 import { historyView } from './docs/history.js'
 import { settingsView } from './account/settings.js'
 import { adminView } from './account/admin.js'
+import { learnAvatar } from './chat/avatars.js'
 
 const root = document.getElementById('app')
 let app = null // {frame, chat, userId} while signed in
@@ -19,6 +23,7 @@ let page = null // the current page object with destroy(), if any
 function signedIn (session) {
   if (app && app.userId === session.user.id) return app
   signOut()
+  learnAvatar(session.user)
   let frame = null // the socket reports its state from the start; the frame shows it once it exists
   const chat = new ChatApp(session.user, (state) => frame && frame.setLink(state))
   frame = shell(session.user, chat.notifications.node)
@@ -38,16 +43,21 @@ function leavePage () {
   page = null
 }
 
+const SIGNED_OUT = { signup: signupView, forgot: forgotView }
+const CODE_PAGES = { reset: resetView, verify: verifyView }
+
 async function route () {
   const session = current()
   const [section = '', id, extra] = location.hash.replace(/^#\/?/, '').split('/')
-  if (!session) {
+  const codePage = (!session || id) && CODE_PAGES[section] // the links in e-mails open these, signed in or not
+  if (!session || codePage) {
     signOut()
     leavePage()
-    replace(root, section === 'signup' ? signupView() : loginView())
+    const view = codePage || SIGNED_OUT[section] || loginView
+    replace(root, view(id))
     return
   }
-  if (section === 'login' || section === 'signup' || !section) { location.hash = '#/chat'; return }
+  if (section === 'login' || section in SIGNED_OUT || !section) { location.hash = '#/chat'; return }
   const { frame, chat } = signedIn(session)
   frame.setSection(section)
   leavePage()

@@ -3,7 +3,7 @@
 import { icon } from './core/icons.js'
 import { h } from './core/dom.js'
 import { logout } from './core/session.js'
-import { nameOf } from './chat/message.js'
+import { nameOf } from './core/dom.js'
 
 const LINK_TEXT = { connecting: 'Connecting…', open: 'Online', offline: 'Reconnecting…' }
 

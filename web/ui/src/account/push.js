@@ -3,7 +3,7 @@
 // (POST /push/subscriptions). The subscription id is kept per browser to turn push off again.
 import { h } from '../core/dom.js'
 import { api } from '../core/api.js'
-import { showErrors } from '../core/dialog.js'
+import { onSubmit } from '../core/dialog.js'
 
 const KEY = 'confab.push'
 
@@ -68,17 +68,5 @@ export function pushForm (userId) {
     show(false)
   }
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault()
-    button.disabled = true
-    form.querySelector('.form-error').textContent = ''
-    try {
-      await (form.dataset.state === 'on' ? turnOff() : turnOn())
-    } catch (err) {
-      showErrors(form, err)
-    } finally {
-      button.disabled = false
-    }
-  })
-  return form
+  return onSubmit(form, () => form.dataset.state === 'on' ? turnOff() : turnOn())
 }

@@ -1,32 +1,11 @@
-// The account settings screen: profile (display name, status, e-mail digest), password change, export of
+// The account settings screen: profile (display name, status, e-mail digest), avatar (avatar.js), password change, export of
 // my data (a JSON download), Web Push opt-in (push.js) and account deletion. Every form shows the API's error message on failure.
 import { h } from '../core/dom.js'
 import { api } from '../core/api.js'
-import { field, showErrors } from '../core/dialog.js'
+import { field, onSubmit } from '../core/dialog.js'
 import { current, logout, updateUser } from '../core/session.js'
 import { pushForm } from './push.js'
-
-/** Wire a form: `action()` runs on submit; its resolved string (if any) shows in `.form-ok`. */
-function handle (form, action) {
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault()
-    const button = form.querySelector('button[type=submit]')
-    const ok = form.querySelector('.form-ok')
-    button.disabled = true
-    if (ok) ok.textContent = ''
-    for (const node of form.querySelectorAll('.field-error, .form-error')) node.textContent = ''
-    for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid')
-    try {
-      const message = await action()
-      if (ok && message) ok.textContent = message
-    } catch (err) {
-      showErrors(form, err)
-    } finally {
-      button.disabled = false
-    }
-  })
-  return form
-}
+import { avatarForm } from './avatar.js'
 
 const feedback = () => [h('p', { class: 'form-error', role: 'alert' }), h('p', { class: 'form-ok', role: 'status' })]
 
@@ -45,7 +24,7 @@ function profileForm (me) {
     field('Display name', displayName), field('Status', status),
     h('label', { class: 'check' }, digest, ' E-mail me a digest of mentions and direct messages while I am away'),
     ...feedback(), h('button', { type: 'submit', class: 'primary' }, 'Save profile'))
-  return handle(form, async () => {
+  return onSubmit(form, async () => {
     const user = await api('/users/me', { method: 'PUT',
       body: { display_name: displayName.value.trim(), status_text: status.value.trim(), email_digest: digest.checked } })
     updateUser({ ...current().user, ...user })
@@ -60,7 +39,7 @@ function passwordForm () {
   const form = h('form', { class: 'stack', 'aria-label': 'change password' },
     field('Current password', currentPassword), field('New password', password),
     ...feedback(), h('button', { type: 'submit', class: 'primary' }, 'Change password'))
-  return handle(form, async () => {
+  return onSubmit(form, async () => {
     await api('/auth/password', { method: 'POST',
       body: { current_password: currentPassword.value, password: password.value } })
     form.reset()
@@ -72,7 +51,7 @@ function exportForm () {
   const form = h('form', { class: 'stack', 'aria-label': 'export my data' },
     h('p', { class: 'muted' }, 'Everything stored about you (rooms, messages, documents, files, keys without secrets) as one JSON file.'),
     ...feedback(), h('button', { type: 'submit' }, 'Export my data'))
-  return handle(form, async () => {
+  return onSubmit(form, async () => {
     const data = await api('/users/me/export')
     const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }))
     const link = h('a', { href: url, download: `confab-export-${data.user.username}.json`, hidden: true })
@@ -97,7 +76,7 @@ function deletionForm () {
     h('p', { class: 'muted' }, 'Your messages stay, shown as by "deleted user". This cannot be undone.'),
     field('My documents', documents), heirField, field('Password to confirm', password),
     ...feedback(), h('button', { type: 'submit', class: 'danger' }, 'Delete my account'))
-  return handle(form, async () => {
+  return onSubmit(form, async () => {
     const body = { password: password.value, documents: documents.value }
     if (documents.value === 'transfer') body.transfer_to = heir.value.trim()
     await api('/users/me/deletion', { method: 'POST', body })
@@ -111,6 +90,7 @@ export function settingsView () {
     h('h1', {}, 'Settings'),
     h('p', { class: 'muted' }, `Signed in as @${me.username}${me.email ? ` (${me.email})` : ''}`),
     section('Profile', profileForm(me)),
+    section('Avatar', avatarForm()),
     section('Push notifications', pushForm(me.id)),
     section('Password', passwordForm()),
     section('Your data', exportForm()),

@@ -1,29 +1,22 @@
-// Sign in and sign up. On success the session changes and the router shows the app.
+// Sign in and sign up. On success the session changes and the router shows the app; an account whose
+// address is not verified yet goes on to the verification form (verify.js), keeping what was typed.
 import { h } from '../core/dom.js'
-import { field, showErrors } from '../core/dialog.js'
+import { field, onSubmit } from '../core/dialog.js'
 import { login, register } from '../core/session.js'
+import { card, leaveNotice } from './card.js'
+import { awaitVerification } from './verify.js'
 
-function card (title, form, footer) {
-  return h('main', { class: 'auth', id: 'main' },
-    h('div', { class: 'auth-card' },
-      h('p', { class: 'brand' }, 'Confab'),
-      h('h1', {}, title), form, h('p', { class: 'auth-switch' }, footer)))
-}
+const unverified = (err) => err.code === 'FORBIDDEN' && err.details && err.details.reason === 'email_unverified'
 
-function submitting (form, action) {
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault()
-    const button = form.querySelector('button[type=submit]')
-    button.disabled = true
-    try {
-      await action()
-    } catch (err) {
-      showErrors(form, err)
-    } finally {
-      button.disabled = false
-    }
-  })
-  return form
+/** Sign in, or go on to the verification form when the address still needs its code. */
+async function signIn (identity, password, email) {
+  try {
+    await login(identity, password)
+    leaveNotice('')
+  } catch (err) {
+    if (!unverified(err)) throw err
+    awaitVerification({ identity, password, email: email || (identity.includes('@') ? identity : '') })
+  }
 }
 
 export function loginView () {
@@ -32,8 +25,9 @@ export function loginView () {
   const form = h('form', { class: 'stack', 'aria-label': 'sign in' },
     field('Username or email', identity), field('Password', password),
     h('p', { class: 'form-error', role: 'alert' }),
-    h('button', { type: 'submit', class: 'primary' }, 'Sign in'))
-  submitting(form, () => login(identity.value.trim(), password.value))
+    h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+    h('a', { href: '#/forgot' }, 'Forgot your password?'))
+  onSubmit(form, () => signIn(identity.value.trim(), password.value))
   setTimeout(() => identity.focus())
   return card('Sign in', form, ['New here? ', h('a', { href: '#/signup' }, 'Create an account')])
 }
@@ -51,7 +45,7 @@ export function signupView () {
     field('Password', password), invite,
     h('p', { class: 'form-error', role: 'alert' }),
     h('button', { type: 'submit', class: 'primary' }, 'Create account'))
-  submitting(form, async () => {
+  onSubmit(form, async () => {
     try {
       await register({ username: username.value.trim(), email: email.value.trim(), password: password.value,
         displayName: displayName.value.trim(), inviteCode: inviteCode.value.trim() })
@@ -59,6 +53,7 @@ export function signupView () {
       if (err.details && err.details.fields && err.details.fields.invite_code) invite.hidden = false
       throw err
     }
+    await signIn(username.value.trim(), password.value, email.value.trim())
   })
   setTimeout(() => username.focus())
   return card('Create an account', form, ['Already have one? ', h('a', { href: '#/login' }, 'Sign in')])

@@ -1,6 +1,6 @@
 // The chat screen's controller: loads rooms, keeps every room joined on one socket, turns server frames
 // into store changes, and carries out the user's actions.
-import { h, replace, announce } from '../core/dom.js'
+import { h, replace, announce, nameOf } from '../core/dom.js'
 import { api } from '../core/api.js'
 import { ChatStore } from './store.js'
 import { ChatSocket } from './socket.js'
@@ -8,7 +8,6 @@ import { Sidebar } from './sidebar.js'
 import { RoomView } from './roomview.js'
 import { ThreadPanel } from './thread.js'
 import { Notifications } from './notifications.js'
-import { nameOf } from './message.js'
 
 const ROOM_POLL_MS = 30_000
 

@@ -1,7 +1,7 @@
 // The chat dialogs: create a room, browse public rooms to join, and start a DM through a user search.
-import { h, replace } from '../core/dom.js'
+import { h, replace, nameOf } from '../core/dom.js'
 import { openDialog, field, showErrors } from '../core/dialog.js'
-import { botBadge, nameOf } from './message.js'
+import { botBadge } from './message.js'
 
 export function newRoomDialog (chat) {
   const name = h('input', { name: 'name', required: true, maxlength: 100, autocomplete: 'off' })

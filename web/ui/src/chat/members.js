@@ -1,9 +1,9 @@
 // The members dialog of a channel: who is in it with which role and, for whoever the server lets invite
 // (any member of a public room; admins and moderators of a private one), an invitation by username.
 // Only an admin may grant a role, so only admins get the role choice.
-import { h, replace, append } from '../core/dom.js'
+import { h, replace, append, nameOf } from '../core/dom.js'
 import { openDialog, field, showErrors } from '../core/dialog.js'
-import { botBadge, nameOf } from './message.js'
+import { botBadge } from './message.js'
 
 const PAGE = 100
 const ROLES = ['member', 'moderator', 'admin']

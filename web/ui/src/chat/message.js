@@ -1,12 +1,10 @@
 // One message as a list item: author with presence dot, text, attachments, reactions and its actions.
 import { icon } from '../core/icons.js'
-import { h, shortTime, colorFor } from '../core/dom.js'
+import { h, shortTime, nameOf } from '../core/dom.js'
+import { avatar } from './avatars.js'
 import { api, linkExpired } from '../core/api.js'
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '👀']
-
-/** The visible name of a user reference. */
-export const nameOf = (user) => (user && (user.display_name || user.username)) || 'someone'
 
 /** The author's name on one message: an incoming webhook may name its post (`display_name`). */
 export const authorOf = (message) => message.display_name || nameOf(message.user)
@@ -14,13 +12,6 @@ export const authorOf = (message) => message.display_name || nameOf(message.user
 /** A "bot" tag after a bot's name (bots' usernames end in [bot]; the API says `is_bot`). */
 export const botBadge = (user) =>
   user && user.is_bot ? h('span', { class: 'bot-badge', title: 'bot account' }, 'bot') : null
-
-export function avatar (user, online) {
-  const name = nameOf(user)
-  return h('span', { class: 'avatar', style: `background:${colorFor(user.id)}`, 'aria-hidden': 'true' },
-    name.slice(0, 1).toUpperCase(),
-    h('span', { class: `dot ${online ? 'online' : 'offline'}`, dataset: { presence: user.id } }))
-}
 
 /**
  * Render `message`. `ctx` = {me, online: Set, replies: count, actions: {react, thread, edit, remove}}.

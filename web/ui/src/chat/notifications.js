@@ -1,8 +1,7 @@
 // The notifications bell: unread count, a list (mentions, DMs, replies), mark-as-read on open, and live
 // `notification` frames. If the server has no notifications endpoint yet (404), the bell stays hidden.
 import { icon } from '../core/icons.js'
-import { h, replace, shortTime } from '../core/dom.js'
-import { nameOf } from './message.js'
+import { h, replace, shortTime, nameOf } from '../core/dom.js'
 
 const KIND_TEXT = { mention: 'mentioned you', dm: 'sent you a message', reply: 'replied to you',
   webhook_disabled: 'a webhook was disabled' }

@@ -1,8 +1,7 @@
 // The room list: channels and DMs by latest activity, each with its unread badge and the last message's
 // preview; DMs show the other person's presence dot, private rooms a lock. Message search sits above it.
 import { icon } from '../core/icons.js'
-import { h, replace } from '../core/dom.js'
-import { nameOf } from './message.js'
+import { h, replace, nameOf } from '../core/dom.js'
 import { newRoomDialog, browseRoomsDialog, newDmDialog } from './dialogs.js'
 import { MessageSearch } from './search.js'
 

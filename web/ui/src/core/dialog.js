@@ -45,3 +45,28 @@ export function showErrors (form, err) {
   const general = form.querySelector('.form-error')
   if (general) general.textContent = placed ? '' : err.message
 }
+
+/**
+ * Wire a form: `action()` runs on submit with the submit button disabled; an HttpError it throws shows on
+ * the form (showErrors), a string it resolves to shows in the form's `.form-ok` line.
+ */
+export function onSubmit (form, action) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const button = form.querySelector('button[type=submit]')
+    const ok = form.querySelector('.form-ok')
+    button.disabled = true
+    if (ok) ok.textContent = ''
+    for (const node of form.querySelectorAll('.field-error, .form-error')) node.textContent = ''
+    for (const node of form.querySelectorAll('[aria-invalid]')) node.removeAttribute('aria-invalid')
+    try {
+      const message = await action()
+      if (ok && typeof message === 'string') ok.textContent = message
+    } catch (err) {
+      showErrors(form, err)
+    } finally {
+      button.disabled = false
+    }
+  })
+  return form
+}

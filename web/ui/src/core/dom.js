@@ -37,6 +37,9 @@ export function shortTime (iso) {
   return today ? when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : when.toLocaleDateString()
 }
 
+/** The visible name of a user reference. */
+export const nameOf = (user) => (user && (user.display_name || user.username)) || 'someone'
+
 /** A stable hue for a user id, for avatars and remote cursors. */
 export function colorFor (id) {
   let hash = 0

@@ -54,12 +54,12 @@ export async function login (identity, password) {
   set(fromTokens(body))
 }
 
+/** Create the account; signing in is the caller's next step (it may first need the e-mailed code). */
 export async function register ({ username, email, password, displayName, inviteCode }) {
   const body = { username, email, password }
   if (displayName) body.display_name = displayName
   if (inviteCode) body.invite_code = inviteCode
   await request('/api/v1/auth/register', { method: 'POST', body })
-  await login(username, password)
 }
 
 export async function logout () {

@@ -7,10 +7,9 @@ import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import { EditorState } from '@codemirror/state'
 import { EditorView, keymap, drawSelection, highlightActiveLine } from '@codemirror/view'
 import { defaultKeymap, indentWithTab } from '@codemirror/commands'
-import { h, replace, colorFor, safeColor, announce } from '../core/dom.js'
+import { h, replace, colorFor, safeColor, announce, nameOf } from '../core/dom.js'
 import { api, socketUrl } from '../core/api.js'
 import { accessToken, onChange, current } from '../core/session.js'
-import { nameOf } from '../chat/message.js'
 import { shareDialog } from './share.js'
 
 const ACCESS_CHECK_AFTER_CLOSES = 3
