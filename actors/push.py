@@ -22,6 +22,9 @@ log = logging.getLogger("confab.push")
 TIMEOUT_S = 10.0
 PUSH_EVERY_S = 1.0  # how often new notifications are looked for (once per cluster heartbeat)
 GONE = (404, 410)
+#: how long the push service keeps a message for a device that is off (pywebpush's default, 0, lets it drop
+#: the message unless the device is reachable that instant); after that the e-mail digest still tells
+TTL_S = 12 * 3600
 
 
 class PushJob:
@@ -48,7 +51,8 @@ class PushJob:
             self._policy.target(subscription.endpoint)
             webpush({"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh,
                                                                  "auth": subscription.auth}},
-                    data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims), timeout=TIMEOUT_S)
+                    data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims), timeout=TIMEOUT_S,
+                    ttl=TTL_S)
         except (WebPushException, Refused, OSError, ValueError) as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in GONE:

@@ -85,6 +85,7 @@ def test_a_mention_of_someone_away_is_pushed_encrypted_and_signed(server: Server
     author_api.post(f"/rooms/{room}/messages", json={"content": f"@{reader['user']['username']} look"})
     pushed = service.wait_for(path)
     assert pushed["headers"]["HTTP_CONTENT_ENCODING"] == "aes128gcm"
+    assert pushed["headers"]["HTTP_TTL"] == "43200"  # kept 12 h for a device that is off, not dropped at once
     server_key = reader_api.get("/push/key").json()["public_key"]
     assert f"k={server_key}" in pushed["headers"]["HTTP_AUTHORIZATION"].replace(" ", "")
     payload = json.loads(http_ece.decrypt(pushed["body"], private_key=private_key, auth_secret=auth,
