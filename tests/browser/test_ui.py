@@ -2,9 +2,10 @@
 
 The browser tests run ``tests/browser/ui.mjs`` (headless Debian Chromium driven by npm's playwright-core)
 against ``python app.py``: three users in three browser contexts sign up, chat, drop a socket, share and
-co-edit a document, and a viewer fails to type; and ``tests/browser/recovery.mjs`` against a server that
-e-mails (a real SMTP server in this process): sign-up with e-mail verification, an avatar, a forgotten
-password reset through the e-mailed link. It needs ``/usr/bin/chromium`` and ``web/ui/node_modules``
+co-edit a document, and a viewer fails to type; ``tests/browser/push.mjs``: a DM pushed from the UI's opt-in
+to the service worker's notification; ``tests/browser/recovery.mjs`` against a server that e-mails (a real
+SMTP server in this process): sign-up with e-mail verification, an avatar, a forgotten password reset
+through the e-mailed link. It needs ``/usr/bin/chromium`` and ``web/ui/node_modules``
 (``make ui``): skipped with the reason when either is missing, required when ``CI`` is set. Screenshots of
 each main screen go to ``test-output/browser/``; with ``CONFAB_UPDATE_SCREENSHOT=1`` the chat one is copied to
 ``docs/screenshot-chat.png`` (the README's), so an ordinary run leaves the checkout unchanged.
@@ -116,6 +117,13 @@ def test_web_ui_in_chromium(tmp_path: Path) -> None:
     if os.environ.get("CONFAB_UPDATE_SCREENSHOT"):
         (ROOT / "docs").mkdir(exist_ok=True)
         shutil.copyfile(OUTPUT / "chat.png", ROOT / "docs" / "screenshot-chat.png")
+
+
+@pytest.mark.timeout(240)
+def test_web_push_in_chromium(tmp_path: Path) -> None:
+    """push.mjs stands in for Chromium's push service on loopback (allowed as a push target here)."""
+    require((CHROMIUM.exists(), str(CHROMIUM)), node_modules())
+    _scenario("push.mjs", ServerProcess(tmp_path / "data", env={"CONFAB_WEBHOOKS_ALLOWED_TARGETS": "127.0.0.1/32"}))
 
 
 @pytest.mark.timeout(240)
