@@ -18,6 +18,34 @@ export async function launch () {
   })
 }
 
+/**
+ * Run a scenario script (`node tests/browser/<script> <base_url> <output_dir> <more…>`, `more` naming the
+ * extra arguments) and exit: 0 when `body({base, outDir, args, browser, users})` resolved and no page of the
+ * users it pushed into `users` raised an error; on a failure each user's page is screenshotted.
+ */
+export async function runScenario (script, more, body) {
+  const [base, outDir, ...args] = process.argv.slice(2)
+  if (!base || !outDir || args.length < more.length) {
+    console.error(`usage: node tests/browser/${script} <base_url> <output_dir> ${more.join(' ')}`)
+    process.exit(2)
+  }
+  const browser = await launch()
+  const users = []
+  let failed = false
+  try {
+    await body({ base, outDir, args, browser, users })
+    const errors = users.flatMap((u) => u.errors)
+    check(errors.length === 0, `errors in the pages: ${errors.join(' | ')}`)
+  } catch (err) {
+    failed = true
+    console.error(err.stack || err.message)
+    for (const user of users) await user.page.screenshot({ path: path.join(outDir, `failure-${user.username}.png`) }).catch(() => {})
+  } finally {
+    await browser.close()
+  }
+  process.exit(failed ? 1 : 0)
+}
+
 /** Steps print as they go, so a failure shows where it happened. */
 export async function step (name, fn) {
   const started = Date.now()
@@ -44,17 +72,22 @@ export async function openUser (browser, base, username, viewport = { width: 128
   return { username, context, page, errors }
 }
 
-/** Sign up through the UI; the app then shows the chat screen. */
-export async function signUp (user, base) {
+/** Fill in and send the sign-up form (e-mail <username>@example.com). */
+export async function submitSignUp (user, base, password = 'correct horse battery') {
   const { page } = user
   await page.goto(base)
   await page.getByRole('link', { name: 'Create an account' }).click()
   await page.getByLabel('Username', { exact: true }).fill(user.username)
   await page.getByLabel('Display name (optional)').fill(user.username[0].toUpperCase() + user.username.slice(1))
   await page.getByLabel('Email').fill(`${user.username}@example.com`)
-  await page.getByLabel('Password').fill('correct horse battery')
+  await page.getByLabel('Password').fill(password)
   await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByRole('heading', { name: 'Pick a room' }).waitFor()
+}
+
+/** Sign up through the UI; the app then shows the chat screen. */
+export async function signUp (user, base) {
+  await submitSignUp(user, base)
+  await user.page.getByRole('heading', { name: 'Pick a room' }).waitFor()
 }
 
 export function screenshots (outDir) {

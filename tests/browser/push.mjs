@@ -6,14 +6,8 @@
 // ServiceWorker.deliverPushMessage gives the plaintext to the registered worker, as Chromium would.
 // Usage: node tests/browser/push.mjs <base_url> <output_dir>. Exit status 0 when every step passed.
 import { createServer } from 'node:http'
-import { launch, openUser, signUp, step, check, eventually } from './lib.mjs'
+import { runScenario, openUser, signUp, step, check, eventually } from './lib.mjs'
 import { subscriptionKeys, decrypt, checkVapid } from './webpush.mjs'
-
-const [base, outDir] = process.argv.slice(2)
-if (!base || !outDir) {
-  console.error('usage: node tests/browser/push.mjs <base_url> <output_dir>')
-  process.exit(2)
-}
 
 /** The stand-in push service: one subscription at a time, and every message POSTed to its endpoint. */
 const service = { keys: null, options: null, received: [], origin: null }
@@ -54,11 +48,7 @@ function fakePushManager () {
   PushManager.prototype.getSubscription = async function () { return wrap(await window.confabPushService('get')) }
 }
 
-const browser = await launch()
-const users = []
-let failed = false
-
-async function rest (user, path, options = {}) {
+async function rest (base, user, path, options = {}) {
   const session = await user.page.evaluate(() => JSON.parse(localStorage.getItem('confab.session')))
   const response = await fetch(`${base}/api/v1${path}`, { method: options.method || 'GET',
     headers: { Authorization: `Bearer ${session.access}`, 'Content-Type': 'application/json' },
@@ -72,7 +62,7 @@ const shown = (page) => page.evaluate(async () => {
   return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data.url }))
 })
 
-try {
+await runScenario('push.mjs', [], async ({ base, browser, users }) => {
   const ana = await openUser(browser, base, 'ana')
   const ben = await openUser(browser, base, 'ben')
   users.push(ana, ben)
@@ -95,7 +85,7 @@ try {
     })
     check(worker && new URL(worker.script).pathname === '/sw.js' && new URL(worker.scope).pathname === '/',
       `the service worker is registered for the whole app: ${JSON.stringify(worker)}`)
-    const { public_key: serverKey } = (await rest(ana, '/push/key')).body
+    const { public_key: serverKey } = (await rest(base, ana, '/push/key')).body
     check(service.options.userVisibleOnly === true, 'every push is shown (userVisibleOnly)')
     check(Buffer.from(service.options.applicationServerKey).toString('base64url') === serverKey,
       'the UI subscribed with the server\'s VAPID key')
@@ -112,9 +102,9 @@ try {
     await cdp.send('ServiceWorker.enable')
     registrationId = (await eventually(() => registrations.find((r) => !r.isDeleted && new URL(r.scopeURL).origin === base),
       'the worker registration')).registrationId
-    await eventually(async () => !(await rest(ben, '/users/online')).body.items.some((u) => u.id === anaId), 'ana offline')
-    const room = (await rest(ben, `/dms/${anaId}`, { method: 'POST' })).body
-    const sent = await rest(ben, `/rooms/${room.id}/messages`, { method: 'POST', body: { content: 'psst ana, are you there?' } })
+    await eventually(async () => !(await rest(base, ben, '/users/online')).body.items.some((u) => u.id === anaId), 'ana offline')
+    const room = (await rest(base, ben, `/dms/${anaId}`, { method: 'POST' })).body
+    const sent = await rest(base, ben, `/rooms/${room.id}/messages`, { method: 'POST', body: { content: 'psst ana, are you there?' } })
     check(sent.status === 201, `ben's message is stored: ${JSON.stringify(sent)}`)
     const message = await eventually(() => service.received[0], 'a push message within 10 s', 10_000)
     check(message.path === '/push/ana-browser', `pushed to the subscribed endpoint: ${message.path}`)
@@ -142,18 +132,10 @@ try {
     await form.getByText('Push notifications are off in this browser.').waitFor()
     check(service.keys === null, 'the browser subscription is unsubscribed')
     await ana.page.goto(`${base}/sw.js`)
-    await eventually(async () => !(await rest(ben, '/users/online')).body.items.some((u) => u.id === anaId), 'ana offline')
-    const room = (await rest(ben, `/dms/${anaId}`, { method: 'POST' })).body
-    await rest(ben, `/rooms/${room.id}/messages`, { method: 'POST', body: { content: 'still there?' } })
+    await eventually(async () => !(await rest(base, ben, '/users/online')).body.items.some((u) => u.id === anaId), 'ana offline')
+    const room = (await rest(base, ben, `/dms/${anaId}`, { method: 'POST' })).body
+    await rest(base, ben, `/rooms/${room.id}/messages`, { method: 'POST', body: { content: 'still there?' } })
     await new Promise((resolve) => setTimeout(resolve, 3000)) // the push job looks every second
     check(service.received.length === 1, `no push after unsubscribing (${service.received.length} received)`)
   })
-  for (const user of users) check(user.errors.length === 0, `page errors: ${user.errors.join('; ')}`)
-} catch (err) {
-  failed = true
-  console.log(err.stack)
-} finally {
-  await browser.close()
-  receiver.close()
-}
-process.exit(failed ? 1 : 0)
+})

@@ -7,27 +7,17 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { deflateSync, crc32 } from 'node:zlib'
-import { launch, openUser, step, check, screenshots, say, eventually } from './lib.mjs'
-
-const [base, outDir, spool] = process.argv.slice(2)
-if (!base || !outDir || !spool) {
-  console.error('usage: node tests/browser/recovery.mjs <base_url> <output_dir> <mail_spool_dir>')
-  process.exit(2)
-}
-const shot = screenshots(outDir)
-const browser = await launch()
-const users = []
-let failed = false
+import { runScenario, openUser, submitSignUp, step, check, screenshots, say, eventually } from './lib.mjs'
 
 /** The e-mails to `address` so far, oldest first. */
-function mailTo (address) {
+function mailTo (spool, address) {
   return readdirSync(spool).sort().map((name) => JSON.parse(readFileSync(path.join(spool, name), 'utf8')))
     .filter((mail) => mail.to === address).map((mail) => ({ ...mail, body: mail.body.replace(/\r\n/g, '\n') }))
 }
 
 /** Wait for e-mail number `count` to `address`; its link into the UI (checked against the base URL) and code. */
-async function nthMail (address, count, page) {
-  const mail = await eventually(() => mailTo(address)[count - 1], `e-mail ${count} to ${address}`)
+async function nthMail (base, spool, address, count, page) {
+  const mail = await eventually(() => mailTo(spool, address)[count - 1], `e-mail ${count} to ${address}`)
   const link = mail.body.match(new RegExp(`^(${base.replace(/[.]/g, '\\.')}/#/${page}/([A-Za-z0-9_-]{40,}))$`, 'm'))
   check(link, `the e-mail links to ${base}/#/${page}/<code>: ${mail.body}`)
   check(mail.body.includes(`\n${link[2]}\n`), 'the bare code is in the e-mail too, for API clients')
@@ -53,16 +43,9 @@ function png (r, g, b, size = 24) {
     chunk('IDAT', deflateSync(Buffer.concat(Array(size).fill(row)))), chunk('IEND', Buffer.alloc(0))])
 }
 
-async function signUpForm (user, password) {
-  const { page } = user
-  await page.goto(base)
-  await page.getByRole('link', { name: 'Create an account' }).click()
-  await page.getByLabel('Username', { exact: true }).fill(user.username)
-  await page.getByLabel('Display name (optional)').fill(user.username[0].toUpperCase() + user.username.slice(1))
-  await page.getByLabel('Email').fill(`${user.username}@example.com`)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByRole('heading', { name: 'Confirm your e-mail' }).waitFor()
+async function signUpForm (user, base, password) {
+  await submitSignUp(user, base, password)
+  await user.page.getByRole('heading', { name: 'Confirm your e-mail' }).waitFor()
 }
 
 async function signIn (page, identity, password) {
@@ -71,13 +54,14 @@ async function signIn (page, identity, password) {
   await page.getByRole('button', { name: 'Sign in' }).click()
 }
 
-try {
+await runScenario('recovery.mjs', ['<mail_spool_dir>'], async ({ base, outDir, args: [spool], browser, users }) => {
+  const shot = screenshots(outDir)
   const dora = await openUser(browser, base, 'dora')
   const eli = await openUser(browser, base, 'eli')
   users.push(dora, eli)
 
   await step('dora signs up and is asked for the e-mailed code', async () => {
-    await signUpForm(dora, 'first password here')
+    await signUpForm(dora, base, 'first password here')
     await dora.page.getByText('We sent a link and a code to dora@example.com').waitFor()
     await shot(dora.page, 'verify')
   })
@@ -87,10 +71,10 @@ try {
     await dora.page.locator('.field-error', { hasText: /invalid, expired or already used/ }).waitFor()
   })
   await step('dora asks for a new code; the first one stops working and the new one signs her in', async () => {
-    const first = await nthMail('dora@example.com', 1, 'verify')
+    const first = await nthMail(base, spool, 'dora@example.com', 1, 'verify')
     await dora.page.getByRole('button', { name: 'Send a new code' }).click()
     await dora.page.getByRole('status').filter({ hasText: /a code is on its way/ }).waitFor()
-    const second = await nthMail('dora@example.com', 2, 'verify')
+    const second = await nthMail(base, spool, 'dora@example.com', 2, 'verify')
     check(second.code !== first.code, 'a new code')
     await dora.page.getByLabel('Code', { exact: true }).fill(first.code)
     await dora.page.getByRole('button', { name: 'Confirm address' }).click()
@@ -100,8 +84,8 @@ try {
     await dora.page.getByRole('heading', { name: 'Pick a room' }).waitFor()
   })
   await step('eli confirms by opening the link: the code leaves the address bar, then he signs in', async () => {
-    await signUpForm(eli, 'eli password here')
-    const { link } = await nthMail('eli@example.com', 1, 'verify')
+    await signUpForm(eli, base, 'eli password here')
+    const { link } = await nthMail(base, spool, 'eli@example.com', 1, 'verify')
     const fresh = await eli.context.newPage() // the link opens in a new tab, as from a mail client
     await fresh.goto(link)
     await fresh.getByRole('status').filter({ hasText: 'Your address is confirmed' }).waitFor()
@@ -153,7 +137,7 @@ try {
     await shot(page, 'forgot')
   })
   await step('the e-mailed link sets a new password and signs her out everywhere', async () => {
-    const { link } = await nthMail('dora@example.com', 3, 'reset')
+    const { link } = await nthMail(base, spool, 'dora@example.com', 3, 'reset')
     const page = dora.page
     await page.goto(link)
     await page.getByRole('heading', { name: 'Choose a new password' }).waitFor()
@@ -171,18 +155,11 @@ try {
     await page.getByRole('alert').filter({ hasText: /./ }).waitFor()
     await signIn(page, 'dora@example.com', 'second password here')
     await page.getByRole('heading', { name: 'Pick a room' }).waitFor()
-    const { link } = await nthMail('dora@example.com', 3, 'reset')
+    const { link } = await nthMail(base, spool, 'dora@example.com', 3, 'reset')
     await page.goto(link)
     await page.getByLabel('New password', { exact: true }).fill('third password here')
     await page.getByRole('button', { name: 'Set new password' }).click()
     await page.locator('.field-error', { hasText: /invalid, expired or already used/ }).waitFor()
     check(await page.getByLabel('Code from the e-mail', { exact: true }).isVisible(), 'a refused code is shown to correct')
   })
-  for (const user of users) check(user.errors.length === 0, `page errors: ${user.errors.join('; ')}`)
-} catch (err) {
-  failed = true
-  console.log(err.stack)
-} finally {
-  await browser.close()
-}
-process.exit(failed ? 1 : 0)
+})

@@ -1,18 +1,9 @@
 // The web UI end to end in headless Chromium: three users in three browser contexts against a real server.
 // Usage: node tests/browser/ui.mjs <base_url> <output_dir>. Exit status 0 when every step passed.
-import { launch, openUser, signUp, step, check, screenshots, say, editorText, eventually } from './lib.mjs'
+import { runScenario, openUser, signUp, step, check, screenshots, say, editorText, eventually } from './lib.mjs'
 
-const [base, outDir] = process.argv.slice(2)
-if (!base || !outDir) {
-  console.error('usage: node tests/browser/ui.mjs <base_url> <output_dir>')
-  process.exit(2)
-}
-const shot = screenshots(outDir)
-const browser = await launch()
-const users = []
-let failed = false
-
-try {
+await runScenario('ui.mjs', [], async ({ base, outDir, browser, users }) => {
+  const shot = screenshots(outDir)
   const ana = await openUser(browser, base, 'ana')
   const ben = await openUser(browser, base, 'ben')
   const cara = await openUser(browser, base, 'cara')
@@ -502,13 +493,4 @@ try {
     await ana.page.getByRole('button', { name: 'Sign in' }).waitFor()
     check(await ana.page.evaluate(() => localStorage.getItem('confab.session')) === null, 'tokens are gone')
   })
-  const errors = users.flatMap((u) => u.errors)
-  check(errors.length === 0, `errors in the pages: ${errors.join(' | ')}`)
-} catch (err) {
-  failed = true
-  console.error(err.stack || err.message)
-  for (const user of users) await user.page.screenshot({ path: `${outDir}/failure-${user.username}.png` }).catch(() => {})
-} finally {
-  await browser.close()
-}
-process.exit(failed ? 1 : 0)
+})
