@@ -17,7 +17,7 @@ export function forgotView () {
     h('button', { type: 'submit', class: 'primary' }, 'Send reset link'))
   onSubmit(form, async () => {
     await request('/api/v1/auth/password-reset', { method: 'POST', body: { email: email.value.trim() } })
-    return `If an account has ${email.value.trim()}, a link is on its way. It works once, for an hour.`
+    return `If an account has ${email.value.trim()}, a link is on its way; it works once.`
   })
   setTimeout(() => email.focus())
   return card('Forgot your password?', form,
