@@ -17,8 +17,14 @@ from storage.models import AuditEvent
 def record(action: str, actor_id: str | None, target_id: str | None = None, client_ip: str | None = None,
            request_id: str | None = None, **detail: Any) -> None:
     with unit_of_work():
-        AuditEvent.create(action=action, actor_id=actor_id, target_id=target_id, client_ip=client_ip,
-                          request_id=request_id, detail=json.dumps(detail, default=str, sort_keys=True))
+        add(action, actor_id, target_id, client_ip, request_id, **detail)
+
+
+def add(action: str, actor_id: str | None, target_id: str | None = None, client_ip: str | None = None,
+        request_id: str | None = None, **detail: Any) -> None:
+    """``record`` inside the caller's transaction: the event commits (or not) with the change it describes."""
+    AuditEvent.create(action=action, actor_id=actor_id, target_id=target_id, client_ip=client_ip,
+                      request_id=request_id, detail=json.dumps(detail, default=str, sort_keys=True))
 
 
 def newest(limit: int, before: tuple[datetime, str] | None = None, action: str | None = None) -> list[AuditEvent]:
