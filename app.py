@@ -38,7 +38,7 @@ from domain.metrics import create_metrics  # noqa: E402
 from domain.outbound import policy_for  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
 from domain.unsubscribe import UnsubscribeLinks  # noqa: E402
-from storage import files, push_keys  # noqa: E402
+from storage import audit, files, push_keys  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
 from storage.blob_backends import create_blob_store  # noqa: E402
@@ -86,7 +86,9 @@ def bootstrap(config: AppConfig) -> Confab:
         start_cluster(supervisor, messaging.shared, broker.instance_id,
                       [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs,
                        SingletonJob("email.digest", config.email.digest_interval_s, digest.run),
-                       SingletonJob("push.dispatch", PUSH_EVERY_S, pusher.run)])
+                       SingletonJob("push.dispatch", PUSH_EVERY_S, pusher.run),
+                       SingletonJob("audit.retention", config.audit.retention_interval_s,
+                                    lambda: audit.apply_retention(config.audit.retention_days))])
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)
         files.configure_links(FileLinks(auth.derived_key("file links"), config.files.url_ttl_s))
         start_revocations(supervisor, gateway, auth.revoked, config.auth.access_token_ttl_s)

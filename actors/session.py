@@ -45,6 +45,7 @@ class SessionContext:
     close: Callable[[int, str], None]
     state: dict[str, Any] = field(default_factory=dict)
     batched_presence: bool = False  # asked for with /ws?presence=batched: user_statuses frames
+    client_ip: str | None = None  # of the upgrade request, for the audit log
 
 
 #: a frame's handler: it returns the reply frame, or None when it replies itself (or not at all)
@@ -98,7 +99,8 @@ class FrameLimits:
 
 class Session:
     def __init__(self, sink: Sink, session_id: str, principal: Principal, request_id: str,
-                 metrics: Metrics, limits: FrameLimits, router: Router, batched_presence: bool = False) -> None:
+                 metrics: Metrics, limits: FrameLimits, router: Router, batched_presence: bool = False,
+                 client_ip: str | None = None) -> None:
         self._sink = sink
         self._router = router
         self._metrics = metrics
@@ -106,7 +108,7 @@ class Session:
         self._refused = 0  # rate-limited frames in a row
         self._expiry: runtime.Timer | None = None
         self.context = SessionContext(session_id, principal, request_id, self.send, self.close,
-                                      batched_presence=batched_presence)
+                                      batched_presence=batched_presence, client_ip=client_ip)
 
     def send(self, frame: dict[str, Any] | WireFrame) -> bool:
         """Queue a frame for the client (a dict is encoded here); False once the socket is closing."""

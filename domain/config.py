@@ -198,6 +198,13 @@ class EmailConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    retention_days: int = setting(365, "Audit events older than this many days are deleted (0 = keep them forever)",
+                                  minimum=0)
+    retention_interval_s: float = setting(3600.0, "How often old audit events are deleted (singleton job)", minimum=1)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -211,6 +218,7 @@ class AppConfig:
     files: FilesConfig = field(default_factory=FilesConfig)
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
     @property
     def data_path(self) -> Path:

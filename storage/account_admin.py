@@ -12,9 +12,9 @@ from typing import Any
 
 import peewee
 
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
 from storage import accounts
-from storage.db import reading, unit_of_work
+from storage.db import reading, serialize, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
 
 
@@ -41,9 +41,14 @@ def list_users(query: str, limit: int, after_username: str | None) -> list[User]
 
 
 def set_suspended(user_id: str, suspended: bool) -> tuple[User, list[str]]:
-    """Suspend (revoking every sign-in: their ids come back, for closing sockets) or reactivate a user."""
+    """Suspend (revoking every sign-in: their ids come back, for closing sockets) or reactivate a user.
+    Suspending the last admin who can sign in is a CONFLICT (see ``set_server_admin``)."""
     now = utcnow()
     with unit_of_work():
+        if suspended:
+            serialize(accounts.ADMINS_LOCK)
+            if _last_admin(user_id):
+                raise Conflict("the last server admin who can sign in cannot be suspended")
         changed = (User.update(suspended_at=now if suspended else None, updated_at=now)
                    .where(User.id == user_id).execute())
         if changed != 1:
@@ -63,9 +68,31 @@ def mark_verified(user_id: str) -> None:
         User.update(email_verified_at=utcnow()).where(User.id == user_id).execute()
 
 
-def set_server_admin(user_id: str, is_admin: bool) -> None:
+def set_server_admin(user_id: str, is_admin: bool) -> tuple[User, bool]:
+    """Grant or revoke the server-admin role; returns the user and whether anything changed. CONFLICT for
+    a bot or a deleted account, and for revoking the last admin who can sign in (not suspended): nobody
+    would be left to administer the server. Under ``accounts.ADMINS_LOCK``, so two admins revoking each
+    other at once cannot both pass that check."""
     with unit_of_work():
+        serialize(accounts.ADMINS_LOCK)
+        user = User.get_or_none(User.id == user_id)
+        if user is None:
+            raise NotFound("user not found")
+        if user.is_server_admin == is_admin:
+            return user, False
+        if is_admin and (user.is_bot or user.deactivated_at):
+            raise Conflict("a bot or a deleted account cannot be a server admin")
+        if not is_admin and _last_admin(user_id):
+            raise Conflict("the last server admin who can sign in cannot be revoked; grant another first")
         User.update(is_server_admin=is_admin, updated_at=utcnow()).where(User.id == user_id).execute()
+        return User.get_by_id(user_id), True
+
+
+def _last_admin(user_id: str) -> bool:
+    """Whether ``user_id`` is the only server admin who can sign in (neither suspended nor deleted)."""
+    admins = (User.select(User.id).where(User.is_server_admin & User.suspended_at.is_null()
+                                         & User.deactivated_at.is_null()).limit(2))
+    return [u.id for u in admins] == [user_id]
 
 
 def replace_password(user_id: str, password_hash: str) -> int:

@@ -13,8 +13,11 @@ import peewee
 from domain.errors import Conflict, NotFound
 from storage import files
 from storage.account_names import username_key
-from storage.db import reading, unit_of_work
+from storage.db import reading, serialize, unit_of_work
 from storage.models import ApiKey, RefreshToken, User, utcnow
+
+#: held (``storage.db.serialize``) by whoever reads and then changes who the server admins are
+ADMINS_LOCK = 0x636F6E666164  # "confad"
 
 
 def user_ref(user: User) -> dict[str, Any]:
@@ -35,12 +38,15 @@ def user_dict(user: User, *, private: bool = False) -> dict[str, Any]:
 
 
 def create_user(username: str, email: str, display_name: str, password_hash: str) -> User:
-    """A new account, a server admin when it is the first; CONFLICT naming ``username`` when the name (in any case)
-    is taken. An e-mail that is taken gets a CONFLICT that names no field: usernames are public, who registered
-    an address is not."""
+    """A new account, a server admin when it is the first (two registering at once on an empty server: one
+    is); CONFLICT naming ``username`` when the name (in any case) is taken. An e-mail that is taken gets a
+    CONFLICT that names no field: usernames are public, who registered an address is not."""
     try:
         with unit_of_work():
             first = not User.select().exists()  # the first account administers the server
+            if first:  # only then: registrations on a server with users do not queue behind one lock
+                serialize(ADMINS_LOCK)
+                first = not User.select().exists()
             return User.create(username=username, email=email.lower(), display_name=display_name,
                                password_hash=password_hash, is_server_admin=first)
     except peewee.IntegrityError:

@@ -87,15 +87,15 @@ def update_room(user_id: str, room_id: str, **changes: Any) -> dict[str, Any]:
         return room_dict(Room.get_by_id(room_id), member)
 
 
-def delete_room(user_id: str, room_id: str) -> list[str]:
-    """Delete the room (admins only); returns the former members' ids."""
+def delete_room(user_id: str, room_id: str) -> tuple[str, int]:
+    """Delete the room (admins only); returns its name and how many members it had (for the audit log)."""
     with unit_of_work():
         room, member = require_member(room_id, user_id)
         if member.role != "admin":
             raise Forbidden("only a room admin may delete the room")
-        members = [m.user_id for m in RoomMember.select(RoomMember.user).where(RoomMember.room == room_id)]
+        members = RoomMember.select().where(RoomMember.room == room_id).count()
         Room.delete().where(Room.id == room_id).execute()
-    return members
+    return room.name, members
 
 
 _MEMBER_ROOM_SQL = ("SELECT r.id, r.name, r.description, r.is_private, r.kind, r.created_by_id, r.created_at, "

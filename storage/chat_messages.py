@@ -15,7 +15,7 @@ from typing import Any
 import peewee
 
 from domain.errors import Conflict, Forbidden, NotFound
-from storage import files, notifications
+from storage import audit, files, notifications
 from storage.accounts import user_ref
 from storage.chat import MODERATORS, require_member
 from storage.models import Message, Reaction, Room, User, new_id, utcnow
@@ -148,7 +148,10 @@ def edit_message(user_id: str, message_id: str, content: str) -> Message:
     return Message.get_by_id(message_id)
 
 
-def delete_message(user_id: str, message_id: str) -> Message:
+def delete_message(user_id: str, message_id: str, *, request_id: str | None = None,
+                   client_ip: str | None = None) -> Message:
+    """Idempotent. A moderator or room admin deleting someone else's message is audited
+    (``message.deleted``, in this transaction); an author deleting their own is not."""
     message, role = _writable(user_id, message_id)
     if message.user_id != user_id and role not in MODERATORS:
         raise Forbidden("only the author or a room admin/moderator may delete a message")
@@ -157,6 +160,9 @@ def delete_message(user_id: str, message_id: str) -> Message:
                        ).where(Message.id == message_id).execute()
         files.unshare([a["file_id"] for a in json.loads(message.attachments)], message.room_id, message_id)
         notifications.set_snippets(message_id, "")
+        if message.user_id != user_id:
+            audit.add("message.deleted", user_id, message_id, client_ip, request_id, room_id=message.room_id,
+                      author_id=message.user_id)
     return Message.get_by_id(message_id)
 
 

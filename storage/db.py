@@ -126,6 +126,15 @@ def reading() -> Iterator[peewee.Database]:
         yield database
 
 
+def serialize(key: int) -> None:
+    """Inside a unit of work: wait until no other transaction holds ``key``, then hold it until this one
+    ends, so a rule read and then written (the first account is an admin; an admin is left) cannot be
+    passed by two transactions at once. PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing
+    more, since a unit of work already holds the database's one write lock (``BEGIN IMMEDIATE``)."""
+    if not is_sqlite():
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+
+
 def probe_write() -> None:
     """Inside a unit of work: a write that changes nothing yet needs the disk and the connection
     (rewrites the newest schema_version row), to learn whether storage can commit again."""

@@ -161,7 +161,8 @@ def _edit(c: dict[str, Any]) -> Outcome:
 
 
 def _delete(c: dict[str, Any]) -> Outcome:
-    message = messages.message_dicts([messages.delete_message(c["user_id"], c["message_id"])])[0]
+    deleted = messages.delete_message(c["user_id"], c["message_id"], request_id=c.get("rid"), client_ip=c.get("ip"))
+    message = messages.message_dicts([deleted])[0]
     frame = {"type": "message_deleted", "room_id": message["room_id"], "message_id": message["id"],
              "message": message}
     return Outcome(reply={"message": message}, events=[frame_event(message["room_id"], frame)])

@@ -42,8 +42,9 @@ class Commands:
         self._check_length(content, field)
         return {"op": "edit", "user_id": user_id, "message_id": message_id, "content": content, "rid": rid}
 
-    def delete(self, user_id: str, message_id: str, *, rid: str | None) -> Command:
-        return {"op": "delete", "user_id": user_id, "message_id": message_id, "rid": rid}
+    def delete(self, user_id: str, message_id: str, *, rid: str | None, ip: str | None) -> Command:
+        """``ip``: the caller's address, audited with a moderator's deletion of someone else's message."""
+        return {"op": "delete", "user_id": user_id, "message_id": message_id, "rid": rid, "ip": ip}
 
     def react(self, user_id: str, message_id: str, emoji: str, present: bool, *, rid: str | None) -> Command:
         return {"op": "react", "user_id": user_id, "message_id": message_id, "emoji": emoji, "present": present,

@@ -103,7 +103,7 @@ class ChatFrames:
 
     def delete_message(self, ctx: SessionContext, frame: Frame) -> None:
         self._submit(ctx, frame, self.commands.delete(ctx.principal.user_id, frame.data["message_id"],
-                                                      rid=ctx.request_id))
+                                                      rid=ctx.request_id, ip=ctx.client_ip))
 
     def add_reaction(self, ctx: SessionContext, frame: Frame) -> None:
         self._react(ctx, frame, present=True)

@@ -432,7 +432,7 @@ await runScenario('ui.mjs', [], async ({ base, outDir, browser, users }) => {
     check(exported.user.username === 'ana' && Array.isArray(exported.messages), 'the export is the JSON of the API')
     await shot(page, 'settings')
   })
-  await step('admin: a server admin finds, suspends and reactivates a user and reads the audit log', async () => {
+  await step('admin: a server admin finds, suspends, reactivates, promotes and demotes a user and reads the audit log', async () => {
     const sessions = await Promise.all(users.map((u) => u.page.evaluate(() => JSON.parse(localStorage.getItem('confab.session')))))
     const admin = users[sessions.findIndex((s) => s && s.user.is_server_admin)]
     check(admin, 'one of the first users is the server admin')
@@ -462,12 +462,28 @@ await runScenario('ui.mjs', [], async ({ base, outDir, browser, users }) => {
     await row.getByRole('button', { name: 'reactivate dora' }).click()
     await row.getByText('active').waitFor()
     check(await api('/auth/login', login) === 200, 'dora signs in again once reactivated')
+    const doraAdministers = () => page.evaluate(async (login) => { // dora's own token, not the admin's session
+      const signedIn = await fetch('/api/v1/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(login) }).then((r) => r.json())
+      return (await fetch('/api/v1/admin/users', { headers: { Authorization: `Bearer ${signedIn.access_token}` } })).status
+    }, login)
+    check(await doraAdministers() === 403, 'dora is no server admin yet')
+    await row.getByRole('button', { name: 'make dora a server admin' }).click()
+    await row.getByRole('cell', { name: 'server admin', exact: true }).waitFor()
+    check(await doraAdministers() === 200, 'dora administers once made a server admin')
+    await row.getByRole('button', { name: 'revoke server admin from dora' }).click()
+    await row.getByRole('cell', { name: 'user', exact: true }).waitFor()
+    check(await doraAdministers() === 403, 'and no longer once revoked')
     const audit = page.getByRole('table', { name: 'audit log' })
     await audit.locator('tbody tr').first().waitFor()
     await page.getByLabel('Only this action (optional)').fill('user.suspended')
     await page.getByRole('button', { name: 'Show' }).click()
     await audit.locator('tbody tr', { hasText: 'user.suspended' }).waitFor()
     check(await audit.locator('tbody tr').count() === 1, 'the filter keeps the one suspension')
+    await page.getByLabel('Only this action (optional)').fill('admin.revoked')
+    await page.getByRole('button', { name: 'Show' }).click()
+    await audit.locator('tbody tr', { hasText: 'admin.revoked' }).waitFor()
+    check(await audit.locator('tbody tr').count() === 1, 'the filter keeps the one revocation')
     await page.getByLabel('Only this action (optional)').fill('')
     await page.getByRole('button', { name: 'Show' }).click()
     await audit.locator('tbody tr', { hasText: 'user.reactivated' }).waitFor()

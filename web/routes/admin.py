@@ -1,5 +1,5 @@
 """``/api/v1/admin``: what a server admin (``users.is_server_admin``) may do: list every account, suspend
-and reactivate one, read the audit log. Anyone else is FORBIDDEN.
+and reactivate one, grant and revoke the server-admin role, read the audit log. Anyone else is FORBIDDEN.
 
 A suspension revokes every sign-in of the user and closes their sockets here at once (every other
 instance within a second); their logins and API keys are refused until they are reactivated.
@@ -16,7 +16,7 @@ from web.audit import audit
 from web.cursors import after_name, paginate, read_cursor, time_and_id
 from web.openapi import Blueprint, answers
 from web.schemas.accounts import UserSchema
-from web.schemas.admin import AdminUserQuery, AuditEventSchema, AuditQuery
+from web.schemas.admin import AdminUserQuery, AuditEventSchema, AuditQuery, ServerAdminSchema
 from web.schemas.common import page_of
 from web.services import close_sockets, principal, services
 
@@ -62,6 +62,20 @@ def reactivate(user_id: str) -> dict[str, Any]:
     """The user signs in again; their API keys work again."""
     user, _ = account_admin.set_suspended(user_id, False)
     audit("user.reactivated", user_id)
+    return accounts.user_dict(user, private=True)
+
+
+@blp.route("/users/<user_id>/server-admin", methods=["PUT"])
+@answers(403, 409)
+@blp.arguments(ServerAdminSchema)
+@blp.response(200, UserSchema)
+def server_admin(body: dict[str, Any], user_id: str) -> dict[str, Any]:
+    """Grant or revoke the server-admin role; idempotent (audited only when it changes). Revoking the last
+    admin who can sign in (oneself, when alone) is a CONFLICT; a bot or a deleted account cannot be granted
+    it (CONFLICT). A revoked admin's next request to these routes is FORBIDDEN."""
+    user, changed = account_admin.set_server_admin(user_id, body["is_server_admin"])
+    if changed:
+        audit("admin.granted" if user.is_server_admin else "admin.revoked", user_id)
     return accounts.user_dict(user, private=True)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from actors.gateway import Register, Unregister
 from actors.session import Session
@@ -42,7 +42,7 @@ def _serve(conn: Connection, request_id: str) -> None:
         return
     session_id = uuid.uuid4().hex
     session = Session(conn, session_id, principal, request_id, svc.metrics, svc.frame_limits, svc.router,
-                      batched_presence=request.args.get("presence") == "batched")
+                      batched_presence=request.args.get("presence") == "batched", client_ip=g.get("client_ip"))
     refused = svc.gateway.ask(Register(session_id, principal.user_id, principal.api_key_id, session,
                                          principal.family_id))
     if refused is not None:

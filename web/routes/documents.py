@@ -73,8 +73,9 @@ def rename(body: dict[str, Any], document_id: str) -> dict[str, Any]:
 @answers(403)
 @blp.response(204)
 def delete(document_id: str) -> None:
-    _access(document_id, "owner")
+    doc, _role = _access(document_id, "owner")
     store.delete_document(document_id)
+    audit("document.deleted", document_id, title=doc.title)
     services().documents.deleted(document_id)
 
 

@@ -43,7 +43,7 @@ def edit(body: dict[str, Any], message_id: str) -> dict[str, Any]:
 @answers(403)
 @blp.response(200, MessageSchema)
 def delete(message_id: str) -> dict[str, Any]:
-    return _write(services().chat.commands.delete, message_id)
+    return _write(services().chat.commands.delete, message_id, ip=g.get("client_ip"))
 
 
 @blp.route("/<message_id>/reactions", methods=["POST"])

@@ -74,7 +74,8 @@ def update(body: dict[str, Any], room_id: str) -> dict[str, Any]:
 @answers(403)
 @blp.response(204)
 def delete(room_id: str) -> None:
-    rooms.delete_room(_me(), room_id)
+    name, members = rooms.delete_room(_me(), room_id)
+    audit("room.deleted", room_id, name=name, members=members)
     services().chat.room_deleted(room_id)
 
 

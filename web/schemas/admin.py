@@ -4,12 +4,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from domain.input_fields import Text
-from web.schemas.common import PageQuery, UtcDateTime
+from web.schemas.common import JsonBoolean, PageQuery, UtcDateTime
 
 
 class AdminUserQuery(PageQuery):
     q = Text(load_default="", validate=validate.Length(max=254),
              metadata={"description": "part of a username, display name or e-mail address"})
+
+
+class ServerAdminSchema(Schema):
+    is_server_admin = JsonBoolean(required=True, metadata={"description": "true grants the role, false revokes it"})
 
 
 class AuditQuery(PageQuery):

@@ -1,5 +1,5 @@
 // The administration screen (server admins only; the API answers FORBIDDEN to anyone else): every account
-// with suspend / reactivate, and the audit log, newest first, one page at a time.
+// with suspend / reactivate and grant / revoke server admin, and the audit log, newest first, one page at a time.
 import { h, replace, shortTime } from '../core/dom.js'
 import { api } from '../core/api.js'
 import { field, showErrors } from '../core/dialog.js'
@@ -19,33 +19,42 @@ function usersPanel () {
   let cursor = null
 
   function row (user) {
+    const role = h('td', {})
     const state = h('td', {})
     const error = h('span', { class: 'form-error', role: 'alert' })
-    const action = h('button', { type: 'button' })
+    const suspension = h('button', { type: 'button' })
+    const adminRole = h('button', { type: 'button' })
     const tr = h('tr', { dataset: { username: user.username } },
       h('td', {}, h('strong', {}, user.display_name), ' ', h('span', { class: 'muted' }, `@${user.username}`)),
-      h('td', {}, user.email || ''),
-      h('td', {}, user.is_server_admin ? 'server admin' : user.is_bot ? 'bot' : 'user'),
-      state, h('td', {}, action, error))
+      h('td', {}, user.email || ''), role, state, h('td', {}, suspension, ' ', adminRole, error))
     const show = (u) => {
+      const me = u.id === current().user.id // an admin neither suspends nor demotes themselves here
+      role.textContent = u.is_server_admin ? 'server admin' : u.is_bot ? 'bot' : 'user'
       state.textContent = u.suspended_at ? `suspended ${shortTime(u.suspended_at)}` : 'active'
-      action.textContent = u.suspended_at ? 'Reactivate' : 'Suspend'
-      action.setAttribute('aria-label', `${u.suspended_at ? 'reactivate' : 'suspend'} ${u.username}`)
-      action.hidden = u.id === current().user.id // an admin cannot suspend themselves
+      suspension.textContent = u.suspended_at ? 'Reactivate' : 'Suspend'
+      suspension.setAttribute('aria-label', `${u.suspended_at ? 'reactivate' : 'suspend'} ${u.username}`)
+      suspension.hidden = me
+      adminRole.textContent = u.is_server_admin ? 'Revoke admin' : 'Make admin'
+      adminRole.setAttribute('aria-label', u.is_server_admin ? `revoke server admin from ${u.username}`
+        : `make ${u.username} a server admin`)
+      adminRole.hidden = me || u.is_bot
       user = u
     }
-    action.addEventListener('click', async () => {
-      action.disabled = true
+    const path = () => `/admin/users/${encodeURIComponent(user.id)}`
+    const onClick = (button, request) => button.addEventListener('click', async () => {
+      button.disabled = true
       error.textContent = ''
       try {
-        show(await api(`/admin/users/${encodeURIComponent(user.id)}/${user.suspended_at ? 'reactivate' : 'suspend'}`,
-          { method: 'POST' }))
+        show(await request())
       } catch (err) {
-        error.textContent = err.message
+        error.textContent = err.message // the last admin who can sign in stays one: CONFLICT
       } finally {
-        action.disabled = false
+        button.disabled = false
       }
     })
+    onClick(suspension, () => api(`${path()}/${user.suspended_at ? 'reactivate' : 'suspend'}`, { method: 'POST' }))
+    onClick(adminRole, () => api(`${path()}/server-admin`,
+      { method: 'PUT', body: { is_server_admin: !user.is_server_admin } }))
     show(user)
     return tr
   }
