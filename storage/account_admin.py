@@ -47,7 +47,7 @@ def set_suspended(user_id: str, suspended: bool) -> tuple[User, list[str]]:
     with unit_of_work():
         if suspended:
             serialize(accounts.ADMINS_LOCK)
-            if _last_admin(user_id):
+            if last_admin(user_id):
                 raise Conflict("the last server admin who can sign in cannot be suspended")
         changed = (User.update(suspended_at=now if suspended else None, updated_at=now)
                    .where(User.id == user_id).execute())
@@ -82,13 +82,13 @@ def set_server_admin(user_id: str, is_admin: bool) -> tuple[User, bool]:
             return user, False
         if is_admin and (user.is_bot or user.deactivated_at):
             raise Conflict("a bot or a deleted account cannot be a server admin")
-        if not is_admin and _last_admin(user_id):
+        if not is_admin and last_admin(user_id):
             raise Conflict("the last server admin who can sign in cannot be revoked; grant another first")
         User.update(is_server_admin=is_admin, updated_at=utcnow()).where(User.id == user_id).execute()
         return User.get_by_id(user_id), True
 
 
-def _last_admin(user_id: str) -> bool:
+def last_admin(user_id: str) -> bool:
     """Whether ``user_id`` is the only server admin who can sign in (neither suspended nor deleted)."""
     admins = (User.select(User.id).where(User.is_server_admin & User.suspended_at.is_null()
                                          & User.deactivated_at.is_null()).limit(2))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from domain.errors import BadRequest
-from storage import accounts, bots
-from storage.db import unit_of_work
+from domain.errors import BadRequest, Conflict
+from storage import account_admin, accounts, bots
+from storage.db import serialize, unit_of_work
 from storage.documents import delete_document
 from storage.models import (Document, DocumentShare, FileShare, Notification, PasswordReset, UploadedFile, User,
                             Webhook, utcnow)
@@ -37,11 +37,15 @@ def heir_for(user_id: str, username: str | None) -> str:
 
 
 def delete_account(user_id: str, heir_id: str | None) -> Deleted:
-    """Delete the person's account; their documents go to ``heir_id``, or are deleted without one."""
+    """Delete the person's account; their documents go to ``heir_id``, or are deleted without one. The
+    last server admin who can sign in is a CONFLICT, as for revoking the role: nobody would be left."""
     now = utcnow()
     deleted = Deleted()
     owned = [d.id for d in Document.select(Document.id).where(Document.owner == user_id)]
     with unit_of_work():
+        serialize(accounts.ADMINS_LOCK)
+        if account_admin.last_admin(user_id):
+            raise Conflict("the last server admin cannot delete their account; make another user admin first")
         if heir_id is not None:
             DocumentShare.delete().where(DocumentShare.document.in_(owned) & (DocumentShare.user == heir_id)).execute()
             Document.update(owner=heir_id).where(Document.id.in_(owned)).execute()
@@ -59,6 +63,6 @@ def delete_account(user_id: str, heir_id: str | None) -> Deleted:
         shared = FileShare.select(FileShare.file)
         UploadedFile.delete().where((UploadedFile.uploader == user_id) & UploadedFile.id.not_in(shared)).execute()
         User.update(username=f"deleted-{user_id.replace('-', '')[:24]}", email=f"{user_id}@deleted.invalid",
-                    display_name=DELETED_NAME, password_hash=bots.NO_PASSWORD, status_text=None,
+                    display_name=DELETED_NAME, password_hash=bots.NO_PASSWORD, status_text=None, is_server_admin=False,
                     avatar_file_id=None, digest_opted_out_at=now, updated_at=now).where(User.id == user_id).execute()
     return deleted

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.engines("sqlite", "postgresql")
 SERVER_CONFIG = {"chat": {"send_rate": "100"}}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def admin(server: Server) -> dict[str, Any]:
+    """The server's first account, its admin: the users these tests delete are ordinary ones."""
+    return register(server.base)
+
+
 def delete_account(api: Api, **body: Any) -> requests.Response:
     return api.post("/users/me/deletion", json={"password": PASSWORD, **body})
 

@@ -1,6 +1,6 @@
 """Who is a server admin (issue 16), over real HTTP on both engines: admins grant and revoke the role with
 ``PUT /admin/users/{id}/server-admin`` (audited ``admin.granted`` / ``admin.revoked``), and the last admin
-who can sign in is never revoked nor suspended (CONFLICT)."""
+who can sign in is never revoked, suspended nor deleted by themselves (CONFLICT)."""
 from __future__ import annotations
 
 import uuid
@@ -72,6 +72,9 @@ def test_the_last_admin_who_can_sign_in_is_never_revoked_nor_suspended(server: S
     assert admin.post(f"/admin/users/{person['user']['id']}/suspend").status_code == 200
     suspended_only = promote(admin, admin_id, False)  # the other admin cannot sign in: still the last one
     assert suspended_only.status_code == 409
+    leaving = admin.post("/users/me/deletion", json={"password": "correct horse", "documents": "delete"})
+    assert leaving.status_code == 409 and "another user admin" in leaving.json()["error"]["message"]
+    assert admin.get("/auth/me").status_code == 200  # nothing happened
     assert admin.post(f"/admin/users/{person['user']['id']}/reactivate").status_code == 200
     assert promote(admin, admin_id, False).status_code == 200  # now someone is left
     again = requests.post(f"{server.base}/api/v1/auth/login",  # the suspension signed them out

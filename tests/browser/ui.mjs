@@ -489,8 +489,17 @@ await runScenario('ui.mjs', [], async ({ base, outDir, browser, users }) => {
     await audit.locator('tbody tr', { hasText: 'user.reactivated' }).waitFor()
     await shot(page, 'admin')
   })
-  await step('cara deletes her account (the wrong password first)', async () => {
-    const page = cara.page
+  await step('the only admin cannot delete their account; a user who is not the admin does (wrong password first)', async () => {
+    const roles = await Promise.all([ana, ben, cara].map(async (u) => [u, await u.page.evaluate(() =>
+      JSON.parse(localStorage.getItem('confab.session')).user.is_server_admin)]))
+    const admin = roles.find(([, isAdmin]) => isAdmin)[0]
+    await admin.page.getByRole('link', { name: 'Settings' }).click()
+    const refused = admin.page.getByRole('form', { name: 'delete my account' })
+    await refused.getByLabel('Password to confirm').fill(admin === ana ? 'a brand new passphrase' : 'correct horse battery')
+    await refused.getByRole('button', { name: 'Delete my account' }).click()
+    await refused.getByRole('alert').filter({ hasText: 'make another user admin first' }).waitFor()
+    const leaver = roles.find(([u, isAdmin]) => !isAdmin && u !== ana)[0]
+    const page = leaver.page
     await page.getByRole('link', { name: 'Settings' }).click()
     const form = page.getByRole('form', { name: 'delete my account' })
     await form.getByLabel('Password to confirm').fill('wrong password')
@@ -499,7 +508,7 @@ await runScenario('ui.mjs', [], async ({ base, outDir, browser, users }) => {
     await form.getByLabel('Password to confirm').fill('correct horse battery')
     await form.getByRole('button', { name: 'Delete my account' }).click()
     await page.getByRole('button', { name: 'Sign in' }).waitFor()
-    await page.getByLabel('Username or email').fill('cara')
+    await page.getByLabel('Username or email').fill(leaver.username)
     await page.getByLabel('Password').fill('correct horse battery')
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.getByRole('alert').filter({ hasText: /./ }).waitFor()

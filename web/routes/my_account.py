@@ -29,7 +29,7 @@ def export() -> dict[str, Any]:
 
 
 @blp.route("/deletion", methods=["POST"])
-@answers(403)
+@answers(403, 409)
 @strict_limit
 @blp.arguments(AccountDeletionSchema)
 @blp.response(204)
