@@ -2,7 +2,8 @@
 anywhere is pushed to every browser they subscribed (Web Push, RFC 8030, encrypted per RFC 8291 and
 signed with the server's VAPID key by ``pywebpush``). A subscription the push service no longer knows
 (404, 410) is removed; other failures are logged and not retried. Push endpoints are checked like
-webhook URLs (``webhooks.allowed_targets``): no internal address unless allowed."""
+webhook URLs (``webhooks.allowed_targets``): no internal address unless allowed, and the request goes to
+the address that was checked (``actors.outbound``: a host rebinding its DNS answer gains nothing)."""
 from __future__ import annotations
 
 import logging
@@ -11,9 +12,10 @@ from typing import Any
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from actors.outbound import pinned_session
 from domain import jsonfmt, logs
 from domain.metrics import Metrics
-from domain.outbound import AddressPolicy, Refused
+from domain.outbound import AddressPolicy, Refused, Resolver, resolve_host
 from storage import push
 from storage.models import utcnow
 
@@ -25,8 +27,10 @@ GONE = (404, 410)
 
 
 class PushJob:
-    def __init__(self, vapid: Vapid02, presence: Any, policy: AddressPolicy, contact: str, metrics: Metrics) -> None:
-        self._vapid, self._presence, self._policy, self._metrics = vapid, presence, policy, metrics
+    def __init__(self, vapid: Vapid02, presence: Any, policy: AddressPolicy, contact: str, metrics: Metrics,
+                 resolve: Resolver = resolve_host) -> None:
+        self._vapid, self._presence, self._metrics = vapid, presence, metrics
+        self._session = pinned_session(policy, resolve)
         self._claims = {"sub": f"mailto:{contact}"}
         self._since = utcnow()  # this holder of the job pushes what is created from now on
 
@@ -41,14 +45,15 @@ class PushJob:
                 continue
             payload = jsonfmt.dumps({"type": "notification", "notification": notification})
             for subscription in subscriptions:
-                self._send(subscription, payload)
+                self.send(subscription, payload)
 
-    def _send(self, subscription: push.PushSubscription, payload: str) -> None:
+    def send(self, subscription: push.PushSubscription, payload: str) -> None:
+        """Push ``payload`` to one subscription: counted as sent or failed, or the subscription forgotten."""
         try:
-            self._policy.target(subscription.endpoint)
             webpush({"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh,
                                                                  "auth": subscription.auth}},
-                    data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims), timeout=TIMEOUT_S)
+                    data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims), timeout=TIMEOUT_S,
+                    requests_session=self._session)
         except (WebPushException, Refused, OSError, ValueError) as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in GONE:
