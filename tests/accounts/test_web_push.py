@@ -4,11 +4,9 @@ keys) and signed with the server's VAPID key (generated once into the data folde
 gets no push; a subscription the push service calls gone (410) is removed."""
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Iterator
 
-import http_ece
 import pytest
 import requests
 from py_vapid import Vapid02
@@ -19,7 +17,7 @@ from storage.db import reading
 from storage.models import PushSubscription
 from tests.support.harness import Server, connect_ws, running_server
 from tests.support.chat_helpers import new_room, user
-from tests.support.push_service import PushService, browser_keys, subscribe
+from tests.support.push_service import PushService, browser_keys, decrypt, subscribe
 from tests.support.recording_metrics import RecordingMetrics
 from tests.support.tls import localhost_certificate
 
@@ -46,8 +44,7 @@ def test_a_mention_of_someone_away_is_pushed_encrypted_and_signed(server: Server
     assert pushed["headers"]["HTTP_CONTENT_ENCODING"] == "aes128gcm"
     server_key = reader_api.get("/push/key").json()["public_key"]
     assert f"k={server_key}" in pushed["headers"]["HTTP_AUTHORIZATION"].replace(" ", "")
-    payload = json.loads(http_ece.decrypt(pushed["body"], private_key=private_key, auth_secret=auth,
-                                          version="aes128gcm"))
+    payload = decrypt(pushed, private_key, auth)
     assert payload["type"] == "notification"
     assert payload["notification"]["kind"] == "mention" and payload["notification"]["room_id"] == room
     assert payload["notification"]["snippet"] == f"@{reader['user']['username']} look"
@@ -101,7 +98,8 @@ class Nobody:
 def pinned_job(allowed: str, resolve: Any = resolve_host) -> tuple[PushJob, RecordingMetrics]:
     vapid, metrics = Vapid02(), RecordingMetrics()
     vapid.generate_keys()
-    return PushJob(vapid, Nobody(), AddressPolicy.parse(allowed), "ops@example.com", metrics, resolve=resolve), metrics
+    job = PushJob(vapid, Nobody(), AddressPolicy.parse(allowed), "ops@example.com", metrics, 3600, resolve=resolve)
+    return job, metrics
 
 
 def subscription_at(endpoint: str) -> PushSubscription:

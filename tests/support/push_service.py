@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 from typing import Any
 
+import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from gevent.pywsgi import WSGIServer
 
-from tests.support.chat_helpers import Api
+from tests.support.chat_helpers import Api, new_room, user
 
 
 def b64url(data: bytes) -> str:
@@ -67,3 +69,33 @@ def subscribe(api: Api, endpoint: str) -> tuple[ec.EllipticCurvePrivateKey, byte
     assert response.status_code == 201, response.text
     return private_key, auth, response.json()
 
+
+
+def decrypt(pushed: dict[str, Any], private_key: ec.EllipticCurvePrivateKey, auth: bytes) -> dict[str, Any]:
+    """What the browser reads from a push it received (RFC 8291, aes128gcm)."""
+    return json.loads(http_ece.decrypt(pushed["body"], private_key=private_key, auth_secret=auth, version="aes128gcm"))
+
+
+class Subscriber:
+    """A person with one browser subscribed at ``service`` (``path``/their id), in a room with someone who
+    mentions them; ``server`` is anything with a ``base`` URL (in-process server, process, instance)."""
+
+    def __init__(self, server: Any, service: PushService, path: str) -> None:
+        (_, self.author), (self.login, self.api) = user(server), user(server)
+        self.room = new_room(self.author, name="push")
+        assert self.api.post(f"/rooms/{self.room}/join").status_code == 200
+        self.service, self.path = service, f"{path}/{self.login['user']['id']}"
+        self.private_key, self.auth, self.subscription = subscribe(self.api, service.endpoint(self.path))
+
+    def mention(self, text: str) -> None:
+        content = f"@{self.login['user']['username']} {text}"
+        sent = self.author.post(f"/rooms/{self.room}/messages", json={"content": content})
+        assert sent.status_code in (200, 201), sent.text
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The notifications pushed to this browser, in the order received."""
+        return [decrypt(p, self.private_key, self.auth)["notification"] for p in self.service.to(self.path)]
+
+    def pushed(self) -> list[str]:
+        """What the mentions pushed to this browser said, in the order received."""
+        return [n["snippet"].split(" ", 1)[1] for n in self.notifications()]
