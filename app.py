@@ -26,7 +26,7 @@ from actors.gateway import start_gateway  # noqa: E402
 from actors.limits import start_limits  # noqa: E402
 from actors.lifecycle import shutdown  # noqa: E402
 from actors.mailer import Mailer  # noqa: E402
-from actors.push import PUSH_EVERY_S, PushJob  # noqa: E402
+from actors.push import dispatch_job as push_job  # noqa: E402
 from actors.revocations import start_revocations  # noqa: E402
 from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
@@ -35,16 +35,14 @@ from domain import logs, unsubscribe  # noqa: E402
 from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
 from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
-from domain.outbound import policy_for  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402
 from domain.unsubscribe import UnsubscribeLinks  # noqa: E402
-from storage import audit, files, push_keys  # noqa: E402
+from storage import audit, files  # noqa: E402
 from storage.auth import create_auth_service  # noqa: E402
 from storage.blob_gc import BlobCollector  # noqa: E402
 from storage.blob_backends import create_blob_store  # noqa: E402
 from storage.db import StorageUnavailable, close_database  # noqa: E402
 from storage.folder_sharing import require_shared_folder  # noqa: E402
-from storage.secrets import VAPID_KEY_FILE  # noqa: E402
 from web import create_app  # noqa: E402
 from web.server import create_server, serve_until_signalled  # noqa: E402
 from web.services import Services  # noqa: E402
@@ -81,12 +79,10 @@ def bootstrap(config: AppConfig) -> Confab:
         digest = DigestJob(mailer, chat.service.presence, UnsubscribeLinks(auth.derived_key(unsubscribe.PURPOSE),
                                                                            config.email.base_url),
                            config.email.digest_after_s)
-        pusher = PushJob(push_keys.load_or_create(config.data_path / VAPID_KEY_FILE), chat.service.presence,
-                         policy_for(config.webhooks.allowed_targets), config.email.from_address, metrics)
         start_cluster(supervisor, messaging.shared, broker.instance_id,
                       [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs,
                        SingletonJob("email.digest", config.email.digest_interval_s, digest.run),
-                       SingletonJob("push.dispatch", PUSH_EVERY_S, pusher.run),
+                       push_job(config, chat.service.presence, metrics),
                        SingletonJob("audit.retention", config.audit.retention_interval_s,
                                     lambda: audit.apply_retention(config.audit.retention_days))])
         gateway = start_gateway(supervisor, metrics, config.server.ws_max_sockets_per_user)

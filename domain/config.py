@@ -205,6 +205,14 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class PushConfig:
+    interval_s: float = setting(1.0, "How often new mentions, DMs and replies are looked for to push (singleton job, "
+                                     "at most once per cluster heartbeat, 1 s)", minimum=0.1)
+    max_age_s: float = setting(3600.0, "A notification older than this when the push job reaches it (after an "
+                                       "outage) is not pushed, only counted and logged", minimum=60)
+
+
+@dataclass(frozen=True)
 class AppConfig:
     server: ServerConfig = field(default_factory=ServerConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -219,6 +227,7 @@ class AppConfig:
     webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    push: PushConfig = field(default_factory=PushConfig)
 
     @property
     def data_path(self) -> Path:

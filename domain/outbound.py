@@ -1,11 +1,12 @@
-"""Where the server may send requests on a user's behalf (webhooks): public addresses only, unless allowed.
+"""Where the server may send requests on a user's behalf (webhooks, Web Push): public addresses only,
+unless allowed.
 
 A URL a user gives must not make the server reach what only the server can reach: loopback, private
 and shared networks, link-local (169.254/16 is where cloud metadata lives; fe80::/10), unique-local,
 multicast, unspecified, documentation and other reserved ranges. Every address a host resolves to
 is checked (IPv6 forms that embed an IPv4 address are judged by that address), and the caller
-connects to the very address that was checked (``Target.address``), so a DNS answer that changes
-between the check and the connection (rebinding) cannot redirect it. Self-hosters whose integrations
+connects to the very address that was checked (``Target.address``, through ``actors.outbound``), so a
+DNS answer that changes between the check and the connection (rebinding) cannot redirect it. Self-hosters whose integrations
 live on their LAN list networks (CIDRs) or host names in ``allowed``.
 """
 from __future__ import annotations

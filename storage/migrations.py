@@ -15,8 +15,9 @@ from playhouse.migrate import migrate as migrate_schema
 from domain import logs
 from storage import account_names, models
 from storage.models import (AuditEvent, Blob, BlobChunk, Document, DocumentShare, DocumentSnapshot, DocumentUpdate,
-                            EmailVerification, FileShare, IncomingWebhook, Message, Notification, PasswordReset,
-                            PushSubscription, Reaction, Room, RoomMember, UploadedFile, Webhook, WebhookDelivery)
+                            EmailVerification, FileShare, IncomingWebhook, JobCursor, Message, Notification,
+                            PasswordReset, PushSubscription, Reaction, Room, RoomMember, UploadedFile, Webhook,
+                            WebhookDelivery)
 from storage.search import create_index as create_search_index
 
 log = logging.getLogger("confab.storage")
@@ -128,6 +129,13 @@ def _push(db: peewee.Database) -> None:
     db.create_tables([PushSubscription])
 
 
+def _job_cursors(db: peewee.Database) -> None:
+    """Where the push job got to, kept across restarts and lease moves; it reads notifications in
+    creation order every second, which the index serves."""
+    db.create_tables([JobCursor])
+    db.execute_sql("CREATE INDEX IF NOT EXISTS notification_created_at ON notification (created_at, id)")
+
+
 MIGRATION_LOCK = 0x636F6E666162  # "confab": the PostgreSQL advisory lock key held while migrating
 
 MIGRATIONS: list[Migration] = [
@@ -150,6 +158,7 @@ MIGRATIONS: list[Migration] = [
     Migration(17, "users: e-mail digest opt-out and the time the last digest covered", _digests),
     Migration(18, "users: verified e-mail addresses and their codes", _email_verification),
     Migration(19, "push: Web Push subscriptions", _push),
+    Migration(20, "jobs: cursors (where push.dispatch got to); notifications by creation time", _job_cursors),
 ]
 
 

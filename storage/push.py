@@ -1,13 +1,17 @@
-"""Web Push subscriptions (one per browser that opted in) and the notifications to push: mentions, DMs
-and replies newer than what was pushed already."""
+"""Web Push subscriptions (one per browser that opted in) and the notifications to push: unread mentions,
+DMs and replies to someone with a subscription, after the push job's cursor (``storage.job_cursors``) in
+(created_at, id) order."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+import peewee
+
 from domain.errors import NotFound
 from storage.db import reading, unit_of_work
 from storage.digests import KINDS
+from storage.job_cursors import Cursor
 from storage.models import Notification, PushSubscription
 from storage.notifications import notification_dicts
 
@@ -37,14 +41,20 @@ def forget(endpoint: str) -> None:
         PushSubscription.delete().where(PushSubscription.endpoint == endpoint).execute()
 
 
-def pending(since: datetime, limit: int = 500) -> list[tuple[str, dict[str, Any], list[PushSubscription]]]:
-    """Unread mentions, DMs and replies created after ``since`` (oldest first) to users with a subscription:
-    (user id, notification object, their subscriptions)."""
+def _pushable(after: Cursor) -> peewee.Expression:
     subscribed = PushSubscription.select(PushSubscription.user)
+    return (((Notification.created_at > after.at)
+             | ((Notification.created_at == after.at) & (Notification.id > after.after_id)))
+            & Notification.kind.in_(KINDS) & Notification.read_at.is_null() & Notification.user.in_(subscribed))
+
+
+def pending(after: Cursor, until: datetime,
+            limit: int = 500) -> list[tuple[str, dict[str, Any], list[PushSubscription]]]:
+    """The notifications to push after ``after`` and created at ``until`` or before, oldest first:
+    (user id, notification object, their subscriptions)."""
     with reading():
-        rows = list(Notification.select().where(
-            (Notification.created_at > since) & Notification.kind.in_(KINDS) & Notification.read_at.is_null()
-            & Notification.user.in_(subscribed)).order_by(Notification.created_at).limit(limit))
+        rows = list(Notification.select().where(_pushable(after) & (Notification.created_at <= until))
+                    .order_by(Notification.created_at, Notification.id).limit(limit))
         if not rows:
             return []
         subscriptions: dict[str, list[PushSubscription]] = {}
@@ -52,3 +62,9 @@ def pending(since: datetime, limit: int = 500) -> list[tuple[str, dict[str, Any]
             subscriptions.setdefault(sub.user_id, []).append(sub)
         return [(row.user_id, body, subscriptions.get(row.user_id, []))
                 for row, body in zip(rows, notification_dicts(rows))]
+
+
+def count_pending(after: Cursor, before: datetime) -> int:
+    """How many notifications to push after ``after`` were created before ``before``."""
+    with reading():
+        return Notification.select().where(_pushable(after) & (Notification.created_at < before)).count()

@@ -38,6 +38,7 @@ import urllib3
 
 from actors.chat.notifications import live_event
 from actors.cluster import SingletonJob
+from actors.outbound import pinned_pool
 from domain import logs
 from domain.chat_events import Event
 from domain.config import WebhooksConfig
@@ -162,9 +163,7 @@ class Webhooks:
                 target = self.policy.target(url, self.resolve)
                 headers = {**HEADERS, "Host": target.host_header, "X-Confab-Signature": sign(secret, body),
                            "X-Confab-Event": event, "X-Confab-Delivery": delivery_id}
-                tls = {"server_hostname": target.host, "assert_hostname": target.host} \
-                    if target.scheme == "https" else None
-                pool = self._http.connection_from_host(target.address, target.port, target.scheme, tls)
+                pool = pinned_pool(self._http, target)
                 response = pool.urlopen("POST", target.path, body=body, headers=headers, retries=False,
                                         redirect=False, timeout=urllib3.Timeout(total=timeout),
                                         preload_content=False, assert_same_host=False)

@@ -4,76 +4,33 @@ keys) and signed with the server's VAPID key (generated once into the data folde
 gets no push; a subscription the push service calls gone (410) is removed."""
 from __future__ import annotations
 
-import base64
-import json
-import os
 import time
 from typing import Any, Iterator
 
-import http_ece
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from gevent.pywsgi import WSGIServer
+from py_vapid import Vapid02
 
+from actors.push import PushJob
+from domain.outbound import AddressPolicy, resolve_host
 from storage.db import reading
 from storage.models import PushSubscription
 from tests.support.harness import Server, connect_ws, running_server
-from tests.support.chat_helpers import Api, new_room, user
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-class PushService:
-    """Records what is POSTed to it; answers 410 on paths containing ``gone``, else 201."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.server = WSGIServer(("127.0.0.1", 0), self._app, log=None)
-        self.server.start()
-
-    def _app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        self.received.append({"path": environ["PATH_INFO"], "body": body,
-                              "headers": {k: v for k, v in environ.items() if k.startswith("HTTP_")}})
-        start_response("410 Gone" if "gone" in environ["PATH_INFO"] else "201 Created", [("Content-Length", "0")])
-        return [b""]
-
-    def endpoint(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}{path}"
-
-    def wait_for(self, path: str, timeout: float = 8.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [r for r in self.received if r["path"] == path]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"nothing pushed to {path}")
+from tests.support.chat_helpers import new_room, user
+from tests.support.push_service import PushService, browser_keys, decrypt, subscribe
+from tests.support.recording_metrics import RecordingMetrics
+from tests.support.tls import localhost_certificate
 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[PushService]:
     pushes = PushService()
     yield pushes
-    pushes.server.stop()
+    pushes.close()
 
 
 pytestmark = pytest.mark.engines("sqlite", "postgresql")
 SERVER_CONFIG = {"chat": {"send_rate": "100"}, "webhooks": {"allowed_targets": "127.0.0.1/32"}}
-
-
-def subscribe(api: Api, endpoint: str) -> tuple[ec.EllipticCurvePrivateKey, bytes, dict[str, Any]]:
-    """What a browser does after the user opts in: a key pair and an auth secret of its own."""
-    private_key, auth = ec.generate_private_key(ec.SECP256R1()), os.urandom(16)
-    p256dh = b64url(private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
-    response = api.post("/push/subscriptions", json={"endpoint": endpoint, "keys": {"p256dh": p256dh,
-                                                                                    "auth": b64url(auth)}})
-    assert response.status_code == 201, response.text
-    return private_key, auth, response.json()
 
 
 def test_a_mention_of_someone_away_is_pushed_encrypted_and_signed(server: Server, service: PushService) -> None:
@@ -88,8 +45,7 @@ def test_a_mention_of_someone_away_is_pushed_encrypted_and_signed(server: Server
     assert pushed["headers"]["HTTP_TTL"] == "43200"  # kept 12 h for a device that is off, not dropped at once
     server_key = reader_api.get("/push/key").json()["public_key"]
     assert f"k={server_key}" in pushed["headers"]["HTTP_AUTHORIZATION"].replace(" ", "")
-    payload = json.loads(http_ece.decrypt(pushed["body"], private_key=private_key, auth_secret=auth,
-                                          version="aes128gcm"))
+    payload = decrypt(pushed, private_key, auth)
     assert payload["type"] == "notification"
     assert payload["notification"]["kind"] == "mention" and payload["notification"]["room_id"] == room
     assert payload["notification"]["snippet"] == f"@{reader['user']['username']} look"
@@ -131,3 +87,58 @@ def test_subscriptions_are_validated_and_internal_endpoints_refused(tmp_path) ->
         assert bad.status_code == 400
         assert api.delete("/push/subscriptions/00000000-0000-0000-0000-000000000000").status_code == 404
         assert requests.get(f"{srv.base}/api/v1/push/key").status_code == 401
+
+
+class Nobody:
+    """Presence with nobody online."""
+
+    def online(self) -> list[str]:
+        return []
+
+
+def pinned_job(allowed: str, resolve: Any = resolve_host) -> tuple[PushJob, RecordingMetrics]:
+    vapid, metrics = Vapid02(), RecordingMetrics()
+    vapid.generate_keys()
+    job = PushJob(vapid, Nobody(), AddressPolicy.parse(allowed), "ops@example.com", metrics, 3600, resolve=resolve)
+    return job, metrics
+
+
+def subscription_at(endpoint: str) -> PushSubscription:
+    return PushSubscription(id="s1", endpoint=endpoint, **browser_keys()[2])
+
+
+def test_the_push_goes_to_the_checked_address_with_the_endpoints_host(service: PushService) -> None:
+    """The endpoint's host is resolved once, by the policy: a name no DNS knows still reaches the address it
+    was checked as, with its own Host header, so a second (rebound) answer can never be used."""
+    answers = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        answers.append(host)
+        return ["127.0.0.1"]
+
+    job, metrics = pinned_job("127.0.0.1/32", resolve)
+    job.send(subscription_at(f"http://rebind.invalid:{service.port}/pinned?x=1"), "{}")
+    assert answers == ["rebind.invalid"]
+    assert [r["host"] for r in service.to("/pinned")] == [f"rebind.invalid:{service.port}"]
+    job.send(subscription_at(f"http://10.0.0.1:{service.port}/internal"), "{}")
+    assert metrics.counts == {"push.sent": 1, "push.failed": 1} and not service.to("/internal")
+
+
+@pytest.fixture
+def tls_service(tmp_path: Any) -> Iterator[tuple[PushService, Any]]:
+    """An HTTPS push service on localhost's address whose certificate names ``localhost`` only (no IP)."""
+    key, cert = localhost_certificate(tmp_path)
+    running = PushService(resolve_host("localhost", 443)[0], keyfile=str(key), certfile=str(cert))
+    yield running, cert
+    running.close()
+
+
+def test_https_pushes_verify_the_endpoints_name_on_the_pinned_connection(tls_service: Any, monkeypatch: Any) -> None:
+    service, cert = tls_service
+    job, metrics = pinned_job("localhost")
+    endpoint = f"https://localhost:{service.port}/tls"
+    job.send(subscription_at(endpoint), "{}")  # an issuer nobody trusts: refused before anything is sent
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    job.send(subscription_at(endpoint), "{}")
+    assert metrics.counts == {"push.failed": 1, "push.sent": 1}
+    assert [r["host"] for r in service.to("/tls")] == [f"localhost:{service.port}"]

@@ -3,7 +3,6 @@ creation (BAD_REQUEST on ``url``), and again at every delivery, where the dispat
 address it checked (Host header and TLS name from the URL). What the owner sees of failed deliveries
 is the same whether or not something internal answered."""
 import ipaddress
-import subprocess
 
 import pytest
 import requests
@@ -15,6 +14,7 @@ from domain.metrics import NullMetrics
 from domain.outbound import AddressPolicy, Refused, is_public, resolve_host
 from tests.support.harness import ServerProcess, free_port, register, running_server
 from tests.support.chat_helpers import Api, ChatClient, new_room, user
+from tests.support.tls import localhost_certificate
 from tests.support.waiting import wait_for
 
 FAST = {"backoff_base_s": "0.05", "backoff_max_s": "0.1", "max_failures": "1000", "timeout_s": "2",
@@ -171,10 +171,7 @@ def test_the_connection_goes_to_the_checked_address_with_the_urls_host(receiver)
 @pytest.fixture
 def tls_receiver(tmp_path):
     """An HTTPS receiver on localhost's address whose certificate names ``localhost`` only (no IP)."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
+    key, cert = localhost_certificate(tmp_path)
     running = Receiver(resolve_host("localhost", 443)[0], keyfile=str(key), certfile=str(cert))
     yield running, cert
     running.close()
