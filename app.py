@@ -32,7 +32,8 @@ from actors.session import FrameLimits, Router  # noqa: E402
 from actors.storage import start_storage  # noqa: E402
 from actors.supervisor import Supervisor, stop_supervision  # noqa: E402
 from domain import logs, unsubscribe  # noqa: E402
-from domain.config import AppConfig, ConfigError, cli_parser, config_from_args  # noqa: E402
+from domain.config import AppConfig, ConfigError  # noqa: E402
+from domain.config_sources import cli_parser, config_from_args  # noqa: E402
 from domain.file_links import FileLinks  # noqa: E402
 from domain.metrics import create_metrics  # noqa: E402
 from domain.ratelimit import RateLimiter  # noqa: E402

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Sequence
 
 from domain import logs
-from domain.config import ConfigError, add_config_arguments, config_from_args
+from domain.config import ConfigError
+from domain.config_sources import add_config_arguments, config_from_args
 from domain.errors import DomainError
 from manage import access, accounts, backup, database
 from manage.command import Command, CommandError

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.config import AppConfig, ConfigError, build_config, describe, load_config
+from domain.config import AppConfig, ConfigError, build_config, describe
+from domain.config_sources import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
