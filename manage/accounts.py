@@ -25,9 +25,13 @@ def create_admin(config: AppConfig, args: argparse.Namespace) -> int:
     open_current_database(config)
     if args.promote:
         user = account_admin.find_user(args.username)
-        account_admin.set_server_admin(user.id, True)
-        audit.record("admin.granted", None, user.id, via="cli")
-        print(f"{user.username} ({user.id}) is now a server admin")
+        try:
+            _, changed = account_admin.set_server_admin(user.id, True)
+        except Conflict as exc:
+            raise CommandError(str(exc)) from None
+        if changed:
+            audit.record("admin.granted", None, user.id, via="cli")
+        print(f"{user.username} ({user.id}) is {'now' if changed else 'already'} a server admin")
         return 0
     if not args.email:
         raise CommandError("--email is required to create a user (or --promote an existing one)")

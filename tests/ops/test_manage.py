@@ -106,8 +106,12 @@ def test_create_admin_makes_a_server_admin_who_can_sign_in(tmp_path):
     finally:
         server.stop()
     assert cli("create-admin", "ana", "--promote", data_dir=data).returncode == 0
+    again = cli("create-admin", "ana", "--promote", data_dir=data)
+    assert again.returncode == 0 and "already a server admin" in again.stdout
     admins = rows(data / "confab.db", 'SELECT username, email FROM "user" WHERE is_server_admin ORDER BY username')
     assert admins == [("ana", "ana@example.com"), ("root", "root@example.com")]
+    granted = rows(data / "confab.db", "SELECT COUNT(*) FROM audit_event WHERE action = 'admin.granted'")
+    assert granted == [(2,)]  # root created, ana promoted once: the repeat changed nothing
 
 
 def test_reset_password_while_the_server_runs_signs_the_user_out(server):
