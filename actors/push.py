@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from actors import runtime
 from actors.cluster import SingletonJob
 from actors.outbound import pinned_session
 from domain import jsonfmt, logs
@@ -42,7 +44,7 @@ from storage.secrets import VAPID_KEY_FILE
 
 log = logging.getLogger("confab.push")
 
-TIMEOUT_S = 10.0
+TIMEOUT_S = 10.0  # for the whole request: requests' own timeout bounds each read, and a trickle never ends
 GONE = (404, 410)
 #: how long the push service keeps a message for a device that is off (pywebpush's default, 0, lets it drop
 #: the message unless the device is reachable that instant); after that the e-mail digest still tells
@@ -54,8 +56,8 @@ IDLE_MOVE = timedelta(seconds=30)  # with nothing to push, the cursor catches up
 
 class PushJob:
     def __init__(self, vapid: Vapid02, presence: Any, policy: AddressPolicy, contact: str, metrics: Metrics,
-                 max_age_s: float, resolve: Resolver = resolve_host) -> None:
-        self._vapid, self._presence, self._metrics = vapid, presence, metrics
+                 max_age_s: float, resolve: Resolver = resolve_host, timeout_s: float = TIMEOUT_S) -> None:
+        self._vapid, self._presence, self._metrics, self._timeout_s = vapid, presence, metrics, timeout_s
         self._session = pinned_session(policy, resolve)
         self._claims = {"sub": f"mailto:{contact}"}
         self._max_age = timedelta(seconds=max_age_s)
@@ -100,11 +102,13 @@ class PushJob:
 
     def send(self, subscription: push.PushSubscription, payload: str) -> None:
         """Push ``payload`` to one subscription: counted as sent or failed, or the subscription forgotten."""
+        post = partial(webpush, {"endpoint": subscription.endpoint,
+                                 "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}},
+                       data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims),
+                       timeout=self._timeout_s, ttl=TTL_S, requests_session=self._session)
         try:
-            webpush({"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh,
-                                                                 "auth": subscription.auth}},
-                    data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims), timeout=TIMEOUT_S,
-                    ttl=TTL_S, requests_session=self._session)
+            if not runtime.within(self._timeout_s, post):
+                raise TimeoutError(f"no answer within {self._timeout_s} s")
         except (WebPushException, Refused, OSError, ValueError) as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             if status in GONE:

@@ -96,10 +96,11 @@ class Nobody:
         return []
 
 
-def pinned_job(allowed: str, resolve: Any = resolve_host) -> tuple[PushJob, RecordingMetrics]:
+def pinned_job(allowed: str, resolve: Any = resolve_host, timeout_s: float = 10.0) -> tuple[PushJob, RecordingMetrics]:
     vapid, metrics = Vapid02(), RecordingMetrics()
     vapid.generate_keys()
-    job = PushJob(vapid, Nobody(), AddressPolicy.parse(allowed), "ops@example.com", metrics, 3600, resolve=resolve)
+    job = PushJob(vapid, Nobody(), AddressPolicy.parse(allowed), "ops@example.com", metrics, 3600, resolve=resolve,
+                  timeout_s=timeout_s)
     return job, metrics
 
 
@@ -122,6 +123,15 @@ def test_the_push_goes_to_the_checked_address_with_the_endpoints_host(service: P
     assert [r["host"] for r in service.to("/pinned")] == [f"rebind.invalid:{service.port}"]
     job.send(subscription_at(f"http://10.0.0.1:{service.port}/internal"), "{}")
     assert metrics.counts == {"push.sent": 1, "push.failed": 1} and not service.to("/internal")
+
+
+def test_a_push_service_that_answers_too_slowly_is_cut_at_the_deadline(service: PushService) -> None:
+    """Each read of a trickling answer is quick, so only a deadline on the whole request ends it."""
+    job, metrics = pinned_job("127.0.0.1/32", timeout_s=1.0)
+    started = time.monotonic()
+    job.send(subscription_at(service.endpoint("/trickle")), "{}")
+    assert time.monotonic() - started < 3.0 and metrics.counts == {"push.failed": 1}
+    assert service.to("/trickle")  # it was sent; the answer never finished
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import base64
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,7 +21,7 @@ def b64url(data: bytes) -> str:
 
 class PushService:
     """Records what is POSTed to it (path, Host, body, headers); answers 410 on paths containing ``gone``,
-    else 201. ``tls``: ``keyfile``/``certfile`` for HTTPS."""
+    a body that trickles for 20 s on paths containing ``trickle``, else 201. ``tls``: ``keyfile``/``certfile`` for HTTPS."""
 
     def __init__(self, host: str = "127.0.0.1", **tls: str) -> None:
         self.received: list[dict[str, Any]] = []
@@ -33,8 +33,18 @@ class PushService:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         self.received.append({"path": environ["PATH_INFO"], "host": environ.get("HTTP_HOST"), "body": body,
                               "headers": {k: v for k, v in environ.items() if k.startswith("HTTP_")}})
+        if "trickle" in environ["PATH_INFO"]:
+            start_response("201 Created", [])
+            return self._trickle()
         start_response("410 Gone" if "gone" in environ["PATH_INFO"] else "201 Created", [("Content-Length", "0")])
         return [b""]
+
+    @staticmethod
+    def _trickle() -> Iterator[bytes]:
+        """A body that never ends in time: a byte every 0.2 s for 20 s (each read is quick)."""
+        for _ in range(100):
+            time.sleep(0.2)
+            yield b"."
 
     def endpoint(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
