@@ -110,6 +110,9 @@ await runScenario('recovery.mjs', ['<mail_spool_dir>'], async ({ base, outDir, a
     const loaded = await form.locator('.avatar-preview img.avatar-img').evaluate((img) =>
       img.complete ? img.naturalWidth : new Promise((resolve) => { img.onload = () => resolve(img.naturalWidth) }))
     check(loaded === 24, `the preview shows the uploaded image (width ${loaded})`)
+    await page.getByLabel('Status').fill('Mapping the coastline')
+    await page.getByRole('button', { name: 'Save profile' }).click()
+    await page.getByRole('status').filter({ hasText: 'Profile saved.' }).waitFor()
     await shot(page, 'avatar')
   })
   await step('eli sees her avatar on her message', async () => {
@@ -126,6 +129,20 @@ await runScenario('recovery.mjs', ['<mail_spool_dir>'], async ({ base, outDir, a
     const width = await image.evaluate((img) =>
       img.complete ? img.naturalWidth : new Promise((resolve) => { img.onload = () => resolve(img.naturalWidth) }))
     check(width === 24, `eli's browser loaded dora's avatar (width ${width})`)
+  })
+  await step("eli opens dora's card from her name: avatar, status, and a direct message from there", async () => {
+    const page = eli.page
+    await page.locator('.room .msg', { hasText: 'hello with a face' }).getByRole('button', { name: 'Dora' }).click()
+    const card = page.getByRole('dialog', { name: 'Dora' })
+    await card.getByText('Mapping the coastline').waitFor()
+    await card.getByText('@dora').waitFor()
+    await card.getByText('Online').waitFor()
+    check(await card.locator('.avatar.large img.avatar-img').count() === 1, 'the card shows her avatar')
+    await shot(page, 'profile')
+    await card.getByRole('button', { name: 'Send a direct message' }).click()
+    await page.getByRole('heading', { name: 'Dora' }).waitFor()
+    await say(page, 'nice avatar')
+    await dora.page.getByRole('link', { name: /Eli/ }).first().waitFor() // the DM shows up in her room list
   })
   await step('dora forgets her password and asks for a reset link', async () => {
     const page = dora.page

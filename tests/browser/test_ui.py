@@ -29,7 +29,7 @@ UI = ROOT / "web" / "ui"
 STATIC = ROOT / "web" / "static"
 OUTPUT = ROOT / "test-output" / "browser"
 SCREENS = ("login", "chat", "chat-narrow", "document", "document-viewer", "history", "documents", "settings", "admin")
-RECOVERY_SCREENS = ("verify", "avatar", "forgot", "reset", "reset-done")
+RECOVERY_SCREENS = ("verify", "avatar", "profile", "forgot", "reset", "reset-done")
 #: short enough that the run sees the quiet refresh (60 s before expiry) and a socket closed at expiry
 ACCESS_TTL_S = 90
 

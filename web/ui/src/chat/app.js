@@ -8,6 +8,7 @@ import { Sidebar } from './sidebar.js'
 import { RoomView } from './roomview.js'
 import { ThreadPanel } from './thread.js'
 import { Notifications } from './notifications.js'
+import { profileDialog } from './profile.js'
 
 const ROOM_POLL_MS = 30_000
 
@@ -32,7 +33,8 @@ export class ChatApp {
       react: (m, emoji, add) => this.request({ type: add ? 'add_reaction' : 'remove_reaction', message_id: m.id, emoji }),
       thread: (m) => this.openThread(m),
       edit: (m, content) => this.request({ type: 'edit_message', message_id: m.id, new_content: content }),
-      remove: (m) => this.request({ type: 'delete_message', message_id: m.id })
+      remove: (m) => this.request({ type: 'delete_message', message_id: m.id }),
+      profile: (user) => profileDialog(this, user)
     }
     this.socket = new ChatSocket({ onFrame: (f) => this.onFrame(f),
       onState: (state) => this.linkChanged(state, onLink) })

@@ -14,7 +14,7 @@ export const botBadge = (user) =>
   user && user.is_bot ? h('span', { class: 'bot-badge', title: 'bot account' }, 'bot') : null
 
 /**
- * Render `message`. `ctx` = {me, online: Set, replies: count, actions: {react, thread, edit, remove}}.
+ * Render `message`. `ctx` = {me, online: Set, replies: count, actions: {react, thread, edit, remove, profile}}.
  * In the thread panel `ctx.inThread` hides the "reply in thread" action.
  */
 export function renderMessage (message, ctx) {
@@ -25,7 +25,8 @@ export function renderMessage (message, ctx) {
   avatar(message.user, online),
   h('div', { class: 'msg-body' },
     h('div', { class: 'msg-meta' },
-      h('strong', { class: 'author' }, authorOf(message)),
+      h('button', { type: 'button', class: 'link author', title: 'Show profile',
+        onclick: () => ctx.actions.profile(message.user) }, authorOf(message)),
       botBadge(message.user),
       h('span', { class: 'sr-only' }, online ? ' (online)' : ' (offline)'),
       h('time', { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() },
