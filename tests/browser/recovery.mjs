@@ -129,6 +129,7 @@ await runScenario('recovery.mjs', ['<mail_spool_dir>'], async ({ base, outDir, a
     const width = await image.evaluate((img) =>
       img.complete ? img.naturalWidth : new Promise((resolve) => { img.onload = () => resolve(img.naturalWidth) }))
     check(width === 24, `eli's browser loaded dora's avatar (width ${width})`)
+    await eli.page.locator('.room-link', { hasText: 'lobby' }).getByText('Dora: hello with a face').waitFor() // the history's preview
   })
   await step("eli opens dora's card from her name: avatar, status, and a direct message from there", async () => {
     const page = eli.page

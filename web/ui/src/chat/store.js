@@ -50,7 +50,17 @@ export class ChatStore extends Emitter {
     const map = this.roomMessages(roomId)
     for (const message of page) map.set(message.id, message)
     this.oldest.set(roomId, reachedStart ? null : (page.length ? page[0].seq : this.oldest.get(roomId)))
+    if (page.length && this.preview(page[page.length - 1])) this.emit('rooms')
     this.emit('history', roomId, page)
+  }
+
+  /** Make `message` its room's preview if it is the newest seen (a room joined from the list has none). */
+  preview (message) {
+    const room = this.rooms.get(message.room_id)
+    if (!room || (room.last_message && room.last_message.seq >= message.seq)) return false
+    room.last_message = { seq: message.seq, user: message.user, snippet: message.content.slice(0, 140),
+      created_at: message.created_at }
+    return true
   }
 
   /** A new or changed message (live, replayed, or our own ack). Returns true when it was new. */
@@ -59,16 +69,16 @@ export class ChatStore extends Emitter {
     const isNew = !map.has(message.id)
     map.set(message.id, message)
     const room = this.rooms.get(message.room_id)
+    let changed = this.preview(message)
     if (isNew && room && message.seq > (room.last_seq || 0)) {
       room.last_seq = message.seq
       room.last_activity_at = message.created_at
-      room.last_message = { seq: message.seq, user: message.user, snippet: message.content.slice(0, 140),
-        created_at: message.created_at }
       const mine = message.user.id === this.me.id
       const seen = this.activeRoom === message.room_id && document.visibilityState === 'visible'
       if (!mine && !seen) room.unread_count = (room.unread_count || 0) + 1
-      this.emit('rooms')
+      changed = true
     }
+    if (changed) this.emit('rooms')
     this.emit('message', message, isNew)
     return isNew
   }
