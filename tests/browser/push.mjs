@@ -104,9 +104,11 @@ await runScenario('push.mjs', [], async ({ base, browser, users }) => {
       'the worker registration')).registrationId
     await eventually(async () => !(await rest(base, ben, '/users/online')).body.items.some((u) => u.id === anaId), 'ana offline')
     const room = (await rest(base, ben, `/dms/${anaId}`, { method: 'POST' })).body
+    const sentAt = Date.now()
     const sent = await rest(base, ben, `/rooms/${room.id}/messages`, { method: 'POST', body: { content: 'psst ana, are you there?' } })
     check(sent.status === 201, `ben's message is stored: ${JSON.stringify(sent)}`)
     const message = await eventually(() => service.received[0], 'a push message within 10 s', 10_000)
+    console.log(`     pushed ${Date.now() - sentAt} ms after ben's message was sent (the job reads what is 2 s old, every second)`)
     check(message.path === '/push/ana-browser', `pushed to the subscribed endpoint: ${message.path}`)
     check(message.headers['content-encoding'] === 'aes128gcm' && Number(message.headers.ttl) > 0, JSON.stringify(message.headers))
     const claims = checkVapid(message.headers.authorization, service.serverKey, service.origin)
