@@ -1,14 +1,17 @@
 """The long-lived services a request needs, built by app.py and reached through ``current_app``."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 from flask import current_app, g
 
+from actors import runtime
 from actors.gateway import CloseSessions
 from actors.supervisor import ChildHandle
+from domain import logs
 from domain.auth import Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
@@ -55,3 +58,25 @@ def principal() -> Principal:
 def client_ip() -> str:
     """The caller's address, behind trusted proxies the one they received the request from."""
     return g.client_ip
+
+
+log = logging.getLogger("confab.web")
+
+
+def after_answer(fn: Callable[..., None], *args: Any) -> None:
+    """Run ``fn(*args)`` on a greenlet of its own, with this request's app, log fields and audit fields
+    (client address, request id): for work whose duration must not show in the answer (whether an
+    address has an account). A failure is logged with the request id; the answer has gone already."""
+    app, context = current_app._get_current_object(), logs.current()  # type: ignore[attr-defined]
+    request_fields = {"client_ip": g.get("client_ip"), "request_id": g.get("request_id")}
+
+    def run() -> None:
+        with app.app_context(), logs.bound(**context):
+            for name, value in request_fields.items():
+                setattr(g, name, value)
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 — nobody is left to answer: log it
+                logs.event(log, "after_answer.failed", logging.ERROR, exc_info=exc, task=fn.__name__)
+
+    runtime.spawn(run)

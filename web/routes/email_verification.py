@@ -12,7 +12,7 @@ from web.audit import audit
 from web.middleware import limits, public, strict_limit
 from web.openapi import Blueprint
 from web.schemas.accounts import ResetRequestedSchema, ResetRequestSchema, VerifySchema
-from web.services import services
+from web.services import after_answer, services
 
 blp = Blueprint("email_verification", __name__, url_prefix="/api/v1/auth", description="E-mail verification")
 
@@ -49,5 +49,5 @@ def resend(body: dict[str, Any]) -> dict[str, str]:
     """A new code (the older ones stop working) if an unverified account has the address."""
     email = body["email"].lower()
     limits().check(limits().reset_requests, f"verify:{email}")
-    send_verification(email)
+    after_answer(send_verification, email)  # the same answer in the same time, account or not
     return {"message": "if an unverified account has this address, a code is on its way"}
