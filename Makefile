@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run cluster dashboard graphite test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search bench-sends clean
+.PHONY: run cluster dashboard graphite test install ui bench-broker bench-collab bench-chat bench-scaleout bench-search bench-sends bench-accounts clean
 
 $(RUNTIME): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ cluster: $(DEV)
 
 bench-search: $(DEV)
 	$(PY) bench/search.py $(ARGS)
+
+# whether the reset, verification-resend and sign-in routes' timing tells who has an account (accounts.md)
+bench-accounts: $(DEV)
+	$(PY) bench/accounts.py $(ARGS)
 
 # a send by REST, /ws and incoming webhook, and the SDK catching up after being away (sends.md)
 bench-sends: $(DEV)
