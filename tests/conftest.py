@@ -57,9 +57,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _uses_shared_server(metafunc: pytest.Metafunc) -> bool:
-    """Not a module's own ``server`` fixture (a child process, a server per test)."""
-    definitions = metafunc._arg2fixturedefs.get("server", ())
-    return bool(definitions) and getattr(definitions[-1].func, "__module__", None) == __name__
+    """The test asks for ``server`` and its module does not define its own (a child process, a server
+    per test): a module's fixture of that name overrides this one."""
+    return "server" in metafunc.fixturenames and not hasattr(metafunc.module, "server")
 
 
 def _marks(thing: Any) -> list[Any]:
