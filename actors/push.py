@@ -28,7 +28,6 @@ from functools import partial
 from typing import Any
 
 from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
 
 from actors import runtime
 from actors.cluster import SingletonJob
@@ -102,6 +101,8 @@ class PushJob:
 
     def send(self, subscription: push.PushSubscription, payload: str) -> None:
         """Push ``payload`` to one subscription: counted as sent or failed, or the subscription forgotten."""
+        # imported at the first push, not at start-up: pywebpush imports aiohttp (~9 MB of every process's RSS)
+        from pywebpush import WebPushException, webpush
         post = partial(webpush, {"endpoint": subscription.endpoint,
                                  "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}},
                        data=payload, vapid_private_key=self._vapid, vapid_claims=dict(self._claims),
