@@ -96,10 +96,12 @@ export class ChatSocket {
   /** Fire and forget (typing, read). */
   send (frame) { this.write(frame) }
 
-  /** Keep `roomId` joined on this socket (and on every reconnect). */
+  /** Keep `roomId` joined on this socket (and on every reconnect). Nobody waits on the answer: a join
+   * refused (a room one was removed from) or cut short by sign-out is dropped here, and the room list's
+   * next refresh shows what is true. */
   join (roomId, sinceSeq = null) {
     if (!this.rooms.has(roomId) || sinceSeq !== null) this.rooms.set(roomId, sinceSeq)
-    return this.isOpen() ? this.request(joinFrame(roomId, this.rooms.get(roomId))) : Promise.resolve(null)
+    if (this.isOpen()) this.request(joinFrame(roomId, this.rooms.get(roomId))).catch(() => {})
   }
 
   leave (roomId) {
