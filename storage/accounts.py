@@ -68,6 +68,15 @@ def find_user_for_login(identifier: str) -> User | None:
         return User.get_or_none(User.email == identifier.lower())
 
 
+def person_with_email(email: str) -> User | None:
+    """The active person (not a bot, not suspended or deleted) whose address this is, in any case; what a
+    code e-mailed to that address (a password reset, a verification) may be sent for."""
+    user = find_user_for_login(email) if "@" in email else None
+    if user is None or user.is_bot or user.suspended_at is not None or user.deactivated_at is not None:
+        return None
+    return user
+
+
 def set_password_hash(user_id: str, password_hash: str) -> None:
     with unit_of_work():
         User.update(password_hash=password_hash).where(User.id == user_id).execute()

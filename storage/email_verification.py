@@ -16,8 +16,8 @@ log = logging.getLogger("confab.auth")
 
 def pending_for(email: str, ttl: timedelta) -> tuple[User, str] | None:
     """A new code for the active, unverified person with this address, or None when there is none."""
-    user = accounts.find_user_for_login(email) if "@" in email else None
-    if user is None or user.is_bot or user.email_verified_at is not None or user.suspended_at or user.deactivated_at:
+    user = accounts.person_with_email(email)
+    if user is None or user.email_verified_at is not None:
         return None
     return user, user_tokens.issue(EmailVerification, user.id, ttl)
 

@@ -50,8 +50,8 @@ def change(auth: AuthService, caller: Principal, new: str) -> list[str]:
 def start_reset(email: str, ttl: timedelta) -> tuple[User, str] | None:
     """A reset token for the active person with this address, or None when there is none; earlier
     tokens of theirs stop working."""
-    user = accounts.find_user_for_login(email) if "@" in email else None
-    if user is None or user.is_bot or user.suspended_at is not None or user.deactivated_at is not None:
+    user = accounts.person_with_email(email)
+    if user is None:
         return None
     token = user_tokens.issue(PasswordReset, user.id, ttl)
     logs.event(log, "password.reset_requested", user_id=user.id)
