@@ -1,7 +1,7 @@
 """E-mail through SMTP (``[email]``): each message is sent by a greenlet of its own, so a request never
-waits on the mail server and its answer takes as long whether or not a message was sent (a password
-reset must not reveal which addresses have accounts). A failed delivery logs one line with the
-request id that caused it and counts ``email.failed``; it is not retried.
+waits on the mail server (the rest of a password reset runs after its answer too:
+``web.services.after_answer``). A failed delivery logs one line with the request id that caused it and
+counts ``email.failed``; it is not retried.
 """
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
-import gevent
-
+from actors import runtime
 from domain import logs
 from domain.config import EmailConfig
 from domain.metrics import Metrics
@@ -62,7 +61,7 @@ class Mailer:
         if not self.enabled:
             logs.event(log, "email.disabled", logging.WARNING, subject=subject)
             return
-        gevent.spawn(self._deliver, message, logs.current())
+        runtime.spawn(self._deliver, message, logs.current())
 
     def _deliver(self, message: EmailMessage, context: dict[str, str]) -> None:
         with logs.bound(**context):
