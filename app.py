@@ -77,9 +77,8 @@ def bootstrap(config: AppConfig) -> Confab:
         collect_blobs = SingletonJob("files.gc", config.files.gc_interval_s, BlobCollector(blobs).run)
         auth = create_auth_service(config, runtime.run_blocking)
         mailer = Mailer(config.email, metrics)
-        digest = DigestJob(mailer, chat.service.presence, UnsubscribeLinks(auth.derived_key(unsubscribe.PURPOSE),
-                                                                           config.email.base_url),
-                           config.email.digest_after_s)
+        unsubscribe_links = UnsubscribeLinks(auth.derived_key(unsubscribe.PURPOSE), config.email.base_url)
+        digest = DigestJob(mailer, chat.service.presence, unsubscribe_links, config.email.digest_after_s)
         start_cluster(supervisor, messaging.shared, broker.instance_id,
                       [*messaging.jobs, *documents.jobs, *chat.jobs, collect_blobs,
                        SingletonJob("email.digest", config.email.digest_interval_s, digest.run),
@@ -94,7 +93,7 @@ def bootstrap(config: AppConfig) -> Confab:
         router = Router([chat.session, documents.session])  # every frame a /ws session understands
         services = Services(config, metrics, auth, supervisor, gateway, blobs, broker, chat=chat.service,
                             documents=documents.service, frame_limits=limits, router=router, limiters=limiters,
-                            mailer=mailer)
+                            mailer=mailer, unsubscribe_links=unsubscribe_links)
         server = create_server(create_app(services), config)
     except BaseException:
         stop_supervision(supervisor)

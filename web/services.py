@@ -16,6 +16,7 @@ from domain.auth import Principal
 from domain.config import AppConfig
 from domain.metrics import Metrics
 from domain.ratelimit import LimiterFactory, local_limiter
+from domain.unsubscribe import UnsubscribeLinks
 from domain.ws_protocol import CLOSE_POLICY
 from storage.auth import AuthService
 from storage.blob_store import BlobStore
@@ -36,6 +37,7 @@ class Services:
     router: Any = None  # actors.session.Router: the frames every /ws session understands
     limiters: LimiterFactory = local_limiter  # HTTP limits: this process's buckets, or the cluster's (Redis)
     mailer: Any = None  # actors.mailer.Mailer: e-mail through SMTP
+    unsubscribe_links: UnsubscribeLinks | None = None  # the digest's links, checked by the unsubscribe route
 
 
 def services() -> Services:

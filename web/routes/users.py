@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain import unsubscribe as unsubscribe_links
 from domain.errors import NotFound
-from domain.unsubscribe import UnsubscribeLinks
 from storage import accounts, digests, files
 from storage.models import utcnow
 from web.middleware import public
@@ -58,8 +56,7 @@ def online(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, UnsubscribedSchema)
 def unsubscribe(query: dict[str, Any], user_id: str) -> dict[str, Any]:
     """The link at the end of every digest: no sign-in, the signature names the user (NOT_FOUND otherwise)."""
-    links = UnsubscribeLinks(services().auth.derived_key(unsubscribe_links.PURPOSE), services().config.email.base_url)
-    if not links.genuine(user_id, query["sig"]):
+    if not services().unsubscribe_links.genuine(user_id, query["sig"]):
         raise NotFound("user not found")
     digests.set_opted_out(user_id, utcnow())
     return {"email_digest": False}
