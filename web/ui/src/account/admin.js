@@ -7,6 +7,28 @@ import { current } from '../core/session.js'
 
 const PAGE = 50
 
+/**
+ * Fill `body` one page at a time: `fetchPage(cursor)` answers a list ({items, next_cursor}), `render` makes an
+ * item's row, `empty()` (if given) the row of an empty first page. Submitting `form` starts over, `more`
+ * appends the next page; a failure shows on `form`.
+ */
+function pages (form, body, more, fetchPage, render, empty = null) {
+  let cursor = null
+  async function load (fresh) {
+    if (fresh) { cursor = null; replace(body) }
+    try {
+      const page = await fetchPage(cursor)
+      body.append(...page.items.map(render))
+      if (fresh && !page.items.length && empty) body.append(empty())
+      cursor = page.next_cursor
+      more.hidden = !cursor
+    } catch (err) { showErrors(form, err) }
+  }
+  form.addEventListener('submit', (event) => { event.preventDefault(); load(true) })
+  more.addEventListener('click', () => load(false))
+  load(true)
+}
+
 function usersPanel () {
   const q = h('input', { name: 'q', type: 'search', maxlength: 254, autocomplete: 'off' })
   const form = h('form', { class: 'inline-form', 'aria-label': 'find users' },
@@ -16,8 +38,6 @@ function usersPanel () {
   const more = h('button', { type: 'button', hidden: true }, 'More users')
   const table = h('table', { class: 'data-table', 'aria-label': 'users' },
     h('thead', {}, h('tr', {}, ['User', 'E-mail', 'Role', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), body)
-  let cursor = null
-
   function row (user) {
     const role = h('td', {})
     const state = h('td', {})
@@ -59,18 +79,7 @@ function usersPanel () {
     return tr
   }
 
-  async function load (fresh) {
-    if (fresh) { cursor = null; replace(body) }
-    try {
-      const page = await api('/admin/users', { query: { q: q.value.trim(), limit: PAGE, cursor } })
-      body.append(...page.items.map(row))
-      cursor = page.next_cursor
-      more.hidden = !cursor
-    } catch (err) { showErrors(form, err) }
-  }
-  form.addEventListener('submit', (event) => { event.preventDefault(); load(true) })
-  more.addEventListener('click', () => load(false))
-  load(true)
+  pages(form, body, more, (cursor) => api('/admin/users', { query: { q: q.value.trim(), limit: PAGE, cursor } }), row)
   return h('section', { class: 'settings-section', 'aria-labelledby': 'admin-users' },
     h('h2', { id: 'admin-users' }, 'Users'), form, table, more)
 }
@@ -85,25 +94,14 @@ function auditPanel () {
   const table = h('table', { class: 'data-table', 'aria-label': 'audit log' },
     h('thead', {}, h('tr', {}, ['When', 'Action', 'Actor', 'Target', 'Address', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))),
     body)
-  let cursor = null
-
-  async function load (fresh) {
-    if (fresh) { cursor = null; replace(body) }
-    try {
-      const page = await api('/admin/audit', { query: { action: action.value.trim() || undefined, limit: PAGE, cursor } })
-      body.append(...page.items.map((e) => h('tr', {},
-        h('td', {}, h('time', { datetime: e.at }, new Date(e.at).toLocaleString())),
-        h('td', {}, h('code', {}, e.action)),
-        h('td', {}, e.actor_id || '—'), h('td', {}, e.target_id || '—'), h('td', {}, e.client_ip || '—'),
-        h('td', {}, h('code', { class: 'audit-detail' }, JSON.stringify(e.detail || {}))))))
-      if (fresh && !page.items.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No events.')))
-      cursor = page.next_cursor
-      older.hidden = !cursor
-    } catch (err) { showErrors(form, err) }
-  }
-  form.addEventListener('submit', (event) => { event.preventDefault(); load(true) })
-  older.addEventListener('click', () => load(false))
-  load(true)
+  const eventRow = (e) => h('tr', {},
+    h('td', {}, h('time', { datetime: e.at }, new Date(e.at).toLocaleString())),
+    h('td', {}, h('code', {}, e.action)),
+    h('td', {}, e.actor_id || '—'), h('td', {}, e.target_id || '—'), h('td', {}, e.client_ip || '—'),
+    h('td', {}, h('code', { class: 'audit-detail' }, JSON.stringify(e.detail || {}))))
+  const page = (cursor) => api('/admin/audit',
+    { query: { action: action.value.trim() || undefined, limit: PAGE, cursor } })
+  pages(form, body, older, page, eventRow, () => h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No events.')))
   return h('section', { class: 'settings-section', 'aria-labelledby': 'admin-audit' },
     h('h2', { id: 'admin-audit' }, 'Audit log'), form, table, older)
 }
